@@ -1,0 +1,431 @@
+"""The index store: roaring-bitmap posting lists, id maps and documents in one LMDB environment.
+
+Writers apply a whole batch in one `WriteBatch` (one LMDB write transaction) together with the
+firehose offsets it consumed; readers take `ReadView` snapshots and never see half a batch.
+Layout: ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import lmdb
+import msgpack
+import numpy as np
+from pyroaring import BitMap, FrozenBitMap
+
+from unicorn.schema import LIVE, RANK_COUNT, VERTICALS, ext_from_key, ext_key
+
+SCHEMA_VERSION = 1
+EMPTY = FrozenBitMap()
+_IID = struct.Struct(">I")
+_GEN = struct.Struct(">Q")
+_RANK = struct.Struct("<qqQ")  # count, taken_at, external id
+RANKDIRTY_KEEP = 4096  # generations of rank changes kept for incremental reader refresh
+
+
+def _pack(value: Any) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def _unpack(raw: bytes | memoryview) -> Any:
+    return msgpack.unpackb(raw, raw=False, strict_map_key=False)
+
+
+class RankColumns:
+    """Static-order fields per internal id, as numpy columns (SPEC §4 static order).
+
+    `count` leads the order of every vertical; `taken_at` breaks media ties; `ext_id` is the
+    external id (0 for hashtags, whose ties break by name via `ReadView.ext`).
+    """
+
+    def __init__(self) -> None:
+        self.gen = -1
+        self.count = np.zeros(0, dtype=np.int64)
+        self.taken_at = np.zeros(0, dtype=np.int64)
+        self.ext_id = np.zeros(0, dtype=np.uint64)
+
+    def _reserve(self, size: int) -> None:
+        if size <= len(self.count):
+            return
+        capacity = max(size, 2 * len(self.count), 1024)
+        for name in ("count", "taken_at", "ext_id"):
+            old = getattr(self, name)
+            new = np.zeros(capacity, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def _set(self, iid: int, raw: bytes | memoryview | None) -> None:
+        count, taken_at, ext = _RANK.unpack(raw) if raw is not None else (0, 0, 0)
+        self.count[iid] = count
+        self.taken_at[iid] = taken_at
+        self.ext_id[iid] = ext
+
+
+class Index:
+    """One LMDB environment holding every vertical's postings, id maps, documents and ranks."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        readonly: bool = False,
+        map_size: int = 1 << 38,
+        cache_bytes: int = 256 << 20,
+    ) -> None:
+        self.path = Path(path)
+        if not readonly:
+            self.path.mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(
+            str(self.path),
+            map_size=map_size,
+            max_dbs=8 * len(VERTICALS) + 2,
+            max_readers=1024,
+            readonly=readonly,
+            readahead=False,
+            metasync=False,
+        )
+        create = not readonly
+        self._meta = self.env.open_db(b"meta", create=create)
+        self._dbs: dict[tuple[str, str], Any] = {}
+        for vertical in VERTICALS:
+            for kind in ("ids", "ext", "docs", "post", "rank", "links", "rankdirty"):
+                name = f"{vertical}.{kind}".encode()
+                self._dbs[vertical, kind] = self.env.open_db(name, create=create)
+        if create:
+            with self.env.begin(write=True) as txn:
+                schema = txn.get(b"schema", db=self._meta)
+                if schema is None:
+                    txn.put(b"schema", _pack(SCHEMA_VERSION), db=self._meta)
+                    txn.put(b"gen", _pack(0), db=self._meta)
+                elif _unpack(schema) != SCHEMA_VERSION:
+                    raise RuntimeError(f"index at {self.path} has schema {_unpack(schema)}, expected {SCHEMA_VERSION}")
+        self._cache = _PostingCache(cache_bytes)
+        self._ranks = {vertical: RankColumns() for vertical in VERTICALS}
+        self._rank_lock = threading.Lock()
+
+    @property
+    def gen(self) -> int:
+        with self.env.begin() as txn:
+            raw = txn.get(b"gen", db=self._meta)
+        return _unpack(raw) if raw is not None else 0
+
+    def offsets(self, source: str) -> dict[int, int]:
+        """Committed next offset per partition of a firehose source."""
+        with self.env.begin() as txn:
+            raw = txn.get(f"offsets:{source}".encode(), db=self._meta)
+        return _unpack(raw) if raw is not None else {}
+
+    def reader(self) -> ReadView:
+        return ReadView(self)
+
+    def writer(self) -> WriteBatch:
+        return WriteBatch(self)
+
+    def size_bytes(self) -> int:
+        info = self.env.info()
+        return info["last_pgno"] * self.env.stat()["psize"]
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class _PostingCache:
+    """Decoded posting lists, keyed by term and validated by the generation stored with each."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.entries: OrderedDict[tuple[str, bytes], tuple[bytes, FrozenBitMap, int]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[str, bytes], stamp: bytes, payload: memoryview) -> FrozenBitMap:
+        with self.lock:
+            hit = self.entries.get(key)
+            if hit is not None and hit[0] == stamp:
+                self.entries.move_to_end(key)
+                return hit[1]
+        bitmap = FrozenBitMap.deserialize(payload)
+        size = len(payload)
+        with self.lock:
+            old = self.entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old[2]
+            self.entries[key] = (stamp, bitmap, size)
+            self.bytes += size
+            while self.bytes > self.max_bytes and self.entries:
+                _, (_, _, evicted) = self.entries.popitem(last=False)
+                self.bytes -= evicted
+        return bitmap
+
+
+class ReadView:
+    """A consistent snapshot of the index (one LMDB read transaction)."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+        self._txn = index.env.begin(buffers=True)
+        self._dbs = index._dbs
+        raw = self._txn.get(b"gen", db=index._meta)
+        self.gen: int = _unpack(raw) if raw is not None else 0
+
+    def __enter__(self) -> ReadView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._txn.abort()
+
+    def posting(self, vertical: str, term: str) -> FrozenBitMap:
+        key = term.encode()
+        raw = self._txn.get(key, db=self._dbs[vertical, "post"])
+        if raw is None:
+            return EMPTY
+        return self._index._cache.get((vertical, key), bytes(raw[:8]), raw[8:])
+
+    def terms(self, vertical: str, prefix: str) -> Iterator[str]:
+        """Stored terms of a vertical that start with `prefix`, in byte order."""
+        start = prefix.encode()
+        cursor = self._txn.cursor(db=self._dbs[vertical, "post"])
+        if not cursor.set_range(start):
+            return
+        for key in cursor.iternext(keys=True, values=False):
+            key = bytes(key)
+            if not key.startswith(start):
+                return
+            yield key.decode()
+
+    def iid(self, vertical: str, ext: int | str) -> int | None:
+        raw = self._txn.get(ext_key(vertical, ext), db=self._dbs[vertical, "ids"])
+        return _IID.unpack(raw)[0] if raw is not None else None
+
+    def ext(self, vertical: str, iid: int) -> int | str:
+        raw = self._txn.get(_IID.pack(iid), db=self._dbs[vertical, "ext"])
+        if raw is None:
+            raise KeyError(f"no {vertical} with internal id {iid}")
+        return ext_from_key(vertical, raw)
+
+    def doc(self, vertical: str, iid: int) -> dict | None:
+        raw = self._txn.get(_IID.pack(iid), db=self._dbs[vertical, "docs"])
+        return _unpack(raw) if raw is not None else None
+
+    def links(self, iid: int) -> tuple[int, int, list[int], list[int]] | None:
+        raw = self._txn.get(_IID.pack(iid), db=self._dbs["media", "links"])
+        return tuple(_unpack(raw)) if raw is not None else None
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        raw = self._txn.get(key.encode(), db=self._index._meta)
+        return _unpack(raw) if raw is not None else default
+
+    def rank(self, vertical: str) -> RankColumns:
+        """Static-order columns, refreshed to this view's generation when they are older."""
+        columns = self._index._ranks[vertical]
+        if columns.gen >= self.gen:
+            return columns
+        with self._index._rank_lock:
+            if columns.gen < self.gen and not self._refresh(vertical, columns):
+                self._load(vertical, columns)
+            columns.gen = max(columns.gen, self.gen)
+        return columns
+
+    def _refresh(self, vertical: str, columns: RankColumns) -> bool:
+        """Apply the rank changes after `columns.gen`; False when they were pruned (reload)."""
+        if columns.gen < 0 or columns.gen < self.gen - RANKDIRTY_KEEP:
+            return False
+        cursor = self._txn.cursor(db=self._dbs[vertical, "rankdirty"])
+        if not cursor.set_range(_GEN.pack(columns.gen + 1)):
+            return True
+        rank_db = self._dbs[vertical, "rank"]
+        for key, value in cursor.iternext():
+            if _GEN.unpack(key)[0] > self.gen:
+                break
+            for iid in BitMap.deserialize(value):
+                columns._reserve(iid + 1)
+                columns._set(iid, self._txn.get(_IID.pack(iid), db=rank_db))
+        return True
+
+    def _load(self, vertical: str, columns: RankColumns) -> None:
+        cursor = self._txn.cursor(db=self._dbs[vertical, "rank"])
+        if cursor.last():
+            columns._reserve(_IID.unpack(cursor.key())[0] + 1)
+        columns.count[:] = 0
+        columns.taken_at[:] = 0
+        columns.ext_id[:] = 0
+        for key, value in self._txn.cursor(db=self._dbs[vertical, "rank"]).iternext():
+            columns._set(_IID.unpack(key)[0], value)
+
+
+class WriteBatch:
+    """One atomic batch of changes: postings, id maps, documents, ranks, links and offsets."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+        self._dbs = index._dbs
+        self._meta = index._meta
+        self._txn = index.env.begin(write=True)
+        self.gen: int = _unpack(self._txn.get(b"gen", db=self._meta)) + 1
+        self._stamp = _GEN.pack(self.gen)
+        self._postings: dict[tuple[str, str], BitMap] = {}
+        self._dirty_postings: set[tuple[str, str]] = set()
+        self._docs: dict[tuple[str, int], dict | None] = {}
+        self._dirty_docs: set[tuple[str, int]] = set()
+        self._next_id = {v: self._get_meta(f"next_id:{v}", 0) for v in VERTICALS}
+        self._done = False
+
+    def __enter__(self) -> WriteBatch:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def _get_meta(self, key: str, default: Any = None) -> Any:
+        raw = self._txn.get(key.encode(), db=self._meta)
+        return _unpack(raw) if raw is not None else default
+
+    # ids
+
+    def iid(self, vertical: str, ext: int | str) -> int | None:
+        raw = self._txn.get(ext_key(vertical, ext), db=self._dbs[vertical, "ids"])
+        return _IID.unpack(raw)[0] if raw is not None else None
+
+    def intern(self, vertical: str, ext: int | str) -> int:
+        """The internal id of an external one, allocated on first reference."""
+        key = ext_key(vertical, ext)
+        raw = self._txn.get(key, db=self._dbs[vertical, "ids"])
+        if raw is not None:
+            return _IID.unpack(raw)[0]
+        iid = self._next_id[vertical]
+        if iid >= 2**32:
+            raise OverflowError(f"{vertical}: internal id space exhausted")
+        self._next_id[vertical] = iid + 1
+        self._txn.put(key, _IID.pack(iid), db=self._dbs[vertical, "ids"])
+        self._txn.put(_IID.pack(iid), key, db=self._dbs[vertical, "ext"])
+        return iid
+
+    def ext(self, vertical: str, iid: int) -> int | str:
+        return ext_from_key(vertical, self._txn.get(_IID.pack(iid), db=self._dbs[vertical, "ext"]))
+
+    # postings
+
+    def posting(self, vertical: str, term: str) -> BitMap:
+        """The batch's current posting list; read it, change it only through add/remove."""
+        key = (vertical, term)
+        bitmap = self._postings.get(key)
+        if bitmap is None:
+            raw = self._txn.get(term.encode(), db=self._dbs[vertical, "post"])
+            bitmap = BitMap.deserialize(raw[8:]) if raw is not None else BitMap()
+            self._postings[key] = bitmap
+        return bitmap
+
+    def add(self, vertical: str, term: str, iid: int) -> None:
+        self.posting(vertical, term).add(iid)
+        self._dirty_postings.add((vertical, term))
+
+    def remove(self, vertical: str, term: str, iid: int) -> None:
+        self.posting(vertical, term).discard(iid)
+        self._dirty_postings.add((vertical, term))
+
+    def clear(self, vertical: str, term: str) -> None:
+        self.posting(vertical, term).clear()
+        self._dirty_postings.add((vertical, term))
+
+    def add_many(self, vertical: str, term: str, iids: BitMap) -> None:
+        self.posting(vertical, term).update(iids)
+        self._dirty_postings.add((vertical, term))
+
+    def is_live(self, vertical: str, iid: int) -> bool:
+        return iid in self.posting(vertical, LIVE)
+
+    # documents
+
+    def doc(self, vertical: str, iid: int) -> dict | None:
+        """The batch's current document; after changing it in place, call `put_doc`."""
+        key = (vertical, iid)
+        if key not in self._docs:
+            raw = self._txn.get(_IID.pack(iid), db=self._dbs[vertical, "docs"])
+            self._docs[key] = _unpack(raw) if raw is not None else None
+        return self._docs[key]
+
+    def put_doc(self, vertical: str, iid: int, doc: dict) -> None:
+        self._docs[vertical, iid] = doc
+        self._dirty_docs.add((vertical, iid))
+
+    def delete_doc(self, vertical: str, iid: int) -> None:
+        self._docs[vertical, iid] = None
+        self._dirty_docs.add((vertical, iid))
+
+    def set_links(self, iid: int, links: tuple[int, int, list[int], list[int]] | None) -> None:
+        db = self._dbs["media", "links"]
+        if links is None:
+            self._txn.delete(_IID.pack(iid), db=db)
+        else:
+            self._txn.put(_IID.pack(iid), _pack(list(links)), db=db)
+
+    # metadata
+
+    def set_offsets(self, source: str, offsets: dict[int, int]) -> None:
+        """Record the next offset per partition; committed atomically with the batch."""
+        merged = self._get_meta(f"offsets:{source}", {})
+        merged.update(offsets)
+        self.set_meta(f"offsets:{source}", merged)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._txn.put(key.encode(), _pack(value), db=self._meta)
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        return self._get_meta(key, default)
+
+    # completion
+
+    def commit(self) -> None:
+        if self._done:
+            return
+        txn = self._txn
+        for vertical, term in self._dirty_postings:
+            bitmap = self._postings[vertical, term]
+            db = self._dbs[vertical, "post"]
+            if bitmap:
+                bitmap.run_optimize()
+                txn.put(term.encode(), self._stamp + bitmap.serialize(), db=db)
+            else:
+                txn.delete(term.encode(), db=db)
+        rank_changed: dict[str, BitMap] = {}
+        for vertical, iid in self._dirty_docs:
+            doc = self._docs[vertical, iid]
+            key = _IID.pack(iid)
+            if doc is None:
+                txn.delete(key, db=self._dbs[vertical, "docs"])
+                txn.delete(key, db=self._dbs[vertical, "rank"])
+            else:
+                txn.put(key, _pack(doc), db=self._dbs[vertical, "docs"])
+                ext = 0 if vertical == "hashtag" else doc["id"]
+                rank = _RANK.pack(doc[RANK_COUNT[vertical]], doc.get("taken_at", 0), ext)
+                txn.put(key, rank, db=self._dbs[vertical, "rank"])
+            rank_changed.setdefault(vertical, BitMap()).add(iid)
+        for vertical, iids in rank_changed.items():
+            db = self._dbs[vertical, "rankdirty"]
+            txn.put(self._stamp, iids.serialize(), db=db)
+            if self.gen > RANKDIRTY_KEEP:
+                cursor = txn.cursor(db=db)
+                while cursor.first() and _GEN.unpack(cursor.key())[0] <= self.gen - RANKDIRTY_KEEP:
+                    cursor.delete()
+        for vertical, next_id in self._next_id.items():
+            self.set_meta(f"next_id:{vertical}", next_id)
+        self.set_meta("gen", self.gen)
+        txn.commit()
+        self._done = True
+
+    def abort(self) -> None:
+        if not self._done:
+            self._txn.abort()
+            self._done = True
