@@ -1,0 +1,19 @@
+"""Errors the query engine reports; `code` is the SPEC §6 `error.code`."""
+
+from __future__ import annotations
+
+CODES = frozenset({"bad_query", "bad_request", "too_large", "timeout", "not_found"})
+
+
+class QueryError(Exception):
+    """A request the engine refuses: `code` per SPEC §6, `message` names the position when there is one."""
+
+    def __init__(self, code: str, message: str, position: int | str | None = None) -> None:
+        assert code in CODES, code
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.position = position
+
+    def to_dict(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message}}
