@@ -17,6 +17,7 @@ class Node:
     pos: Pos
     optional_hits: int | None = field(default=None, kw_only=True)
     optional_weight: float | None = field(default=None, kw_only=True)
+    vertical: str = field(default="", kw_only=True)  # set by type checking: what this node yields
 
     @property
     def has_modifier(self) -> bool:

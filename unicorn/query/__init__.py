@@ -1,0 +1,1 @@
+"""The query path as stages: parse -> typecheck -> plan -> evaluate (operators/, privacy) -> rank -> explain."""

@@ -1,0 +1,57 @@
+"""Lineage for `explain: true`: which terms and apply/extract paths produced a result.
+
+`why` reads the results the evaluator traced per plan node. A term contributes its label
+(`name:jo`); an apply contributes `apply following: following:42 <- [reasons the inner query
+yielded user 42]`; an extract contributes `extract owner: media 7 <- [reasons for media 7]`.
+At most `PATHS` paths are listed per apply or extract.
+"""
+
+from __future__ import annotations
+
+from unicorn.query import plan as p
+
+PATHS = 3
+EXTRACT_SCAN = 10_000
+_FIELD = {"owner": 0, "place": 1, "hashtag": 2, "mention": 3}
+
+
+def why(node: p.Plan, iid: int, trace: dict, view) -> list[str]:
+    """The reasons plan `node` yielded document `iid`."""
+    result = trace.get(id(node))
+    if result is None or iid not in result:
+        return []
+    if isinstance(node, p.TermScan):
+        return [node.label]
+    if isinstance(node, (p.Intersect, p.Union)):
+        return [r for o in node.operands for r in why(o, iid, trace, view)]
+    if isinstance(node, p.Subtract):
+        return why(node.first, iid, trace, view)
+    if isinstance(node, p.WeakAnd):
+        return [r for o in [*node.required, *(o for o, _ in node.optional)] for r in why(o, iid, trace, view)]
+    if isinstance(node, p.StrongOr):
+        return [r for o, _ in node.operands for r in why(o, iid, trace, view)]
+    if isinstance(node, p.Apply):
+        paths = []
+        for inner_iid, ext, posting in trace.get((id(node), "via"), []):
+            if iid in posting:
+                inner = why(node.inner, inner_iid, trace, view)
+                paths.append(f"apply {node.prefix}: {node.prefix}:{ext} <- [{', '.join(inner)}]")
+                if len(paths) == PATHS:
+                    break
+        return paths
+    if isinstance(node, p.Extract):
+        return _extract_paths(node, iid, trace, view)
+    return []
+
+
+def _extract_paths(node: p.Extract, iid: int, trace: dict, view) -> list[str]:
+    slot, paths = _FIELD[node.field], []
+    for n, media in enumerate(trace.get(id(node.inner), ())):
+        if n == EXTRACT_SCAN or len(paths) == PATHS:
+            break
+        links = view.links(media)
+        target = links[slot] if links else None
+        if target == iid or (isinstance(target, list) and iid in target):
+            inner = why(node.inner, media, trace, view)
+            paths.append(f"extract {node.field}: media {view.ext('media', media)} <- [{', '.join(inner)}]")
+    return paths

@@ -1,0 +1,1 @@
+"""One module per query operator; each exposes `run(plan_node, ctx) -> BitMap`."""

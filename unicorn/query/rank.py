@@ -1,0 +1,87 @@
+"""The exact static order (SPEC §4) and top-K selection without sorting whole sets.
+
+| vertical | order |
+| user     | followers_count desc, id asc |
+| media    | like_count desc, taken_at desc, id desc |
+| hashtag  | media_count desc, name asc |
+| place    | media_count desc, id asc |
+
+Each vertical's order is a list of levels, each an array over internal ids where smaller is
+better (descending keys are bit-inverted, which is monotone and cannot overflow). `top_k`
+partitions on the first level, keeps everything strictly better than the K-th key, and resolves
+only the boundary group (the ids equal to the K-th key) by the next level, recursively. Hashtag
+names, the last hashtag level, are read from the index for that boundary group only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from pyroaring import AbstractBitMap, BitMap
+
+Level = Callable[[np.ndarray], np.ndarray]
+
+
+def as_array(ids: AbstractBitMap) -> np.ndarray:
+    return np.frombuffer(ids.to_array(), dtype=np.uint32)
+
+
+def levels(view, vertical: str) -> list[Level]:
+    cols = view.rank(vertical)
+    count = np.invert(cols.count)
+    if vertical == "media":
+        taken_at, ext_id = np.invert(cols.taken_at), np.invert(cols.ext_id)
+        return [count.__getitem__, taken_at.__getitem__, ext_id.__getitem__]
+    if vertical == "hashtag":
+        return [count.__getitem__, lambda ids: np.array([view.ext("hashtag", int(i)) for i in ids], dtype=object)]
+    return [count.__getitem__, cols.ext_id.__getitem__]
+
+
+def primary_score(view, vertical: str, ids: np.ndarray) -> list[float]:
+    """A result's score in static order: its primary key (followers, likes or media count)."""
+    return view.rank(vertical).count[ids].astype(float).tolist()
+
+
+def _sorted(ids: np.ndarray, lv: list[Level]) -> np.ndarray:
+    if len(ids) <= 1:
+        return ids
+    keys = [level(ids) for level in lv]
+    if keys[-1].dtype == object:  # hashtag names: a stable sort by name, then by count
+        by_name = np.array(sorted(range(len(ids)), key=keys[-1].__getitem__), dtype=np.intp)
+        order = by_name[np.argsort(keys[0][by_name], kind="stable")]
+    else:
+        order = np.lexsort(keys[::-1])
+    return ids[order]
+
+
+def _top(ids: np.ndarray, lv: list[Level], k: int) -> np.ndarray:
+    if k <= 0:
+        return ids[:0]
+    if len(ids) <= k or len(lv) == 1:
+        return _sorted(ids, lv)[:k]
+    key = lv[0](ids)
+    if key.dtype == object:
+        return _sorted(ids, lv)[:k]
+    kth = np.partition(key, k - 1)[k - 1]
+    better = ids[key < kth]
+    tied = ids[key == kth]
+    head = _sorted(better, lv)
+    return np.concatenate([head, _top(tied, lv[1:], k - len(head)) if len(lv) > 1 else tied[: k - len(head)]])
+
+
+def top_k(view, vertical: str, ids: AbstractBitMap | np.ndarray, k: int) -> np.ndarray:
+    """The best `k` internal ids of `ids` in static order, best first."""
+    arr = ids if isinstance(ids, np.ndarray) else as_array(ids)
+    return _top(arr, levels(view, vertical), k).astype(np.uint32, copy=False)
+
+
+def walk(view, vertical: str, ids: AbstractBitMap, chunk: int = 64) -> Iterator[int]:
+    """All of `ids` in static order, best first, selecting a doubling chunk at a time."""
+    lv = levels(view, vertical)
+    rest = BitMap(ids)
+    while rest:
+        head = _top(as_array(rest), lv, chunk)
+        yield from head.tolist()
+        rest.difference_update(head)
+        chunk *= 2
