@@ -191,8 +191,6 @@ class _Planner:
             cut = _prefix_max()
             terms = [f"name:{value[:cut]}"]
             verify = ("prefix", [value]) if len(value) > cut else None
-        elif prefix in ("word", "city"):
-            terms = [f"{prefix}:{t}" for t in value.split()]
         else:
             terms = [label]
         if not terms:

@@ -83,5 +83,5 @@ def walk(view, vertical: str, ids: AbstractBitMap, chunk: int = 64) -> Iterator[
     while rest:
         head = _top(as_array(rest), lv, chunk)
         yield from head.tolist()
-        rest.difference_update(head)
+        rest.difference_update(BitMap(head.tolist()))
         chunk *= 2

@@ -1,9 +1,10 @@
 """Verticals and values (SPEC §3-§4): checks a parsed tree for one vertical and normalizes term values.
 
 After `check(tree, vertical)` every node's `vertical` is what it yields and every `Term.value`
-is normalized: entity ids as canonical decimals, hashtag names per `text.hashtag_name`, and
-tokenized values (`name:` of users and places, `word:`, `city:`) as their tokens joined by
-single spaces (empty when the value has no token: such a term matches nothing).
+is normalized: entity ids as canonical decimals, hashtag names per `text.hashtag_name` (a
+leading `#` is dropped), `name:` of users and places as its tokens joined by single spaces
+(each must start a token; a value without tokens matches nothing), and `username:`, `word:`,
+`city:` normalized whole (they equal one stored value or token, else match nothing).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ MAX_ID = 2**64 - 1
 TERMS: dict[str, dict[str, str]] = {
     "user": {"name": "tokens", "username": "exact", "following": "user", "follower": "user", "is": "flag"},
     "media": {"owner": "user", "hashtag": "hashtag", "place": "place", "mention": "user", "liker": "user",
-              "word": "tokens"},
+              "word": "exact"},
     "hashtag": {"name": "hashtag"},
-    "place": {"name": "tokens", "city": "tokens"},
+    "place": {"name": "tokens", "city": "exact"},
 }
 # extract field -> the vertical it gives (its inner query is always media)
 EXTRACT = {"owner": "user", "mention": "user", "place": "place", "hashtag": "hashtag"}
