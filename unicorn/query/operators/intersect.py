@@ -12,5 +12,5 @@ def run(node: Intersect, ctx) -> BitMap:
     for operand in node.operands[1:]:
         if not result:
             break
-        result &= ctx.run(operand)
+        result = result & ctx.run(operand)  # a new bitmap: operand results stay as traced
     return result

@@ -13,7 +13,7 @@ from unicorn.query.plan import WeakAnd
 
 
 def run(node: WeakAnd, ctx) -> BitMap:
-    candidates = ctx.run(node.required[0])
+    candidates = BitMap(ctx.run(node.required[0]))  # a copy: operand results stay as traced
     for operand in node.required[1:]:
         if not candidates:
             return BitMap()
