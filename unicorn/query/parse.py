@@ -200,7 +200,7 @@ class _TextParser:
         while self.peek()[0] == "(":
             self.limits.operand(self.peek()[1])
             operands.append(self.expr(depth + 1))
-        _arity(op, operands, pos if not operands else self.peek()[1])
+        _arity(op, operands, pos)
         return OPERATORS[op](pos, operands)
 
     def modifiers(self, node: Node) -> None:
