@@ -18,6 +18,7 @@ from pathlib import Path
 from firehose.sources.generator import SyntheticPlatform
 from slipstream import Slipstream
 from unicorn.engine import Engine
+from unicorn.query import rank
 from unicorn.store import Index
 from unicorn.text import tokens
 
@@ -61,7 +62,8 @@ def run(scale: str = "M", data: Path | None = None, queries: int = 500, seed: in
         viewers = [u for u in rng.sample(users, min(2000, len(users))) if len(view.posting("user", f"following:{u}"))]
         names = [t[:2] for u in rng.sample(users, min(2000, len(users)))
                  for t in tokens(view.doc("user", view.iid("user", u))["username"])[:1]]
-        hashtags = [view.ext("hashtag", i) for i in view.posting("hashtag", "_live")]
+        popular = rank.top_k(view, "hashtag", view.posting("hashtag", "_live"), 100).tolist()
+        hashtags = [view.ext("hashtag", i) for i in popular]
     shapes = {
         "people_2hop": lambda: (f"(and (term name:{rng.choice(names)}) "
                                 f"(apply following: (term following:{rng.choice(viewers)})))", "user"),
