@@ -55,7 +55,7 @@ def _sorted(ids: np.ndarray, lv: list[Level]) -> np.ndarray:
     return ids[order]
 
 
-def _top(ids: np.ndarray, lv: list[Level], k: int) -> np.ndarray:
+def select(ids: np.ndarray, lv: list[Level], k: int) -> np.ndarray:
     if k <= 0:
         return ids[:0]
     if len(ids) <= k or len(lv) == 1:
@@ -67,13 +67,13 @@ def _top(ids: np.ndarray, lv: list[Level], k: int) -> np.ndarray:
     better = ids[key < kth]
     tied = ids[key == kth]
     head = _sorted(better, lv)
-    return np.concatenate([head, _top(tied, lv[1:], k - len(head)) if len(lv) > 1 else tied[: k - len(head)]])
+    return np.concatenate([head, select(tied, lv[1:], k - len(head)) if len(lv) > 1 else tied[: k - len(head)]])
 
 
 def top_k(view, vertical: str, ids: AbstractBitMap | np.ndarray, k: int) -> np.ndarray:
     """The best `k` internal ids of `ids` in static order, best first."""
     arr = ids if isinstance(ids, np.ndarray) else as_array(ids)
-    return _top(arr, levels(view, vertical), k).astype(np.uint32, copy=False)
+    return select(arr, levels(view, vertical), k).astype(np.uint32, copy=False)
 
 
 def walk(view, vertical: str, ids: AbstractBitMap, chunk: int = 64) -> Iterator[int]:
@@ -81,7 +81,7 @@ def walk(view, vertical: str, ids: AbstractBitMap, chunk: int = 64) -> Iterator[
     lv = levels(view, vertical)
     rest = BitMap(ids)
     while rest:
-        head = _top(as_array(rest), lv, chunk)
+        head = select(as_array(rest), lv, chunk)
         yield from head.tolist()
         rest.difference_update(BitMap(head.tolist()))
         chunk *= 2

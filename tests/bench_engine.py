@@ -1,0 +1,53 @@
+"""Micro-benchmarks of query primitives (pytest-benchmark; seconds in all):
+
+    python3 -m pytest tests/bench_engine.py -q
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyroaring import BitMap
+
+from unicorn.query import rank
+from unicorn.query.parse import parse
+from unicorn.query.typecheck import check
+
+N = 1_000_000
+QUERY = ("(and (term name:jo) (weak-and (term is:verified) (term follower:42 :optional-hits 5) "
+         "(apply following: (or (term following:7) (term following:\"8\"))) :optional-weight 0.3) "
+         "(difference (term name:\"o'neil\") (term is:private)))").replace(":optional-weight 0.3)", ")")
+
+
+def test_parse_and_typecheck(benchmark):
+    node = benchmark(lambda: check(parse(QUERY), "user"))
+    assert node.operands[0].value == "jo"
+
+
+@pytest.fixture(scope="module")
+def bitmaps():
+    rng = np.random.default_rng(0)
+    return [BitMap(np.unique(rng.integers(0, N, size)).astype(np.uint32)) for size in (500_000, 50_000, 5_000)]
+
+
+def test_and_of_three_bitmaps(benchmark, bitmaps):
+    result = benchmark(lambda: bitmaps[2] & bitmaps[1] & bitmaps[0])
+    assert set(result) == set(bitmaps[2]) & set(bitmaps[1]) & set(bitmaps[0])
+
+
+def test_or_of_three_bitmaps(benchmark, bitmaps):
+    result = benchmark(lambda: BitMap.union(*bitmaps))
+    assert len(result) == len(set().union(*map(set, bitmaps)))
+
+
+def test_top_20_of_a_million_media(benchmark):
+    """A hashtag with a million media: top 20 by likes desc, taken_at desc, id desc."""
+    rng = np.random.default_rng(1)
+    likes = rng.zipf(2.0, N).astype(np.int64) - 1  # mostly 0: a huge boundary group
+    taken = rng.integers(0, 1000, N).astype(np.int64)
+    ext = rng.permutation(N).astype(np.uint64)
+    levels = [np.invert(likes).__getitem__, np.invert(taken).__getitem__, np.invert(ext).__getitem__]
+    ids = rank.as_array(BitMap(range(N)))
+    best = benchmark(lambda: rank.select(ids, levels, 20))
+    expected = np.lexsort((np.invert(ext), np.invert(taken), np.invert(likes)))[:20]
+    assert best.tolist() == expected.tolist()
