@@ -1,1 +1,5 @@
+"""Slipstream: denormalized documents and term diffs from firehose events."""
 
+from slipstream.apply import Slipstream
+
+__all__ = ["Slipstream"]

@@ -1,0 +1,50 @@
+"""The terms of a document (SPEC §3): pure functions shared by live indexing and bulk rebuild."""
+
+from __future__ import annotations
+
+from unicorn.schema import LIVE, PREFIX_MAX
+from unicorn.text import normalize, tokens
+
+
+def prefixes(token: str) -> list[str]:
+    return [token[:n] for n in range(1, min(len(token), PREFIX_MAX) + 1)]
+
+
+def name_terms(*texts: str) -> set[str]:
+    """`name:` prefix terms of every token of the texts."""
+    return {f"name:{p}" for text in texts for token in tokens(text) for p in prefixes(token)}
+
+
+def user_terms(user: dict) -> set[str]:
+    terms = name_terms(user["username"], user["full_name"])
+    terms.add(LIVE)
+    terms.add(f"username:{normalize(user['username'])}")
+    if user["is_verified"]:
+        terms.add("is:verified")
+    if user["is_private"]:
+        terms.add("is:private")
+    return terms
+
+
+def media_terms(media: dict, owner_private: bool) -> set[str]:
+    """Terms of a media document; `_private` when its owner is private."""
+    terms = {LIVE, f"owner:{media['owner']}"}
+    terms.update(f"hashtag:{tag}" for tag in media["hashtags"])
+    terms.update(f"mention:{user}" for user in media["mentions"])
+    terms.update(f"word:{word}" for word in tokens(media["caption"]))
+    if media["place"] is not None:
+        terms.add(f"place:{media['place']}")
+    if owner_private:
+        terms.add("_private")
+    return terms
+
+
+def hashtag_terms(name: str) -> set[str]:
+    return {LIVE, *(f"name:{p}" for p in prefixes(name))}
+
+
+def place_terms(place: dict) -> set[str]:
+    terms = name_terms(place["name"])
+    terms.add(LIVE)
+    terms.update(f"city:{token}" for token in tokens(place["city"]))
+    return terms

@@ -1,0 +1,122 @@
+"""Slipstream against the plain-Python model: random event sequences, applied in random batches,
+give exactly the model's live documents, documents and term postings."""
+
+from __future__ import annotations
+
+import tempfile
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from slipstream import Slipstream
+from slipstream.terms import prefixes
+from tests.model.platform import Platform
+from tests.strategies import MEDIA_IDS, PLACE_IDS, USER_IDS, events
+from unicorn.schema import LIVE, PREFIX_MAX, PREFIXES, VERTICALS
+from unicorn.store import Index
+from unicorn.text import normalize, tokens
+
+
+def build(event_list, cuts):
+    index = Index(tempfile.mkdtemp(prefix="slip-"))
+    bounds = sorted({0, len(event_list), *(c % (len(event_list) + 1) for c in cuts)})
+    for lo, hi in zip(bounds, bounds[1:]):
+        with index.writer() as batch:
+            slip = Slipstream(batch)
+            for e in event_list[lo:hi]:
+                slip.apply(e)
+    return index
+
+
+def candidate_terms(model: Platform, vertical: str) -> set[str]:
+    """Terms the model could match, so that a posting missing from the index is caught too."""
+    ids = {"user": range(1, 7), "media": range(100, 107), "place": range(200, 203)}
+    if vertical == "user":
+        terms = {"is:private", "is:verified"}
+        for u in ids["user"]:
+            terms |= {f"following:{u}", f"follower:{u}"}
+        for user in model.users.values():
+            terms.add(f"username:{normalize(user['username'])}")
+            for tok in tokens(user["username"]) + tokens(user["full_name"]):
+                terms |= {f"name:{p}" for p in prefixes(tok)}
+        return terms
+    if vertical == "media":
+        terms = {f"{p}:{u}" for p in ("owner", "mention", "liker") for u in ids["user"]}
+        terms |= {f"place:{p}" for p in ids["place"]}
+        for media in model.media.values():
+            terms |= {f"hashtag:{t}" for t in media["hashtags"]}
+            terms |= {f"word:{w}" for w in tokens(media["caption"])}
+        return terms
+    if vertical == "hashtag":
+        return {f"name:{p}" for tag in model.hashtags() for p in prefixes(tag)}
+    terms = set()
+    for place in model.places.values():
+        terms |= {f"name:{p}" for tok in tokens(place["name"]) for p in prefixes(tok)}
+        terms |= {f"city:{t}" for t in tokens(place["city"])}
+    return terms
+
+
+def assert_index_equals_model(index: Index, model: Platform) -> None:
+    with index.reader() as view:
+        for vertical in VERTICALS:
+            live = view.posting(vertical, LIVE)
+            assert {view.ext(vertical, i) for i in live} == model.ids(vertical), vertical
+            for i in live:
+                ext = view.ext(vertical, i)
+                assert view.doc(vertical, i) == model.document(vertical, ext), (vertical, ext)
+                if vertical != "hashtag":
+                    expected = model.document(vertical, ext)
+                    count = {"user": "followers_count", "media": "like_count"}.get(vertical, "media_count")
+                    assert view.rank(vertical).count[i] == expected[count]
+            stored = {t for t in view.terms(vertical, "") if not t.startswith("_")}
+            for term in stored | candidate_terms(model, vertical):
+                prefix, _, value = term.partition(":")
+                assert prefix in PREFIXES[vertical], term
+                if prefix == "name" and len(value) > PREFIX_MAX:
+                    continue
+                got = {view.ext(vertical, i) for i in view.posting(vertical, term) & live}
+                assert got == model.term(vertical, term), (vertical, term)
+            if vertical == "media":
+                private_owners = {u for u, user in model.users.items() if user["is_private"]}
+                got = {view.ext("media", i) for i in view.posting("media", "_private") & live}
+                assert got == {m for m, media in model.media.items() if media["owner"] in private_owners}
+                for i in live:
+                    owner, place, tags, mentions = view.links(i)
+                    media = model.media[view.ext("media", i)]
+                    assert view.ext("user", owner) == media["owner"]
+                    assert [view.ext("hashtag", t) for t in tags] == media["hashtags"]
+                    assert [view.ext("user", u) for u in mentions] == media["mentions"]
+                    assert (view.ext("place", place) if place >= 0 else None) == media["place"]
+        for blocker, blocked in model.blocks:
+            assert view.iid("user", blocked) in view.posting("user", f"_blocks:{blocker}")
+            assert view.iid("user", blocker) in view.posting("user", f"_blockedby:{blocked}")
+        blocked_pairs = {
+            (blocker, view.ext("user", i))
+            for blocker in range(1, 7)
+            for i in view.posting("user", f"_blocks:{blocker}")
+        }
+        assert blocked_pairs == model.blocks
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events(), st.lists(st.integers(0, 100), max_size=4))
+def test_slipstream_matches_model(event_list, cuts):
+    model = Platform()
+    for e in event_list:
+        model.apply(e)
+    index = build(event_list, cuts)
+    assert_index_equals_model(index, model)
+    index.close()
+
+
+@settings(max_examples=100, deadline=None)
+@given(events(40))
+def test_replaying_every_event_twice_changes_nothing(event_list):
+    """At-least-once delivery: an event applied twice in a row has the effect of once."""
+    model = Platform()
+    for e in event_list:
+        model.apply(e)
+    doubled = [e for e in event_list for _ in range(2)]
+    index = build(doubled, [])
+    assert_index_equals_model(index, model)
+    index.close()
