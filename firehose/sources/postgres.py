@@ -1,7 +1,8 @@
 """A PostgreSQL platform stub with a transactional outbox.
 
 `PlatformDB.apply(event)` changes the platform tables as SPEC §2 says and appends the event
-to `outbox` in the same transaction. Platform writes are serialized by a transaction-level
+to `outbox` in the same transaction; a `media.upsert` goes out with the hashtags and mentions
+it resolved, so that re-applying any suffix of the outbox (at-least-once) changes nothing. Platform writes are serialized by a transaction-level
 advisory lock, so outbox ids commit in id order and every snapshot holds exactly the events
 up to its largest outbox id (what the relay and `unicorn.rebuild` rely on). `bulk_load`
 does the same for an initial load with COPY.
@@ -66,6 +67,11 @@ def create_schema(conn: psycopg.Connection) -> None:
         conn.execute(SCHEMA)
 
 
+def resolved(event: Event, row: tuple) -> Event:
+    """A `media.upsert` with the hashtags and mentions its row got, so replaying it never depends on who exists then."""
+    return {**event, "media": {**event["media"], "hashtags": row[5], "mentions": [from_db(m) for m in row[6]]}}
+
+
 def media_row(media: dict, resolve) -> tuple:
     """The `media` row of a `media.upsert` (SPEC §2): hashtags normalized, mentions resolved now."""
     if media.get("hashtags") is not None:
@@ -118,7 +124,7 @@ class PlatformDB:
         event = validate(event)
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (PLATFORM_LOCK,))
-            _APPLY[event["op"]](conn, event)
+            event = _APPLY[event["op"]](conn, event) or event  # media.upsert: as resolved
             row = conn.execute("INSERT INTO outbox (event) VALUES (%s::jsonb) RETURNING id",
                                (orjson.dumps(event).decode(),)).fetchone()
         return row[0]
@@ -149,6 +155,7 @@ class PlatformDB:
                         rows["places"].append(_place_row(event["place"]))
                     elif op == "media.upsert":
                         rows["media"].append(media_row(event["media"], lambda name: known.get(normalize(name))))
+                        event = resolved(event, rows["media"][-1])
                     elif op == "follow.add":
                         rows["follows"].append((to_db(event["follower"]), to_db(event["followee"])))
                     elif op == "block.add":
@@ -157,7 +164,7 @@ class PlatformDB:
                         rows["likes"].append((to_db(event["user"]), to_db(event["media"])))
                     else:
                         raise ValueError(f"bulk_load takes only creating events, not {op!r}; use PlatformDB.apply")
-                rows["outbox"] = [(orjson.dumps(e).decode(),) for e in chunk]
+                    rows["outbox"].append((orjson.dumps(event).decode(),))
                 for table, table_rows in rows.items():
                     if table_rows:
                         with conn.cursor().copy(f"COPY {table} ({_BULK_COLUMNS[table]}) FROM STDIN") as copy:
@@ -197,7 +204,10 @@ def _user_delete(conn: psycopg.Connection, e: Event) -> None:
 def _edge(table: str, columns: tuple[str, str], fields: tuple[str, str], add: bool):
     sql = (f"INSERT INTO {table} VALUES (%s, %s) ON CONFLICT DO NOTHING" if add
            else f"DELETE FROM {table} WHERE {columns[0]} = %s AND {columns[1]} = %s")
-    return lambda conn, e: conn.execute(sql, (to_db(e[fields[0]]), to_db(e[fields[1]])))
+
+    def apply(conn: psycopg.Connection, e: Event) -> None:
+        conn.execute(sql, (to_db(e[fields[0]]), to_db(e[fields[1]])))
+    return apply
 
 
 def _place_upsert(conn: psycopg.Connection, e: Event) -> None:
@@ -206,16 +216,18 @@ def _place_upsert(conn: psycopg.Connection, e: Event) -> None:
         " city = excluded.city, country = excluded.country, lat = excluded.lat, lng = excluded.lng", _place_row(e["place"]))
 
 
-def _media_upsert(conn: psycopg.Connection, e: Event) -> None:
+def _media_upsert(conn: psycopg.Connection, e: Event) -> Event:
     def resolve(name: str) -> int | None:  # the smallest unsigned id: non-negative bigints first
         row = conn.execute("SELECT id FROM users WHERE username_norm = %s ORDER BY id < 0, id LIMIT 1",
                            (normalize(name),)).fetchone()
         return None if row is None else from_db(row[0])
 
+    row = media_row(e["media"], resolve)
     conn.execute(
         "INSERT INTO media VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET owner = excluded.owner,"
         " caption = excluded.caption, taken_at = excluded.taken_at, place = excluded.place,"
-        " hashtags = excluded.hashtags, mentions = excluded.mentions", media_row(e["media"], resolve))
+        " hashtags = excluded.hashtags, mentions = excluded.mentions", row)
+    return resolved(e, row)
 
 
 def _media_delete(conn: psycopg.Connection, e: Event) -> None:
