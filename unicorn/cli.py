@@ -1,0 +1,160 @@
+"""The `unicorn` command line (SPEC §7)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from unicorn import paths
+
+
+def _data_option(f):
+    return click.option(
+        "--data",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: os.environ.get("UNICORN_DATA", "./unicorn-data"),
+        show_default="./unicorn-data, or UNICORN_DATA",
+        help="Directory holding the embedded firehose and the index.",
+    )(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Unicorn: social-graph-aware search for an Instagram-like platform."""
+
+
+@main.command()
+@_data_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--scale", default="demo", show_default=True, help="Generator scale: demo, S, M or L.")
+@click.option("--seed", default=1, show_default=True, type=int)
+def demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
+    """Generate a platform, index it, and serve the API and the typeahead page."""
+    from unicorn.demo import run_demo
+
+    run_demo(data, host, port, scale, seed)
+
+
+@main.command()
+@_data_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Reject the whole file (append nothing, exit 1) if any line is invalid.")
+def ingest(data: Path, file: Path, strict: bool) -> None:
+    """Append the events of a JSON Lines FILE to the embedded firehose.
+
+    Lines that are not valid SPEC §2 events are dead-lettered with their reason and counted on
+    stderr; the rest are appended.
+    """
+    from firehose.deadletter import EmbeddedDeadLetters
+    from firehose.log import EmbeddedLog, ingest_jsonl
+
+    log = EmbeddedLog(paths.firehose(data))
+    dead_letters = EmbeddedDeadLetters(data)
+    with log.producer() as producer:
+        report = ingest_jsonl(file, producer, dead_letters, strict=strict)
+    dead_letters.close()
+    for line, reason in report.errors[:20]:
+        click.echo(f"{file}:{line}: {reason}", err=True)
+    if len(report.errors) > 20:
+        click.echo(f"... and {len(report.errors) - 20} more invalid lines", err=True)
+    if report.rejected:
+        click.echo(f"rejected {file}: {len(report.errors)} invalid lines, nothing appended (--strict)", err=True)
+        sys.exit(1)
+    click.echo(f"appended {report.appended} events, dead-lettered {report.dead_lettered}", err=True)
+
+
+@main.command()
+@_data_option
+@click.option("--once", is_flag=True, help="Drain what is in the firehose now, then exit.")
+@click.option("--kafka", "bootstrap", metavar="BOOTSTRAP", help="Consume from Kafka at BOOTSTRAP instead of the embedded log.")
+@click.option("--topic", default="unicorn.events", show_default=True, help="Kafka topic (with --kafka).")
+@click.option("--batch-size", default=5000, show_default=True, type=int, help="Events per index commit at most.")
+def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size: int) -> None:
+    """Run Slipstream and the indexer: firehose -> index, offsets committed with each batch."""
+    import indexer
+
+    stats = indexer.run(data, once=once, bootstrap=bootstrap, topic=topic, batch_size=batch_size)
+    click.echo(f"applied {stats.applied} events, dead-lettered {stats.dead_lettered}", err=True)
+
+
+@main.command()
+@_data_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes.")
+@click.option("--with-indexer", is_flag=True, help="Also run the indexer on the embedded firehose.")
+def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool) -> None:
+    """Serve the HTTP API (SPEC §6). Keys come from UNICORN_API_KEYS="KEY:admin,KEY2:search"."""
+    import api
+
+    api.serve(data, host=host, port=port, workers=workers, with_indexer=with_indexer)
+
+
+@main.command()
+@_data_option
+@click.argument("query")
+@click.option("--vertical", default="user", show_default=True, type=click.Choice(["user", "media", "hashtag", "place"]))
+@click.option("--viewer", help="Evaluate as this user (privacy applies); omit to see everything.")
+@click.option("--limit", default=20, show_default=True, type=int)
+@click.option("--order", default="static", show_default=True, type=click.Choice(["static", "social"]))
+@click.option("--explain", is_flag=True, help="Show which terms and apply paths matched each result.")
+@click.option("--json", "as_json", is_flag=True, help="Print the SPEC §6 search response as JSON.")
+def query(data: Path, query: str, vertical: str, viewer: str | None, limit: int, order: str, explain: bool, as_json: bool) -> None:
+    """Evaluate one QUERY (SPEC §4 s-expression or its JSON form) and print the results."""
+    from unicorn.service import open_engine
+    from unicorn.errors import QueryError
+
+    if not paths.index(data).exists():
+        raise click.ClickException(f"no index under {data}: run `unicorn ingest` and `unicorn index --once` first")
+    engine = open_engine(data)
+    parsed = orjson.loads(query) if query.lstrip().startswith("{") else query
+    try:
+        result = engine.search(vertical, parsed, viewer=viewer, limit=limit, order=order, explain=explain)
+    except QueryError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    if as_json:
+        click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(f"{result.total} {vertical} results{' (apply truncated)' if result.truncated else ''}, {result.took_ms} ms")
+    for hit in result.results:
+        click.echo(f"{hit['id']:>20}  {hit['score']:>10g}  {_title(vertical, hit['doc'])}")
+        for why in hit.get("why") or []:
+            click.echo(f"{'':>22}why: {why}")
+
+
+def _title(vertical: str, doc: dict) -> str:
+    if vertical == "user":
+        return f"@{doc['username']}  {doc['full_name']}"
+    if vertical == "media":
+        return f"by @{doc['owner_username']}: {doc['caption'][:60]}"
+    if vertical == "hashtag":
+        return f"#{doc['name']}"
+    return f"{doc['name']}, {doc['city']}"
+
+
+@main.command()
+@_data_option
+@click.option("--from-postgres", "dsn", required=True, metavar="DSN", help="PostgreSQL connection string.")
+def rebuild(data: Path, dsn: str) -> None:
+    """Build the index from a consistent PostgreSQL snapshot, then tail the outbox from there."""
+    from unicorn.rebuild import rebuild as run_rebuild
+
+    run_rebuild(dsn, data)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def bench(ctx: click.Context) -> None:
+    """Run the benchmark harness (`unicorn bench --help` lists scenarios and scales)."""
+    from bench.__main__ import main as bench_main
+
+    sys.exit(bench_main(ctx.args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""`unicorn demo`: a generated platform, indexed through the real firehose path, served.
+
+The first run writes the generated events into the embedded firehose and indexes them; a
+later run on the same data directory finds the marker, and the indexer resumes from its
+committed offsets, so nothing is generated or indexed again.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+import click
+import orjson
+
+from unicorn import paths
+
+MARKER = "demo.json"
+
+
+def run_demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
+    import api
+    import indexer
+    from firehose.log import EmbeddedLog
+    from firehose.sources.generator import generate
+
+    started = time.perf_counter()
+    data.mkdir(parents=True, exist_ok=True)
+    marker = data / MARKER
+    if marker.exists():
+        made = orjson.loads(marker.read_bytes())
+        click.echo(f"reusing {data}: {made['events']:,} events of scale {made['scale']} (seed {made['seed']})")
+    else:
+        click.echo(f"generating a {scale} platform (seed {seed}) into the embedded firehose at {paths.firehose(data)} ...")
+        count = 0
+        with EmbeddedLog(paths.firehose(data)).producer() as producer:
+            for event in generate(scale, seed):
+                producer.send(event)
+                count += 1
+        marker.write_bytes(orjson.dumps({"scale": scale, "seed": seed, "events": count}))
+        click.echo(f"generated {count:,} events in {time.perf_counter() - started:.1f} s")
+    stats = indexer.run(data, once=True)
+    click.echo(f"index up to date ({stats.applied:,} events applied now) after {time.perf_counter() - started:.1f} s")
+
+    key = os.environ.get("UNICORN_DEMO_KEY") or secrets.token_urlsafe(18)
+    os.environ["UNICORN_API_KEYS"] = f"{key}:admin"
+    viewer, prefix, hashtag = _examples(data)
+    url = f"http://{host}:{port}"
+    auth = f"-H 'Authorization: Bearer {key}'"
+    click.echo(
+        f"""
+serving on {url}  (the typeahead page: open {url}/ and paste the key)
+API key for this session (admin): {key}
+
+Three example queries:
+  curl -s {auth} '{url}/v1/typeahead?q={prefix}&viewer={viewer}'
+  curl -s {auth} {url}/v1/search -d '{{"vertical": "user", "viewer": "{viewer}", "query": "(and (term name:{prefix}) (apply following: (term following:{viewer})))"}}'
+  curl -s {auth} {url}/v1/search -d '{{"vertical": "media", "viewer": "{viewer}", "query": "(and (term hashtag:{hashtag}) (apply owner: (term following:{viewer})))"}}'
+"""
+    )
+    api.serve(data, host=host, port=port, workers=1, with_indexer=True)
+
+
+def _examples(data: Path) -> tuple[str, str, str]:
+    """A well-connected viewer, a name prefix among their 2-hop network, and a popular hashtag."""
+    from unicorn.store import Index
+
+    index = Index(paths.index(data))
+    try:
+        with index.reader() as view:
+            users = view.rank("user")
+            live = view.posting("user", "_live")
+            viewer_iid = max(live, key=lambda i: len(view.posting("user", f"following:{users.ext_id[i]}")))
+            viewer = int(users.ext_id[viewer_iid])
+            followees = view.posting("user", f"following:{viewer}") & live
+            some = view.doc("user", min(followees)) if followees else view.doc("user", viewer_iid)
+            prefix = (some["username"][:2] or "jo").lower()
+            hashtags = view.rank("hashtag")
+            top = max(view.posting("hashtag", "_live"), key=lambda i: hashtags.count[i], default=None)
+            hashtag = view.ext("hashtag", top) if top is not None else "sunset"
+        return str(viewer), prefix, hashtag
+    finally:
+        index.close()

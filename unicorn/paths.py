@@ -1,0 +1,15 @@
+"""Where things live under a data directory (`--data`, default ./unicorn-data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def firehose(data: Path) -> Path:
+    """The embedded firehose log."""
+    return Path(data) / "firehose"
+
+
+def index(data: Path) -> Path:
+    """The LMDB index environment."""
+    return Path(data) / "index"

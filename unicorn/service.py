@@ -1,0 +1,16 @@
+"""Composition of a serving engine over a data directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from unicorn import paths
+from unicorn.engine import Engine
+from unicorn.store import Index
+
+
+def open_engine(data: Path) -> Engine:
+    """An engine over the index under `data`, with every ranker (static and social)."""
+    from unicorn.typeahead import rankers
+
+    return Engine(Index(paths.index(data)), rankers=rankers())
