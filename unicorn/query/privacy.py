@@ -4,30 +4,52 @@ For viewer V: F = `following:V` (whom V follows), P = `is:private`, H = `_blocks
 Visible users are `_live - H`; visible media are `_live - (_private - owner:X for X in F&P | {V})
 - owner:X for X in H`; hashtags and places are all live ones. The edge terms `following:X`,
 `follower:X`, `liker:X` are visible iff `(X not in P or X == V or X in F) and X not in H`.
+
+`Cache` keeps these sets per (generation, viewer); each vertical's visible set is computed on
+first use (a people search never pays for media privacy) with the snapshot at hand, which has
+that same generation.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 
 from pyroaring import BitMap, FrozenBitMap
 
 EDGE_PREFIXES = frozenset({"following", "follower", "liker"})
-VERTICALS = ("user", "media", "hashtag", "place")
 
 
-@dataclass(frozen=True)
-class Visibility:
-    """What one viewer may see in one index generation; `viewer is None` is the admin, who sees all that is live."""
+class _Viewer:
+    """The per-(generation, viewer) sets, shared by every request of that viewer at that generation."""
 
-    viewer: int | None
-    visible: dict[str, FrozenBitMap]
-    hidden_edges: FrozenBitMap  # user iids X whose edge terms are empty for this viewer
+    def __init__(self, view, viewer: int | None) -> None:
+        self.viewer = viewer
+        self.visible: dict[str, FrozenBitMap] = {}
+        self.lock = threading.Lock()
+        self.hidden_edges = FrozenBitMap()
+        if viewer is None:
+            return
+        self.following = view.posting("user", f"following:{viewer}")
+        self.private = view.posting("user", "is:private")
+        self.hidden = BitMap(view.posting("user", f"_blocks:{viewer}")) | view.posting("user", f"_blockedby:{viewer}")
+        self.me = view.iid("user", viewer)
+        hidden_edges = (BitMap(self.private) - self.following) | self.hidden
+        if self.me is not None and self.me not in self.hidden:
+            hidden_edges.discard(self.me)
+        self.hidden_edges = FrozenBitMap(hidden_edges)
 
-    def edge_visible(self, x_iid: int) -> bool:
-        return x_iid not in self.hidden_edges
+    def compute(self, view, vertical: str) -> FrozenBitMap:
+        live = view.posting(vertical, "_live")
+        if self.viewer is None or vertical in ("hashtag", "place"):
+            return live
+        if vertical == "user":
+            return FrozenBitMap(BitMap(live) - self.hidden)
+        allowed = BitMap(self.following & self.private)
+        if self.me is not None:
+            allowed.add(self.me)
+        private_unseen = BitMap(view.posting("media", "_private")) - _owners_media(view, allowed)
+        return FrozenBitMap(BitMap(live) - private_unseen - _owners_media(view, self.hidden))
 
 
 def _owners_media(view, user_iids) -> BitMap:
@@ -35,47 +57,53 @@ def _owners_media(view, user_iids) -> BitMap:
     return BitMap.union(BitMap(), *(view.posting("media", f"owner:{view.ext('user', x)}") for x in user_iids))
 
 
-def compute(view, viewer: int | None) -> Visibility:
-    live = {v: view.posting(v, "_live") for v in VERTICALS}
-    if viewer is None:
-        return Visibility(None, live, FrozenBitMap())
-    following = view.posting("user", f"following:{viewer}")
-    private = view.posting("user", "is:private")
-    hidden = BitMap(view.posting("user", f"_blocks:{viewer}")) | view.posting("user", f"_blockedby:{viewer}")
-    allowed = BitMap(following & private)
-    me = view.iid("user", viewer)
-    if me is not None:
-        allowed.add(me)
-    private_unseen = BitMap(view.posting("media", "_private")) - _owners_media(view, allowed)
-    media = BitMap(live["media"]) - private_unseen - _owners_media(view, hidden)
-    hidden_edges = (BitMap(private) - following) | hidden
-    if me is not None:
-        hidden_edges.discard(me)
-        if me in hidden:
-            hidden_edges.add(me)
-    visible = {"user": FrozenBitMap(BitMap(live["user"]) - hidden), "media": FrozenBitMap(media),
-               "hashtag": live["hashtag"], "place": live["place"]}
-    return Visibility(viewer, visible, FrozenBitMap(hidden_edges))
+class _Visible:
+    """vertical -> the viewer's visible documents, computed on first lookup with this request's snapshot."""
+
+    def __init__(self, shared: _Viewer, view) -> None:
+        self._shared, self._view = shared, view
+
+    def __getitem__(self, vertical: str) -> FrozenBitMap:
+        shared = self._shared
+        hit = shared.visible.get(vertical)
+        if hit is None:
+            with shared.lock:
+                hit = shared.visible.get(vertical)
+                if hit is None:
+                    hit = shared.visible[vertical] = shared.compute(self._view, vertical)
+        return hit
+
+
+class Visibility:
+    """What one viewer may see in one snapshot; `viewer is None` is the admin, who sees all that is live."""
+
+    def __init__(self, shared: _Viewer, view) -> None:
+        self.viewer = shared.viewer
+        self.visible = _Visible(shared, view)
+        self.hidden_edges: FrozenBitMap = shared.hidden_edges  # user iids X whose edge terms are empty
+
+    def edge_visible(self, x_iid: int) -> bool:
+        return x_iid not in self.hidden_edges
 
 
 class Cache:
-    """Visibility per (index generation, viewer), least recently used first out."""
+    """Per-viewer sets per (index generation, viewer), least recently used first out."""
 
     def __init__(self, size: int = 1024) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple[int, int | None], Visibility] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, int | None], _Viewer] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, view, viewer: int | None) -> Visibility:
         key = (view.gen, viewer)
         with self._lock:
-            hit = self._entries.get(key)
-            if hit is not None:
+            shared = self._entries.get(key)
+            if shared is not None:
                 self._entries.move_to_end(key)
-                return hit
-        computed = compute(view, viewer)
-        with self._lock:
-            self._entries[key] = computed
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-        return computed
+        if shared is None:
+            shared = _Viewer(view, viewer)
+            with self._lock:
+                self._entries[key] = shared
+                while len(self._entries) > self._size:
+                    self._entries.popitem(last=False)
+        return Visibility(shared, view)
