@@ -27,15 +27,17 @@ def as_array(ids: AbstractBitMap) -> np.ndarray:
     return np.frombuffer(ids.to_array(), dtype=np.uint32)
 
 
+def _desc(column: np.ndarray) -> Level:
+    return lambda ids: np.invert(column[ids])
+
+
 def levels(view, vertical: str) -> list[Level]:
     cols = view.rank(vertical)
-    count = np.invert(cols.count)
     if vertical == "media":
-        taken_at, ext_id = np.invert(cols.taken_at), np.invert(cols.ext_id)
-        return [count.__getitem__, taken_at.__getitem__, ext_id.__getitem__]
+        return [_desc(cols.count), _desc(cols.taken_at), _desc(cols.ext_id)]
     if vertical == "hashtag":
-        return [count.__getitem__, lambda ids: np.array([view.ext("hashtag", int(i)) for i in ids], dtype=object)]
-    return [count.__getitem__, cols.ext_id.__getitem__]
+        return [_desc(cols.count), lambda ids: np.array([view.ext("hashtag", int(i)) for i in ids], dtype=object)]
+    return [_desc(cols.count), cols.ext_id.__getitem__]
 
 
 def primary_score(view, vertical: str, ids: np.ndarray) -> list[float]:
