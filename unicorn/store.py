@@ -26,7 +26,8 @@ EMPTY = FrozenBitMap()
 _IID = struct.Struct(">I")
 _GEN = struct.Struct(">Q")
 _RANK = struct.Struct("<qqQ")  # count, taken_at, external id
-RANKDIRTY_KEEP = 4096  # generations of rank changes kept for incremental reader refresh
+RANKDIRTY_KEEP = 4096
+ID_CACHE_MAX = 4_000_000  # id map entries a writer keeps in memory  # generations of rank changes kept for incremental reader refresh
 
 
 def _pack(value: Any) -> bytes:
@@ -106,6 +107,7 @@ class Index:
                 elif _unpack(schema) != SCHEMA_VERSION:
                     raise RuntimeError(f"index at {self.path} has schema {_unpack(schema)}, expected {SCHEMA_VERSION}")
         self._cache = _PostingCache(cache_bytes)
+        self._ids: dict[tuple[str, int | str], int] = {}  # committed id map entries (never change)
         self._ranks = {vertical: RankColumns() for vertical in VERTICALS}
         self._rank_lock = threading.Lock()
 
@@ -277,6 +279,7 @@ class WriteBatch:
         self._docs: dict[tuple[str, int], dict | None] = {}
         self._dirty_docs: set[tuple[str, int]] = set()
         self._next_id = {v: self._get_meta(f"next_id:{v}", 0) for v in VERTICALS}
+        self._new_ids: dict[tuple[str, int | str], int] = {}
         self._done = False
 
     def __enter__(self) -> WriteBatch:
@@ -295,19 +298,29 @@ class WriteBatch:
     # ids
 
     def iid(self, vertical: str, ext: int | str) -> int | None:
+        key = (vertical, ext)
+        iid = self._index._ids.get(key)
+        if iid is None:
+            iid = self._new_ids.get(key)
+        if iid is not None:
+            return iid
         raw = self._txn.get(ext_key(vertical, ext), db=self._dbs[vertical, "ids"])
-        return _IID.unpack(raw)[0] if raw is not None else None
+        if raw is None:
+            return None
+        iid = self._index._ids[key] = _IID.unpack(raw)[0]
+        return iid
 
     def intern(self, vertical: str, ext: int | str) -> int:
         """The internal id of an external one, allocated on first reference."""
-        key = ext_key(vertical, ext)
-        raw = self._txn.get(key, db=self._dbs[vertical, "ids"])
-        if raw is not None:
-            return _IID.unpack(raw)[0]
+        iid = self.iid(vertical, ext)
+        if iid is not None:
+            return iid
         iid = self._next_id[vertical]
         if iid >= 2**32:
             raise OverflowError(f"{vertical}: internal id space exhausted")
         self._next_id[vertical] = iid + 1
+        self._new_ids[vertical, ext] = iid
+        key = ext_key(vertical, ext)
         self._txn.put(key, _IID.pack(iid), db=self._dbs[vertical, "ids"])
         self._txn.put(_IID.pack(iid), key, db=self._dbs[vertical, "ext"])
         return iid
@@ -328,12 +341,16 @@ class WriteBatch:
         return bitmap
 
     def add(self, vertical: str, term: str, iid: int) -> None:
-        self.posting(vertical, term).add(iid)
-        self._dirty_postings.add((vertical, term))
+        key = (vertical, term)
+        bitmap = self._postings.get(key)
+        (bitmap if bitmap is not None else self.posting(vertical, term)).add(iid)
+        self._dirty_postings.add(key)
 
     def remove(self, vertical: str, term: str, iid: int) -> None:
-        self.posting(vertical, term).discard(iid)
-        self._dirty_postings.add((vertical, term))
+        key = (vertical, term)
+        bitmap = self._postings.get(key)
+        (bitmap if bitmap is not None else self.posting(vertical, term)).discard(iid)
+        self._dirty_postings.add(key)
 
     def clear(self, vertical: str, term: str) -> None:
         self.posting(vertical, term).clear()
@@ -423,6 +440,9 @@ class WriteBatch:
             self.set_meta(f"next_id:{vertical}", next_id)
         self.set_meta("gen", self.gen)
         txn.commit()
+        if len(self._index._ids) > ID_CACHE_MAX:
+            self._index._ids.clear()
+        self._index._ids.update(self._new_ids)
         self._done = True
 
     def abort(self) -> None:

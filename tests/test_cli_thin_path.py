@@ -1,0 +1,62 @@
+"""Issue 2's thin path through the real console script: ingest, index --once, query."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+EVENTS = Path(__file__).parent / "data" / "thin_path.jsonl"
+
+
+def unicorn(data: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "unicorn.cli", *args, "--data", str(data)],
+        capture_output=True, text=True, check=check, timeout=120,
+    )
+
+
+def search(data: Path, query: str, vertical: str = "user", *extra: str) -> dict:
+    return json.loads(unicorn(data, "query", "--vertical", vertical, "--json", *extra, query).stdout)
+
+
+def test_ingest_index_query(tmp_path: Path) -> None:
+    ingested = unicorn(tmp_path, "ingest", str(EVENTS))
+    assert "appended 12 events, dead-lettered 2" in ingested.stderr
+    assert f"{EVENTS}:11: not JSON" in ingested.stderr
+    assert f"{EVENTS}:12: follower:" in ingested.stderr
+    unicorn(tmp_path, "index", "--once")
+
+    # Followers of 42 whose name has a token starting with "jo": 7 and 8 (9 unfollowed).
+    result = search(tmp_path, "(and (term name:jo) (term follower:42))")
+    assert [r["id"] for r in result["results"]] == ["7", "8"]  # 7 has 2 followers, 8 has none
+    assert result["total"] == 2
+    assert result["results"][0]["doc"] == {
+        "id": "7", "username": "jo.doe", "full_name": "Jo Doe", "is_private": False, "is_verified": False,
+        "followers_count": 2, "following_count": 1, "media_count": 1,
+    }
+    # A viewer who does not follow private 8 still finds 8 by name (SPEC §5) ...
+    assert [r["id"] for r in search(tmp_path, "(term name:johan)", "user", "--viewer", "10")["results"]] == ["8"]
+    # ... but 8's follow edges are invisible to them.
+    assert search(tmp_path, "(term following:8)", "user", "--viewer", "10")["total"] == 0
+    # Caption parsing: #Sunset -> hashtag sunset, @ana -> mention of 42.
+    media = search(tmp_path, "(and (term hashtag:sunset) (term mention:42))", "media")
+    assert [r["id"] for r in media["results"]] == ["500"]
+    assert media["results"][0]["doc"]["owner_username"] == "jo.doe"
+
+
+def test_strict_ingest_rejects_the_whole_file(tmp_path: Path) -> None:
+    rejected = unicorn(tmp_path, "ingest", "--strict", str(EVENTS), check=False)
+    assert rejected.returncode == 1
+    assert "nothing appended" in rejected.stderr
+    unicorn(tmp_path, "index", "--once")
+    assert search(tmp_path, "(term name:jo)")["total"] == 0
+
+
+def test_bad_query_names_the_position(tmp_path: Path) -> None:
+    unicorn(tmp_path, "ingest", str(EVENTS))
+    unicorn(tmp_path, "index", "--once")
+    failed = unicorn(tmp_path, "query", "--vertical", "user", "(and (term name:jo) (term hashtag:x))", check=False)
+    assert failed.returncode != 0
+    assert "bad_query" in failed.stderr and "hashtag" in failed.stderr
