@@ -1,0 +1,308 @@
+"""The benchmark run: dataset, scenarios, figures; `run(...)` returns the report and writes it.
+
+Scenarios (all by default):
+- `queries`: every query class in-process on the engine and in SQL on PostgreSQL, over the same
+  sampled inputs; answers compared item by item (a mismatch fails the run); p50/p99 per class.
+- `relevance`: keystrokes until the target is in the top 3 (bench/relevance.py).
+- `size`: index size on disk, bytes per edge, and the RSS of a process serving the query workload.
+- `http`, `ingest`, `rebuild`: the figures of bench/http.py, bench/ingest.py, bench/sources.py.
+
+The index is built once per (scale, seed) under DATA/index by replaying the generator's snapshot
+through Slipstream (bench.engine.build) and reused; PostgreSQL keeps its data under DATA/pg.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import platform
+import random
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import lmdb
+import numpy as np
+import psycopg
+import pyroaring
+
+from bench import postgres, relevance, report
+from bench.workload import Inputs, Item, items, sample_inputs
+from unicorn.engine import Engine
+from unicorn.store import Index
+
+SCENARIOS = ("queries", "relevance", "size", "http", "ingest", "rebuild")
+STATIC_CLASSES = ("user_typeahead", "hashtag_typeahead", "place_typeahead", "people_2hop",
+                  "media_by_followees", "extract_owners", "weak_and", "strong_or")
+TIMEOUT_MS = 60_000  # measure slow queries rather than cut them off
+
+
+class MismatchError(AssertionError):
+    """The engine and PostgreSQL answered a query differently."""
+
+
+def social_ranker() -> Callable | None:
+    """unicorn.social's `order: "social"` ranker, when that module exists."""
+    try:
+        social = importlib.import_module("unicorn.social")
+    except ImportError:
+        return None
+    return social.Social().ranker
+
+
+def make_engine(index: Index) -> Engine:
+    ranker = social_ranker()
+    return Engine(index, rankers={"social": ranker} if ranker else None)
+
+
+def machine() -> dict:
+    info = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+            "os": platform.platform(), "load_average_at_start": os.getloadavg()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return info
+
+
+def versions() -> dict:
+    return {"python": platform.python_version(), "lmdb": lmdb.__version__, "lmdb_c": ".".join(map(str, lmdb.version())),
+            "pyroaring": pyroaring.__version__, "numpy": np.__version__, "psycopg": psycopg.__version__}
+
+
+def build_index(data: Path, scale: str, seed: int) -> tuple[Index, float | None]:
+    """The index of the generator's snapshot at (scale, seed); seconds taken when it was built now."""
+    from bench.engine import build
+
+    path = data / "index"
+    fresh = Index(path).offsets("bench") != {0: 1}
+    started = time.perf_counter()
+    index = build(path, scale, seed)
+    return index, (round(time.perf_counter() - started, 1) if fresh else None)
+
+
+def dataset_stats(index: Index) -> dict:
+    with index.reader() as view:
+        live = {v: len(view.posting(v, "_live")) for v in ("user", "media", "hashtag", "place")}
+        follows = int(view.rank("user").count[rank_ids(view, "user")].sum())
+        likes = int(view.rank("media").count[rank_ids(view, "media")].sum())
+    return {"users": live["user"], "media": live["media"], "hashtags": live["hashtag"], "places": live["place"],
+            "follows": follows, "likes": likes}
+
+
+def rank_ids(view, vertical: str) -> np.ndarray:
+    from unicorn.query.rank import as_array
+    return as_array(view.posting(vertical, "_live"))
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def summarize(per_repeat: list[list[float]]) -> dict:
+    """p50/p99/mean per repeat; their median and spread (min, max) over repeats; all samples of the median repeat."""
+    figures = {}
+    for name, fn in (("p50_ms", lambda s: statistics.median(s)), ("p99_ms", lambda s: percentile(s, 0.99)),
+                     ("mean_ms", statistics.fmean)):
+        values = [fn(samples) for samples in per_repeat]
+        figures[name] = round(statistics.median(values), 4)
+        figures[name.replace("_ms", "_spread_ms")] = [round(min(values), 4), round(max(values), 4)]
+    figures["repeats"] = len(per_repeat)
+    figures["queries_per_repeat"] = len(per_repeat[0])
+    return figures
+
+
+def ours(engine: Engine, item: Item) -> tuple[list[str], float]:
+    started = time.perf_counter()
+    result = engine.search(item.vertical, item.query, item.viewer, limit=item.limit, order=item.order,
+                           timeout_ms=TIMEOUT_MS)
+    elapsed = (time.perf_counter() - started) * 1000
+    return [r["id"] for r in result.results], elapsed
+
+
+def theirs(conn: psycopg.Connection, item: Item) -> tuple[list[str], float]:
+    started = time.perf_counter()
+    rows = conn.execute(postgres.SQL[item.sql], item.params).fetchall()
+    elapsed = (time.perf_counter() - started) * 1000
+    return [str(row[0]) for row in rows], elapsed
+
+
+def measure_queries(engine: Engine, dsn: str | None, workload: list[Item], repeats: int, log) -> dict:
+    """Per class: our and PostgreSQL's latency over `repeats` passes; answers compared on every pass."""
+    classes = list(dict.fromkeys(item.cls for item in workload))
+    samples = {cls: {"ours": [[] for _ in range(repeats)], "postgres": [[] for _ in range(repeats)]} for cls in classes}
+    groups: dict[str, dict[str, list[float]]] = {}
+    mismatches: list[dict] = []
+    compared = dict.fromkeys(classes, 0)
+    conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=None) if dsn else None
+    try:
+        for item in workload[: 2 * len(classes)]:  # warm both sides' caches once
+            ours(engine, item)
+            if conn:
+                theirs(conn, item)
+        for r in range(repeats):
+            for cls in classes:
+                started = time.perf_counter()
+                for item in (i for i in workload if i.cls == cls):
+                    answer, ms = ours(engine, item)
+                    samples[cls]["ours"][r].append(ms)
+                    if r == 0 and item.group:
+                        groups.setdefault(cls, {}).setdefault(item.group, []).append(ms)
+                    if conn:
+                        expected, pg_ms = theirs(conn, item)
+                        samples[cls]["postgres"][r].append(pg_ms)
+                        compared[cls] += 1
+                        if answer != expected:
+                            mismatches.append({"class": cls, "query": item.query, "viewer": item.viewer,
+                                               "ours": answer, "postgres": expected})
+                log(f"  {cls:<20} pass {r + 1}/{repeats}: {time.perf_counter() - started:.1f} s")
+    finally:
+        if conn:
+            conn.close()
+    out: dict = {"classes": {}, "mismatches": mismatches[:50], "mismatch_count": len(mismatches),
+                 "answers_compared": compared}
+    for cls in classes:
+        entry: dict = {"ours": summarize(samples[cls]["ours"]), "samples_ms": {"ours": samples[cls]["ours"][0]}}
+        if conn:
+            entry["postgres"] = summarize(samples[cls]["postgres"])
+            entry["samples_ms"]["postgres"] = samples[cls]["postgres"][0]
+            entry["ratio_p50"] = round(entry["postgres"]["p50_ms"] / max(entry["ours"]["p50_ms"], 1e-9), 1)
+            entry["ratio_p99"] = round(entry["postgres"]["p99_ms"] / max(entry["ours"]["p99_ms"], 1e-9), 1)
+            entry["answers_match"] = not any(m["class"] == cls for m in mismatches)
+        if cls in groups:
+            entry["p50_ms_by_prefix_length"] = {g: round(statistics.median(s), 4) for g, s in sorted(groups[cls].items())}
+        out["classes"][cls] = entry
+    return out
+
+
+def _serving_rss(path: str, workload: list[Item], queue) -> None:
+    """In a fresh process: open the index, answer the workload once, report VmRSS and VmHWM."""
+    index = Index(path, readonly=True)
+    engine = make_engine(index)
+    for item in workload:
+        ours(engine, item)
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    queue.put({k: int(status[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM")})
+    index.close()
+
+
+def measure_size(index: Index, stats: dict, workload: list[Item]) -> dict:
+    files = sum(f.stat().st_blocks * 512 for f in index.path.iterdir() if f.is_file())
+    used = index.size_bytes()
+    edges = stats["follows"] + stats["likes"]
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    proc = context.Process(target=_serving_rss, args=(str(index.path), workload, queue))
+    proc.start()
+    rss = queue.get(timeout=1800)
+    proc.join()
+    return {"index_bytes_on_disk": files, "index_bytes_used": used, "edges": edges,
+            "bytes_per_edge": round(used / max(edges, 1), 1),
+            "serving_rss_bytes": rss["VmRSS"], "serving_peak_rss_bytes": rss["VmHWM"]}
+
+
+def optional_figures(module: str, call: Callable, log) -> dict:
+    """Figures from a colleague's bench module, or why there are none."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        return {"status": "not run", "reason": f"{module} is not available ({exc})"}
+    try:
+        started = time.perf_counter()
+        figures = call(mod)
+        return {"status": "ok", "seconds": round(time.perf_counter() - started, 1), "figures": figures}
+    except Exception as exc:  # a failing optional scenario is reported, not fatal to the others
+        log(f"  {module} failed: {exc!r}")
+        return {"status": "failed", "reason": repr(exc)}
+
+
+def run(scale: str = "S", scenarios: tuple[str, ...] = SCENARIOS, out_dir: str | Path | None = None,
+        repeats: int = 3, *, data: str | Path | None = None, queries: int = 100, seed: int = 0,
+        relevance_pairs: int = 200, command: str | None = None, log=print) -> dict:
+    """Runs the scenarios at `scale`, writes report.json, report.md and latency.png to `out_dir`; returns the report.
+
+    Raises MismatchError (after writing the report) when the engine and PostgreSQL disagree.
+    """
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        raise ValueError(f"unknown scenarios {sorted(unknown)}; expected some of {SCENARIOS}")
+    data = Path(data or f"/tmp/unicorn-bench/{scale}")
+    out = Path(out_dir or f"bench/results/{scale}")
+    started = time.perf_counter()
+    result: dict = {"scale": scale, "seed": seed, "command": command, "scenarios": list(scenarios), "repeats": repeats,
+                    "machine": machine(), "versions": versions(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    log(f"index for scale {scale} in {data / 'index'}")
+    index, build_s = build_index(data, scale, seed)
+    stats = dataset_stats(index)
+    result["dataset"] = stats | {"index_build_s": build_s}
+    rng = random.Random(seed)
+    with index.reader() as view:
+        inputs: Inputs = sample_inputs(view, rng)
+    engine = make_engine(index)
+    classes = (["social_typeahead"] if "social" in engine.rankers else []) + list(STATIC_CLASSES)
+    workload = items(inputs, classes, queries, rng)
+    server = None
+
+    def checkpoint() -> None:  # the report so far, in case a later scenario does not finish
+        result["wall_s"] = round(time.perf_counter() - started, 1)
+        report.write(result, out)
+
+    try:
+        if "queries" in scenarios:
+            server = postgres.Server(data / "pg").start()
+            result["versions"]["postgres"] = server.version()
+            counts = postgres.loaded(server.dsn, scale, seed)
+            if counts is None:
+                log("loading PostgreSQL")
+                from firehose.sources.generator import SyntheticPlatform
+                counts = postgres.load(server.dsn, SyntheticPlatform(scale, seed).snapshot(), scale, seed, log)
+            result["postgres_dataset"] = counts
+            log(f"queries: {len(classes)} classes x {queries} x {repeats} repeats")
+            result["queries"] = measure_queries(engine, server.dsn, workload, repeats, log)
+            checkpoint()
+        if "relevance" in scenarios:
+            log("relevance")
+            result["relevance"] = relevance.measure(engine, index, rng, relevance_pairs)
+            checkpoint()
+        if "size" in scenarios:
+            log("size and serving RSS")
+            result["size"] = measure_size(index, stats, workload)
+            checkpoint()
+        if "http" in scenarios:
+            result["http"] = optional_figures("bench.http", lambda m: m.run(index.path.parent, scale), log)
+        if "ingest" in scenarios:
+            result["ingest"] = optional_figures("bench.ingest", lambda m: m.run(scale), log)
+        if "rebuild" in scenarios:
+            result["rebuild"] = optional_figures("bench.sources", lambda m: _sources(m, data, scale), log)
+    finally:
+        if server:
+            server.stop()
+        index.close()
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    report.write(result, out)
+    log(f"report written to {out}")
+    mismatches = result.get("queries", {}).get("mismatch_count", 0)
+    if mismatches:
+        raise MismatchError(f"{mismatches} answers differ between the engine and PostgreSQL; see {out / 'report.json'}")
+    return result
+
+
+def _sources(module, data: Path, scale: str) -> dict:
+    """bench.sources.run on a fresh database of our PostgreSQL server (its own COPY load, relay and rebuild)."""
+    import shutil
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="unicorn-bench-sources-"))
+    server = postgres.Server(work / "pg").start()
+    try:
+        return module.run(server.dsn, scale, work)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)

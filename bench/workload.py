@@ -1,0 +1,125 @@
+"""The query classes and their sampled inputs: each item is one query for the engine and the
+same query's SQL parameters for PostgreSQL (bench/postgres.py), both with the same viewer and limit.
+
+| class | engine query (vertical) |
+| social_typeahead | `(term name:P)` user, order social (unicorn.social), P of 1-5 characters |
+| user_typeahead | `(term name:P)` user, static order, P of 1-5 characters |
+| hashtag_typeahead / place_typeahead | `(term name:P)` hashtag / place |
+| people_2hop | `(and (term name:P) (apply following: (term following:V)))` user |
+| media_by_followees | `(and (term hashtag:T) (apply owner: (term following:V)))` media |
+| extract_owners | `(extract owner: (term hashtag:T))` user |
+| weak_and | `(weak-and (term name:P) (term following:V :optional-weight 0.3))` user |
+| strong_or | `(strong-or (and name:P following:V :optional-weight 0.5) (and name:P is:verified :optional-weight 0.2) (term name:P))` user |
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from bench.postgres import like_prefix
+from unicorn.query import rank
+from unicorn.text import tokens
+
+PREFIX_LENGTHS = (1, 2, 3, 4, 5)
+TYPEAHEAD_LIMIT = 10
+SEARCH_LIMIT = 20
+WEAK_AND_WEIGHT = 0.3
+STRONG_OR_WEIGHTS = (0.5, 0.2)
+
+
+@dataclass
+class Item:
+    cls: str
+    vertical: str
+    query: str
+    viewer: int
+    limit: int
+    sql: str  # the key of bench.postgres.SQL
+    params: dict = field(default_factory=dict)
+    order: str = "static"
+    group: str = ""  # e.g. the prefix length, for per-group figures
+
+
+def quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class Inputs:
+    viewers: list[int]  # users following at least one user
+    user_prefixes: dict[int, list[str]]  # length -> prefixes of real name tokens
+    hashtag_prefixes: list[str]
+    place_prefixes: list[str]
+    hashtags: list[str]  # among the most used
+
+
+def sample_inputs(view, rng: random.Random, size: int = 2000) -> Inputs:
+    live = rank.as_array(view.posting("user", "_live")).tolist()
+    picked = rng.sample(live, min(size, len(live)))
+    viewers = [ext for ext in (view.ext("user", i) for i in picked) if view.posting("user", f"following:{ext}")]
+    prefixes: dict[int, list[str]] = {n: [] for n in PREFIX_LENGTHS}
+    for iid in rng.sample(live, min(size, len(live))):
+        doc = view.doc("user", iid)
+        words = tokens(doc["full_name"]) + tokens(doc["username"])
+        word = rng.choice(words) if words else ""
+        for n in PREFIX_LENGTHS:
+            if len(word) >= n:
+                prefixes[n].append(word[:n])
+    tags = [view.ext("hashtag", i) for i in rank.top_k(view, "hashtag", view.posting("hashtag", "_live"), 200).tolist()]
+    all_tags = [view.ext("hashtag", i) for i in rng.sample(rank.as_array(view.posting("hashtag", "_live")).tolist(),
+                                                           min(size, len(view.posting("hashtag", "_live"))))]
+    places = rank.as_array(view.posting("place", "_live")).tolist()
+    place_words = [w for i in rng.sample(places, min(size, len(places))) for w in tokens(view.doc("place", i)["name"])[:1]]
+    return Inputs(viewers, prefixes,
+                  [t[:rng.randint(1, min(3, len(t)))] for t in all_tags if t],
+                  [w[:rng.randint(1, min(3, len(w)))] for w in place_words],
+                  tags)
+
+
+def items(inputs: Inputs, classes: list[str], per_class: int, rng: random.Random) -> list[Item]:
+    made: list[Item] = []
+    for cls in classes:
+        for n in range(per_class):
+            made.append(_make(cls, inputs, rng, PREFIX_LENGTHS[n % len(PREFIX_LENGTHS)]))
+    return made
+
+
+def _make(cls: str, inputs: Inputs, rng: random.Random, length: int) -> Item:
+    v = rng.choice(inputs.viewers)
+    p = rng.choice(inputs.user_prefixes[length] or inputs.user_prefixes[1])
+    name = f"(term name:{quoted(p)})"
+    user = {"v": v, "p": like_prefix(p)}
+    if cls in ("social_typeahead", "user_typeahead"):
+        order = "social" if cls == "social_typeahead" else "static"
+        sql = "social" if cls == "social_typeahead" else "user_prefix"
+        return Item(cls, "user", name, v, TYPEAHEAD_LIMIT, sql, user | {"k": TYPEAHEAD_LIMIT}, order, str(len(p)))
+    if cls == "hashtag_typeahead":
+        tp = rng.choice(inputs.hashtag_prefixes)
+        return Item(cls, "hashtag", f"(term name:{quoted(tp)})", v, TYPEAHEAD_LIMIT, cls,
+                    {"p": like_prefix(tp), "k": TYPEAHEAD_LIMIT})
+    if cls == "place_typeahead":
+        pp = rng.choice(inputs.place_prefixes)
+        return Item(cls, "place", f"(term name:{quoted(pp)})", v, TYPEAHEAD_LIMIT, cls,
+                    {"p": like_prefix(pp), "k": TYPEAHEAD_LIMIT})
+    if cls == "people_2hop":
+        return Item(cls, "user", f"(and {name} (apply following: (term following:{v})))", v, SEARCH_LIMIT, cls,
+                    user | {"k": SEARCH_LIMIT}, group=str(len(p)))
+    if cls in ("media_by_followees", "extract_owners"):
+        t = rng.choice(inputs.hashtags)
+        query = (f"(and (term hashtag:{quoted(t)}) (apply owner: (term following:{v})))" if cls == "media_by_followees"
+                 else f"(extract owner: (term hashtag:{quoted(t)}))")
+        return Item(cls, "media" if cls == "media_by_followees" else "user", query, v, SEARCH_LIMIT, cls,
+                    {"v": v, "t": t, "k": SEARCH_LIMIT})
+    if cls == "weak_and":
+        query = f"(weak-and {name} (term following:{v} :optional-weight {WEAK_AND_WEIGHT}))"
+        return Item(cls, "user", query, v, TYPEAHEAD_LIMIT, cls,
+                    user | {"k": TYPEAHEAD_LIMIT, "budget": int(WEAK_AND_WEIGHT * TYPEAHEAD_LIMIT)}, group=str(len(p)))
+    if cls == "strong_or":
+        wf, wv = STRONG_OR_WEIGHTS
+        query = (f"(strong-or (and {name} (term following:{v}) :optional-weight {wf}) "
+                 f"(and {name} (term is:verified) :optional-weight {wv}) {name})")
+        return Item(cls, "user", query, v, TYPEAHEAD_LIMIT, cls,
+                    user | {"k": TYPEAHEAD_LIMIT, "quota_a": int(wf * TYPEAHEAD_LIMIT), "quota_b": int(wv * TYPEAHEAD_LIMIT)},
+                    group=str(len(p)))
+    raise ValueError(f"unknown query class {cls!r}")
