@@ -1,0 +1,155 @@
+"""Social proximity for users: the typeahead order and the engine's `order: "social"` ranker.
+
+For viewer V, with F the live followees of V that are not hidden from V (SPEC §5), a user c scores
+
+    8 * (c's username equals the typed text)            -- typeahead only
+  + 4 * (V follows c)
+  + 3 * m / (1 + m)      m = how many of F follow c (at most MAX_EXPANDED followees counted)
+  + popularity(followers_count)                         in [0, 1)
+
+so an exact username beats everyone, a followee beats every non-followee, any mutual beats any
+stranger, and popularity orders the rest. Ties break by the static order (followers desc, id asc).
+
+A `Circle` holds F and the 2-hop counts per (index generation, viewer); ranking touches only
+F & M, the 2-hop set & M, the exact matches and the best strangers by static order, which the
+generation's `popular` list usually supplies, so it never scores a whole large match set M.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
+
+from unicorn.query import privacy, rank
+
+EXACT, FOLLOWED, MUTUAL = 8.0, 4.0, 3.0
+MAX_EXPANDED = 1000  # followees whose following lists feed the 2-hop counts
+POPULAR = 512  # best users by static order, kept per generation
+SHOWN = 3  # followees named in a result's social context
+CAP = 0.999
+
+
+def popularity(count: int) -> float:
+    """log10(1 + count) / 7, capped below 1."""
+    return min(math.log10(1.0 + count) / 7.0, CAP)
+
+
+def _popularities(counts: np.ndarray) -> np.ndarray:
+    return np.minimum(np.log10(1.0 + counts.astype(np.float64)) / 7.0, CAP)
+
+
+class Circle:
+    """Viewer V's visible followees F and the 2-hop counts |follower:c & F| at one generation."""
+
+    def __init__(self, view, viewer: int | None, visible_users: AbstractBitMap) -> None:
+        self.viewer = viewer
+        self.names: dict[int, dict] = {}  # followee iid -> {"id", "username", "full_name", "_order"}
+        if viewer is None:
+            self.followees = FrozenBitMap()
+        else:
+            self.followees = FrozenBitMap(view.posting("user", f"following:{viewer}") & visible_users)
+        self.followee_ids = rank.as_array(self.followees)
+        lists = [rank.as_array(view.posting("user", f"following:{view.ext('user', f)}"))
+                 for f in self.followee_ids[:MAX_EXPANDED].tolist()]
+        if lists:
+            self.hop_ids, self.hop_counts = np.unique(np.concatenate(lists), return_counts=True)
+        else:
+            self.hop_ids, self.hop_counts = np.zeros(0, np.uint32), np.zeros(0, np.int64)
+        self.hop = FrozenBitMap(self.hop_ids)
+
+    def mutuals(self, ids: np.ndarray) -> np.ndarray:
+        """The 2-hop count of each id (0 outside the 2-hop set)."""
+        if not len(self.hop_ids):
+            return np.zeros(len(ids), np.int64)
+        at = np.minimum(np.searchsorted(self.hop_ids, ids), len(self.hop_ids) - 1)
+        return np.where(self.hop_ids[at] == ids, self.hop_counts[at], 0)
+
+    def context(self, view, iid: int, ext: int) -> dict:
+        """SPEC §6 `social` of one user result: only visible followees are counted or named."""
+        via = view.posting("user", f"follower:{ext}") & self.followees
+        shown = via if len(via) <= SHOWN else rank.top_k(view, "user", via, SHOWN).tolist()
+        names = sorted((self._name(view, f) for f in shown), key=lambda n: n["_order"])
+        return {"following": iid in self.followees, "followed_by_count": len(via),
+                "followed_by": [{k: n[k] for k in ("id", "username", "full_name")} for n in names]}
+
+    def _name(self, view, iid: int) -> dict:
+        name = self.names.get(iid)
+        if name is None:
+            doc = view.doc("user", iid)
+            name = self.names[iid] = {"id": str(doc["id"]), "username": doc["username"],
+                                      "full_name": doc["full_name"], "_order": (-doc["followers_count"], doc["id"])}
+        return name
+
+
+def _member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """Whether each of `ids` is in the sorted array `sorted_ids` (cheaper than np.isin on small arrays)."""
+    if not len(sorted_ids):
+        return np.zeros(len(ids), bool)
+    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return sorted_ids[at] == ids
+
+
+class Social:
+    """Circles per (generation, viewer) and popular users per generation, least recently used out."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.privacy = privacy.Cache(size)
+        self._size = size
+        self._circles: OrderedDict[tuple[int, int | None], Circle] = OrderedDict()
+        self._popular: tuple[int, FrozenBitMap] = (-1, FrozenBitMap())
+        self._lock = threading.Lock()
+
+    def circle(self, view, viewer: int | None) -> Circle:
+        key = (view.gen, viewer)
+        with self._lock:
+            hit = self._circles.get(key)
+            if hit is not None:
+                self._circles.move_to_end(key)
+                return hit
+        made = Circle(view, viewer, self.privacy.get(view, viewer).visible["user"])
+        with self._lock:
+            self._circles[key] = made
+            while len(self._circles) > self._size:
+                self._circles.popitem(last=False)
+        return made
+
+    def popular(self, view) -> FrozenBitMap:
+        gen, best = self._popular
+        if gen != view.gen:
+            best = FrozenBitMap(rank.top_k(view, "user", view.posting("user", "_live"), POPULAR))
+            self._popular = (view.gen, best)
+        return best
+
+    def rank(self, view, circle: Circle, matches: AbstractBitMap, limit: int,
+             exact: AbstractBitMap = FrozenBitMap()) -> list[tuple[int, float]]:
+        """The best `limit` of `matches` (visible users) by social score, best first, exactly."""
+        close = (matches & circle.followees) | (matches & circle.hop) | (matches & exact)
+        ids = np.union1d(rank.as_array(close), self._strangers(view, matches - close, limit))
+        if not len(ids):
+            return []
+        cols = view.rank("user")
+        followers = cols.count[ids]
+        mutual = circle.mutuals(ids)
+        score = (EXACT * _member(ids, rank.as_array(exact)) + FOLLOWED * _member(ids, circle.followee_ids)
+                 + MUTUAL * mutual / (1.0 + mutual) + _popularities(followers))
+        order = np.lexsort((cols.ext_id[ids], -followers, -score))[:limit]
+        return [(int(i), round(float(s), 4)) for i, s in zip(ids[order], score[order])]
+
+    def _strangers(self, view, rest: AbstractBitMap, k: int) -> np.ndarray:
+        """The best `k` of `rest` by static order, from the popular list when it holds them."""
+        popular = rest & self.popular(view)
+        if len(popular) >= k or len(popular) == len(rest):
+            return rank.top_k(view, "user", popular, k)
+        return rank.top_k(view, "user", rest, k)
+
+    def ranker(self, view, vertical: str, ids: AbstractBitMap, limit: int, viewer: int | None) -> list[tuple[int, float]]:
+        """The engine's `order: "social"` (see unicorn.engine.Ranker); other verticals keep the static order."""
+        if vertical != "user":
+            best = rank.top_k(view, vertical, ids, limit)
+            return list(zip(best.tolist(), rank.primary_score(view, vertical, best)))
+        return self.rank(view, self.circle(view, viewer), ids, limit)
+

@@ -1,0 +1,204 @@
+"""Blended typeahead (SPEC §6 `GET /v1/typeahead`): users, hashtags and places in one ranked list.
+
+    Typeahead(index).search("jo sm", viewer=7, limit=10, verticals=("user", "hashtag", "place"))
+
+The text is normalized per SPEC §1. `#q` searches hashtags only (the name starts with q);
+`@q` searches usernames only (each token of q starts a token of the username, and an exact
+username ranks first); anything else searches every requested vertical: users and places
+whose name tokens are started by every token of q (SPEC §3 `name:`), and hashtags whose name
+starts with q. Users are ranked socially (unicorn.social); hashtags score
+`4 * (name equals q) + popularity(media_count)` and places `popularity(media_count)`, on the
+same scale as users, so the verticals blend into one list. Privacy is SPEC §5:
+only users visible to the viewer are found, counted or named.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
+
+from unicorn import text
+from unicorn.errors import QueryError
+from unicorn.query import rank
+from unicorn.schema import PREFIX_MAX
+from unicorn.social import Social, popularity
+
+VERTICALS = ("user", "hashtag", "place")
+MAX_LIMIT = 50
+MAX_CHARS = 200
+EXACT_NAME = 4.0
+
+
+class _Request:
+    """One typeahead request: its snapshot, viewer sets and deadline."""
+
+    def __init__(self, view, social: Social, viewer: int | None, deadline: float, budget_ms: float) -> None:
+        self.view, self.viewer, self.deadline, self.budget_ms = view, viewer, deadline, budget_ms
+        self.circle = social.circle(view, viewer)
+        self.visible_users = social.privacy.get(view, viewer).visible["user"]
+
+    def check_time(self) -> None:
+        if time.perf_counter() > self.deadline:
+            raise QueryError("timeout", f"the typeahead ran past its time budget of {self.budget_ms:g} ms")
+
+
+class Typeahead:
+    def __init__(self, index, social: Social | None = None, shared_size: int = 4096) -> None:
+        self.index = index
+        self.social = social or Social()
+        self._shared: OrderedDict[tuple, list[tuple[int, float]]] = OrderedDict()  # viewer-independent rankings
+        self._shared_size = shared_size
+        self._lock = threading.Lock()
+
+    def _cached(self, key: tuple, make) -> list[tuple[int, float]]:
+        """Hashtag and place rankings depend on the snapshot and text only, not on the viewer."""
+        with self._lock:
+            hit = self._shared.get(key)
+            if hit is not None:
+                self._shared.move_to_end(key)
+                return hit
+        made = make()
+        with self._lock:
+            self._shared[key] = made
+            while len(self._shared) > self._shared_size:
+                self._shared.popitem(last=False)
+        return made
+
+    def search(self, q: str, viewer: int | None = None, limit: int = 10,
+               verticals: tuple[str, ...] = VERTICALS, timeout_ms: float = 200) -> dict:
+        """SPEC §6's typeahead response: {"q", "results": [...], "took_ms"}."""
+        started = time.perf_counter()
+        if len(q) > MAX_CHARS:
+            raise QueryError("bad_request", f"q must be at most {MAX_CHARS} characters, got {len(q)}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise QueryError("bad_request", f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
+        if not verticals or any(v not in VERTICALS for v in verticals):
+            raise QueryError("bad_request", f"verticals must be a non-empty subset of {','.join(VERTICALS)}, "
+                                            f"got {','.join(verticals)!r}")
+        typed = q.strip()
+        with self.index.reader() as view:
+            req = _Request(view, self.social, viewer, started + timeout_ms / 1000.0, timeout_ms)
+            tag = text.hashtag_name(typed[1:].strip() if typed.startswith("#") else typed)
+            hashtags = lambda: self._cached((view.gen, "hashtag", tag, limit), lambda: _hashtags(req, tag, limit))
+            if typed.startswith("#"):
+                plan = {"hashtag": hashtags}
+            elif typed.startswith("@"):
+                plan = {"user": lambda: self._usernames(req, typed[1:].strip(), limit)}
+            else:
+                words = tuple(text.tokens(typed))
+                plan = {"user": lambda: self._users(req, typed, limit), "hashtag": hashtags,
+                        "place": lambda: self._cached((view.gen, "place", words, limit),
+                                                      lambda: _places(req, list(words), limit))}
+            found: list[tuple[float, int, int, str, int]] = []
+            for order, vertical in enumerate(VERTICALS):
+                if vertical in verticals and vertical in plan:
+                    found.extend((-score, order, n, vertical, iid) for n, (iid, score) in enumerate(plan[vertical]()))
+                    req.check_time()
+            found.sort()
+            results = [_RESULT[vertical](req, iid, -score) for score, _, _, vertical, iid in found[:limit]]
+        took_ms = (time.perf_counter() - started) * 1000.0
+        return {"q": q, "results": results, "took_ms": round(took_ms, 3)}
+
+    def _users(self, req: _Request, typed: str, limit: int) -> list[tuple[int, float]]:
+        wanted = text.tokens(typed)
+        matches = _all_tokens(req.view, "user", wanted) & req.visible_users
+        exact = req.view.posting("user", f"username:{text.normalize(typed)}") & matches
+        long = [w for w in wanted if len(w) > PREFIX_MAX]
+        check = (lambda doc: _starts_tokens(long, doc["username"], doc["full_name"])) if long else None
+        return self._ranked_users(req, matches, exact, limit, check)
+
+    def _usernames(self, req: _Request, typed: str, limit: int) -> list[tuple[int, float]]:
+        wanted = text.tokens(typed)
+        matches = _all_tokens(req.view, "user", wanted) & req.visible_users
+        exact = req.view.posting("user", f"username:{text.normalize(typed)}") & req.visible_users
+        return self._ranked_users(req, matches | exact, exact, limit,
+                                  lambda doc: _starts_tokens(wanted, doc["username"]))
+
+    def _ranked_users(self, req: _Request, matches: AbstractBitMap, exact: AbstractBitMap, limit: int,
+                      check) -> list[tuple[int, float]]:
+        """The best `limit` matches that pass `check` (a document test), widening the ranked window as needed."""
+        if check is None:
+            return self.social.rank(req.view, req.circle, matches, limit, exact)
+        rejected, window = BitMap(), limit
+        while True:
+            ranked = self.social.rank(req.view, req.circle, matches - rejected, window, exact)
+            passed = []
+            for iid, score in ranked:
+                if iid in exact or check(req.view.doc("user", iid)):
+                    passed.append((iid, score))
+                    if len(passed) == limit:
+                        return passed
+                else:
+                    rejected.add(iid)
+            if len(ranked) < window:
+                return passed
+            req.check_time()
+            window *= 4
+
+
+def _hashtags(req: _Request, prefix: str, limit: int) -> list[tuple[int, float]]:
+    if not prefix or any(c.isspace() for c in prefix):
+        return []
+    matches = req.view.posting("hashtag", f"name:{prefix[:PREFIX_MAX]}")
+    if len(prefix) > PREFIX_MAX:
+        matches = BitMap(i for i in matches if req.view.ext("hashtag", i).startswith(prefix))
+    exact = req.view.iid("hashtag", prefix)
+    return _by_count(req.view, "hashtag", matches, exact if exact is not None and exact in matches else None, limit)
+
+
+def _places(req: _Request, wanted: list[str], limit: int) -> list[tuple[int, float]]:
+    matches = _all_tokens(req.view, "place", wanted)
+    long = [w for w in wanted if len(w) > PREFIX_MAX]
+    if long:
+        matches = BitMap(i for i in matches if _starts_tokens(long, req.view.doc("place", i)["name"]))
+    return _by_count(req.view, "place", matches, None, limit)
+
+
+def _user_result(req: _Request, iid: int, score: float) -> dict:
+    doc = req.view.doc("user", iid)
+    result = {"vertical": "user", "id": str(doc["id"]), "title": doc["username"], "subtitle": doc["full_name"],
+              "score": score, "verified": bool(doc["is_verified"])}
+    if req.viewer is not None:
+        result["social"] = req.circle.context(req.view, iid, doc["id"])
+    return result
+
+
+def _hashtag_result(req: _Request, iid: int, score: float) -> dict:
+    doc = req.view.doc("hashtag", iid)
+    count = doc["media_count"]
+    return {"vertical": "hashtag", "id": doc["id"], "title": f"#{doc['name']}",
+            "subtitle": f"{count:,} post" + ("" if count == 1 else "s"), "score": score}
+
+
+def _place_result(req: _Request, iid: int, score: float) -> dict:
+    doc = req.view.doc("place", iid)
+    where = ", ".join(part for part in (doc["city"], doc["country"]) if part)
+    return {"vertical": "place", "id": str(doc["id"]), "title": doc["name"], "subtitle": where, "score": score}
+
+
+_RESULT = {"user": _user_result, "hashtag": _hashtag_result, "place": _place_result}
+
+
+def _all_tokens(view, vertical: str, wanted: list[str]) -> AbstractBitMap:
+    """Documents whose name tokens are started by every wanted token, up to PREFIX_MAX characters each."""
+    if not wanted:
+        return FrozenBitMap()
+    postings = sorted((view.posting(vertical, f"name:{w[:PREFIX_MAX]}") for w in dict.fromkeys(wanted)), key=len)
+    return FrozenBitMap.intersection(*postings) if len(postings) > 1 else postings[0]
+
+
+def _starts_tokens(wanted: list[str], *texts: str) -> bool:
+    tokens = [t for value in texts for t in text.tokens(value)]
+    return all(any(t.startswith(w) for t in tokens) for w in wanted)
+
+
+def _by_count(view, vertical: str, matches: AbstractBitMap, exact: int | None, limit: int) -> list[tuple[int, float]]:
+    """`exact` first, then static order; score = 4 * (is exact) + popularity(media_count)."""
+    best = rank.top_k(view, vertical, matches, limit).tolist()
+    if exact is not None:
+        best = [exact, *(i for i in best if i != exact)][:limit]
+    counts = view.rank(vertical).count
+    return [(i, round(EXACT_NAME * (i == exact) + popularity(int(counts[i])), 4)) for i in best]
