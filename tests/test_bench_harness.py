@@ -1,0 +1,143 @@
+"""The bench harness end to end at scale S: a real index, a real PostgreSQL, the report files.
+
+No timing is asserted: the figures are the harness's output, the tests check that it produces
+them, that every query class was answered identically by the engine and PostgreSQL, and that a
+wrong answer fails the run.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench import harness, postgres, relevance
+from bench.__main__ import main
+from bench.workload import Item
+from unicorn.text import normalize
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    out = root / "report"
+    code = main(["--scale", "S", "--queries", "10", "--repeats", "2", "--relevance-pairs", "12",
+                 "--scenario", "queries", "--scenario", "relevance", "--scenario", "size",
+                 "--data", str(root / "data"), "--out", str(out)])
+    return code, root, json.loads((out / "report.json").read_text())
+
+
+def test_the_run_succeeds_and_writes_every_file(bench_run):
+    code, root, report = bench_run
+    assert code == 0
+    out = root / "report"
+    assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (out / "report.md").read_text()
+    assert "## Goals" in md and "## Query latency" in md and "## Relevance" in md
+    assert report["command"].startswith("python -m bench --scale S")
+
+
+def test_report_has_machine_versions_and_dataset(bench_run):
+    _, _, report = bench_run
+    assert report["machine"]["cores"] >= 1 and report["machine"]["memory_bytes"] > 0
+    for name in ("python", "lmdb", "pyroaring", "postgres"):
+        assert report["versions"][name]
+    data = report["dataset"]
+    assert data["users"] == 2000 and data["follows"] > 0 and data["media"] > 0
+    assert report["postgres_dataset"]["users"] == data["users"]
+    assert report["postgres_dataset"]["media"] == data["media"]
+
+
+def test_every_class_was_answered_identically_by_postgres(bench_run):
+    _, _, report = bench_run
+    queries = report["queries"]
+    assert queries["mismatch_count"] == 0
+    expected = {"user_typeahead", "hashtag_typeahead", "place_typeahead", "people_2hop", "media_by_followees",
+                "extract_owners", "weak_and", "strong_or"}
+    assert expected <= set(queries["classes"])
+    for cls, entry in queries["classes"].items():
+        assert queries["answers_compared"][cls] == 10 * 2, cls
+        assert entry["answers_match"] is True
+        for side in ("ours", "postgres"):
+            figures = entry[side]
+            assert figures["repeats"] == 2 and figures["queries_per_repeat"] == 10
+            low, high = figures["p50_spread_ms"]
+            assert 0 < low <= figures["p50_ms"] <= high
+            assert figures["p50_ms"] <= figures["p99_ms"]
+            assert len(entry["samples_ms"][side]) == 10
+        assert entry["ratio_p50"] > 0
+
+
+def test_relevance_and_size_are_reported(bench_run):
+    _, _, report = bench_run
+    rel = report["relevance"]
+    assert rel["pairs"] == 12
+    for ranking in ("popularity_only",) + (("social",) if "social" in rel else ()):
+        for kind in ("followee", "second_hop"):
+            assert rel[ranking][kind]["pairs"] == 6
+            assert rel[ranking][kind]["mean_keystrokes"] >= 1
+    size = report["size"]
+    assert size["index_bytes_on_disk"] >= size["index_bytes_used"] > 0
+    assert size["edges"] == report["dataset"]["follows"] + report["dataset"]["likes"]
+    assert size["serving_rss_bytes"] > 0
+
+
+def test_a_wrong_answer_fails_the_comparison(bench_run, monkeypatch):
+    _, root, _ = bench_run
+    from unicorn.store import Index
+
+    server = postgres.Server(root / "data" / "pg").start()
+    index = Index(root / "data" / "index")
+    try:
+        # The static order reversed: PostgreSQL now answers differently for any prefix with 2+ matches.
+        monkeypatch.setitem(postgres.SQL, "wrong", postgres.SQL["user_prefix"].replace(
+            "u.followers_count DESC, u.id", "u.followers_count ASC, u.id DESC"))
+        item = Item("user_typeahead", "user", "(term name:a)", 1, 10, "wrong", {"v": 1, "p": "a%", "k": 10})
+        measured = harness.measure_queries(harness.make_engine(index), server.dsn, [item], 1, lambda _: None)
+        assert measured["mismatch_count"] == 1
+        assert measured["classes"]["user_typeahead"]["answers_match"] is False
+    finally:
+        index.close()
+        server.stop()
+
+
+def test_keystrokes_until_the_target_shows(bench_run):
+    _, root, _ = bench_run
+    from unicorn.store import Index
+
+    index = Index(root / "data" / "index")
+    try:
+        engine = harness.make_engine(index)
+        with index.reader() as view:
+            pairs = relevance.sample_pairs(view, engine._privacy, random.Random(3), 6)
+        for kind, viewer, target, text in pairs:
+            n = relevance.keystrokes(engine, viewer, str(target), text, "static")
+            assert 1 <= n <= len(text) + 1
+            if n <= len(text):  # shown after n keystrokes: the engine agrees
+                result = engine.search("user", f"(term name:{relevance.quoted(text[:n])})", viewer, limit=3)
+                assert str(target) in [r["id"] for r in result.results]
+    finally:
+        index.close()
+
+
+@pytest.fixture(scope="module")
+def pg(bench_run):
+    _, root, _ = bench_run
+    server = postgres.Server(root / "data" / "pg").start()
+    yield server
+    server.stop()
+
+
+names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=6)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=names, value=names)
+def test_like_prefix_matches_exactly_the_values_starting_with_the_normalized_prefix(pg, prefix, value):
+    with psycopg.connect(pg.dsn) as conn:
+        matched = conn.execute("SELECT %s LIKE %s", (normalize(value), postgres.like_prefix(prefix))).fetchone()[0]
+    assert matched == normalize(value).startswith(normalize(prefix))
