@@ -21,6 +21,8 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import lmdb
@@ -43,18 +45,20 @@ class MismatchError(AssertionError):
     """The engine and PostgreSQL answered a query differently."""
 
 
-def social_ranker() -> Callable | None:
-    """unicorn.social's `order: "social"` ranker, when that module exists."""
+@dataclass
+class Searchers:
+    """The engine (static order) and, when unicorn.typeahead exists, the social typeahead, over one index."""
+
+    engine: Engine
+    typeahead: object | None
+
+
+def searchers(index: Index) -> Searchers:
     try:
-        social = importlib.import_module("unicorn.social")
+        typeahead = importlib.import_module("unicorn.typeahead").Typeahead(index)
     except ImportError:
-        return None
-    return social.Social().ranker
-
-
-def make_engine(index: Index) -> Engine:
-    ranker = social_ranker()
-    return Engine(index, rankers={"social": ranker} if ranker else None)
+        typeahead = None
+    return Searchers(Engine(index), typeahead)
 
 
 def machine() -> dict:
@@ -119,12 +123,16 @@ def summarize(per_repeat: list[list[float]]) -> dict:
     return figures
 
 
-def ours(engine: Engine, item: Item) -> tuple[list[str], float]:
+def ours(searcher: Searchers, item: Item) -> tuple[list[str], float]:
     started = time.perf_counter()
-    result = engine.search(item.vertical, item.query, item.viewer, limit=item.limit, order=item.order,
-                           timeout_ms=TIMEOUT_MS)
+    if item.order == "typeahead":
+        found = searcher.typeahead.search(item.text, item.viewer, limit=item.limit, verticals=("user",),
+                                          timeout_ms=TIMEOUT_MS)["results"]
+    else:
+        found = searcher.engine.search(item.vertical, item.query, item.viewer, limit=item.limit, order=item.order,
+                                       timeout_ms=TIMEOUT_MS).results
     elapsed = (time.perf_counter() - started) * 1000
-    return [r["id"] for r in result.results], elapsed
+    return [r["id"] for r in found], elapsed
 
 
 def theirs(conn: psycopg.Connection, item: Item) -> tuple[list[str], float]:
@@ -134,26 +142,27 @@ def theirs(conn: psycopg.Connection, item: Item) -> tuple[list[str], float]:
     return [str(row[0]) for row in rows], elapsed
 
 
-def measure_queries(engine: Engine, dsn: str | None, workload: list[Item], repeats: int, log) -> dict:
-    """Per class: our and PostgreSQL's latency over `repeats` passes; answers compared on every pass."""
-    classes = list(dict.fromkeys(item.cls for item in workload))
+def measure_queries(searcher: Searchers, dsn: str | None, workloads: list[list[Item]], log) -> dict:
+    """Per class: our and PostgreSQL's latency, one pass per workload (a fresh sample each); every answer compared."""
+    repeats = len(workloads)
+    classes = list(dict.fromkeys(item.cls for item in workloads[0]))
     samples = {cls: {"ours": [[] for _ in range(repeats)], "postgres": [[] for _ in range(repeats)]} for cls in classes}
     groups: dict[str, dict[str, list[float]]] = {}
     mismatches: list[dict] = []
     compared = dict.fromkeys(classes, 0)
     conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=None) if dsn else None
     try:
-        for item in workload[: 2 * len(classes)]:  # warm both sides' caches once
-            ours(engine, item)
+        for item in workloads[0][:: max(1, len(workloads[0]) // 20)]:  # warm both sides once
+            ours(searcher, item)
             if conn:
                 theirs(conn, item)
         for r in range(repeats):
             for cls in classes:
                 started = time.perf_counter()
-                for item in (i for i in workload if i.cls == cls):
-                    answer, ms = ours(engine, item)
+                for item in (i for i in workloads[r] if i.cls == cls):
+                    answer, ms = ours(searcher, item)
                     samples[cls]["ours"][r].append(ms)
-                    if r == 0 and item.group:
+                    if item.group:
                         groups.setdefault(cls, {}).setdefault(item.group, []).append(ms)
                     if conn:
                         expected, pg_ms = theirs(conn, item)
@@ -169,10 +178,10 @@ def measure_queries(engine: Engine, dsn: str | None, workload: list[Item], repea
     out: dict = {"classes": {}, "mismatches": mismatches[:50], "mismatch_count": len(mismatches),
                  "answers_compared": compared}
     for cls in classes:
-        entry: dict = {"ours": summarize(samples[cls]["ours"]), "samples_ms": {"ours": samples[cls]["ours"][0]}}
+        entry: dict = {"ours": summarize(samples[cls]["ours"]), "samples_ms": {"ours": sum(samples[cls]["ours"], [])}}
         if conn:
             entry["postgres"] = summarize(samples[cls]["postgres"])
-            entry["samples_ms"]["postgres"] = samples[cls]["postgres"][0]
+            entry["samples_ms"]["postgres"] = sum(samples[cls]["postgres"], [])
             entry["ratio_p50"] = round(entry["postgres"]["p50_ms"] / max(entry["ours"]["p50_ms"], 1e-9), 1)
             entry["ratio_p99"] = round(entry["postgres"]["p99_ms"] / max(entry["ours"]["p99_ms"], 1e-9), 1)
             entry["answers_match"] = not any(m["class"] == cls for m in mismatches)
@@ -182,27 +191,23 @@ def measure_queries(engine: Engine, dsn: str | None, workload: list[Item], repea
     return out
 
 
-def _serving_rss(path: str, workload: list[Item], queue) -> None:
-    """In a fresh process: open the index, answer the workload once, report VmRSS and VmHWM."""
+def _serving_rss(path: str, workload: list[Item]) -> dict:
+    """In a fresh process: open the index, answer the workload once, return VmRSS and VmHWM in bytes."""
     index = Index(path, readonly=True)
-    engine = make_engine(index)
+    searcher = searchers(index)
     for item in workload:
-        ours(engine, item)
+        ours(searcher, item)
     status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
-    queue.put({k: int(status[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM")})
     index.close()
+    return {k: int(status[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM")}
 
 
 def measure_size(index: Index, stats: dict, workload: list[Item]) -> dict:
     files = sum(f.stat().st_blocks * 512 for f in index.path.iterdir() if f.is_file())
     used = index.size_bytes()
     edges = stats["follows"] + stats["likes"]
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    proc = context.Process(target=_serving_rss, args=(str(index.path), workload, queue))
-    proc.start()
-    rss = queue.get(timeout=1800)
-    proc.join()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        rss = pool.submit(_serving_rss, str(index.path), workload).result()
     return {"index_bytes_on_disk": files, "index_bytes_used": used, "edges": edges,
             "bytes_per_edge": round(used / max(edges, 1), 1),
             "serving_rss_bytes": rss["VmRSS"], "serving_peak_rss_bytes": rss["VmHWM"]}
@@ -245,9 +250,9 @@ def run(scale: str = "S", scenarios: tuple[str, ...] = SCENARIOS, out_dir: str |
     rng = random.Random(seed)
     with index.reader() as view:
         inputs: Inputs = sample_inputs(view, rng)
-    engine = make_engine(index)
-    classes = (["social_typeahead"] if "social" in engine.rankers else []) + list(STATIC_CLASSES)
-    workload = items(inputs, classes, queries, rng)
+    searcher = searchers(index)
+    classes = (["social_typeahead"] if searcher.typeahead else []) + list(STATIC_CLASSES)
+    workloads = [items(inputs, classes, queries, rng) for _ in range(repeats)]
     server = None
 
     def checkpoint() -> None:  # the report so far, in case a later scenario does not finish
@@ -265,15 +270,15 @@ def run(scale: str = "S", scenarios: tuple[str, ...] = SCENARIOS, out_dir: str |
                 counts = postgres.load(server.dsn, SyntheticPlatform(scale, seed).snapshot(), scale, seed, log)
             result["postgres_dataset"] = counts
             log(f"queries: {len(classes)} classes x {queries} x {repeats} repeats")
-            result["queries"] = measure_queries(engine, server.dsn, workload, repeats, log)
+            result["queries"] = measure_queries(searcher, server.dsn, workloads, log)
             checkpoint()
         if "relevance" in scenarios:
             log("relevance")
-            result["relevance"] = relevance.measure(engine, index, rng, relevance_pairs)
+            result["relevance"] = relevance.measure(searcher, index, rng, relevance_pairs)
             checkpoint()
         if "size" in scenarios:
             log("size and serving RSS")
-            result["size"] = measure_size(index, stats, workload)
+            result["size"] = measure_size(index, stats, workloads[0])
             checkpoint()
         if "http" in scenarios:
             result["http"] = optional_figures("bench.http", lambda m: m.run(index.path.parent, scale), log)

@@ -100,7 +100,7 @@ class Server:
 
 
 SCHEMA = """
-CREATE TABLE users (id bigint PRIMARY KEY, username text NOT NULL, full_name text NOT NULL,
+CREATE TABLE users (id bigint PRIMARY KEY, username text NOT NULL, username_norm text NOT NULL, full_name text NOT NULL,
                     is_private boolean NOT NULL, is_verified boolean NOT NULL, followers_count integer NOT NULL DEFAULT 0);
 CREATE TABLE user_tokens (token text NOT NULL, user_id bigint NOT NULL);
 CREATE TABLE follows (follower bigint NOT NULL, followee bigint NOT NULL);
@@ -112,7 +112,7 @@ CREATE TABLE media (id bigint PRIMARY KEY, owner bigint NOT NULL, taken_at bigin
 CREATE TABLE media_hashtags (tag text NOT NULL, media_id bigint NOT NULL);
 CREATE TABLE likes (user_id bigint NOT NULL, media bigint NOT NULL);
 CREATE TABLE hashtags (name text PRIMARY KEY, media_count integer NOT NULL);
-CREATE TABLE bench_dataset (scale text NOT NULL, seed integer NOT NULL, rows jsonb NOT NULL);
+CREATE TABLE bench_dataset_v2 (scale text NOT NULL, seed integer NOT NULL, rows jsonb NOT NULL);
 """
 
 # Counts as SPEC §1 derives them (live users and media only), then the indexes.
@@ -137,6 +137,7 @@ CREATE INDEX place_tokens_prefix ON place_tokens (token text_pattern_ops, place_
 CREATE INDEX hashtags_prefix ON hashtags (name text_pattern_ops);
 CREATE INDEX hashtags_static ON hashtags (media_count DESC, name);
 CREATE INDEX users_static ON users (followers_count DESC, id);
+CREATE INDEX users_username ON users (username_norm);
 CREATE INDEX places_static ON places (media_count DESC, id);
 CREATE INDEX media_by_owner ON media (owner);
 CREATE INDEX media_static ON media (like_count DESC, taken_at DESC, id DESC);
@@ -148,10 +149,10 @@ CREATE INDEX media_hashtags_by_media ON media_hashtags (media_id);
 def loaded(dsn: str, scale: str, seed: int) -> dict | None:
     """Row counts of the dataset in the database when it is this (scale, seed), else None."""
     with psycopg.connect(dsn) as conn:
-        exists = conn.execute("SELECT to_regclass('bench_dataset') IS NOT NULL").fetchone()[0]
+        exists = conn.execute("SELECT to_regclass('bench_dataset_v2') IS NOT NULL").fetchone()[0]
         if not exists:
             return None
-        row = conn.execute("SELECT rows FROM bench_dataset WHERE scale = %s AND seed = %s", (scale, seed)).fetchone()
+        row = conn.execute("SELECT rows FROM bench_dataset_v2 WHERE scale = %s AND seed = %s", (scale, seed)).fetchone()
         return row[0] if row else None
 
 
@@ -170,7 +171,7 @@ def _rows(events: Iterator[Event]) -> Iterator[tuple[str, tuple]]:
             u = event["user"]
             uid = _id(u["id"])
             known.setdefault(normalize(u["username"]), uid)
-            yield "users", (uid, u["username"], u["full_name"], u["is_private"], u["is_verified"])
+            yield "users", (uid, u["username"], normalize(u["username"]), u["full_name"], u["is_private"], u["is_verified"])
             for token in dict.fromkeys(tokens(u["username"]) + tokens(u["full_name"])):
                 yield "user_tokens", (token, uid)
         elif op == "follow.add":
@@ -194,7 +195,7 @@ def _rows(events: Iterator[Event]) -> Iterator[tuple[str, tuple]]:
 
 
 COLUMNS = {
-    "users": "id, username, full_name, is_private, is_verified", "user_tokens": "token, user_id",
+    "users": "id, username, username_norm, full_name, is_private, is_verified", "user_tokens": "token, user_id",
     "follows": "follower, followee", "blocks": "blocker, blocked", "likes": "user_id, media",
     "places": "id, name", "place_tokens": "token, place_id", "media": "id, owner, taken_at, place",
     "media_hashtags": "tag, media_id",
@@ -222,7 +223,7 @@ def load(dsn: str, events: Iterator[Event], scale: str, seed: int, progress=prin
         conn.execute("VACUUM ANALYZE")
         counts["load_s"] = round(time.perf_counter() - started, 1)
         counts["size_bytes"] = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
-        conn.execute("INSERT INTO bench_dataset VALUES (%s, %s, %s)", (scale, seed, psycopg.types.json.Jsonb(counts)))
+        conn.execute("INSERT INTO bench_dataset_v2 VALUES (%s, %s, %s)", (scale, seed, psycopg.types.json.Jsonb(counts)))
     return counts
 
 
@@ -325,9 +326,10 @@ rest AS (SELECT id FROM candidates WHERE id NOT IN (SELECT id FROM a) AND id NOT
 SELECT c.id FROM candidates c WHERE c.id IN (SELECT id FROM a UNION ALL SELECT id FROM b UNION ALL SELECT id FROM rest)
 ORDER BY c.followers_count DESC, c.id""",
 
-    # unicorn.social's order: 4 * followed + 3 * m / (1 + m) + min(log10(1 + followers) / 7, 0.999),
-    # m = how many of the viewer's first 1000 visible followees (by id) follow the user; ties by
-    # the static order. The same float operations in the same order as numpy does them.
+    # unicorn.typeahead's user ranking (unicorn.social): 8 * (username equals the typed text)
+    # + 4 * followed + 3 * m / (1 + m) + min(log10(1 + followers) / 7, 0.999), m = how many of the
+    # viewer's first 1000 visible followees (by id) follow the user; ties by the static order.
+    # The same float operations in the same order as numpy does them.
     "social": f"""
 WITH {HIDDEN},
 followees AS (SELECT x.id FROM follows f JOIN users x ON x.id = f.followee
@@ -337,7 +339,7 @@ hop AS (SELECT g.followee AS id, count(*)::float8 AS m FROM follows g JOIN expan
         GROUP BY g.followee),
 scored AS (
   SELECT u.id, u.followers_count,
-         (4.0::float8 * (u.id IN (SELECT id FROM followees))::int
+         ((8.0::float8 * (u.username_norm = %(exact)s)::int + 4.0::float8 * (u.id IN (SELECT id FROM followees))::int)
           + 3.0::float8 * coalesce(h.m, 0) / (1.0::float8 + coalesce(h.m, 0)))
          + least(log(1.0::float8 + u.followers_count) / 7.0::float8, 0.999::float8) AS score
   FROM users u LEFT JOIN hop h ON h.id = u.id

@@ -3,9 +3,10 @@
 Sampled (viewer, target) pairs where the target is a followee of the viewer ("followee") or a
 followee of a followee that the viewer does not follow ("second_hop"), visible to the viewer.
 The viewer types the target's full name (normalized) one character at a time, querying
-`(term name:TYPED)` after each; the count is the keystrokes until the target is among the
-first 3 results, or the name's length + 1 when it never is. The same engine ranks with
-`order: "social"` (unicorn.social) and with `order: "static"` (followers count: popularity only).
+the index after each; the count is the keystrokes until the target is among the first 3
+results, or the name's length + 1 when it never is. Over the same index, the social ranking is
+unicorn.typeahead's (users only), popularity-only is the engine's `(term name:TYPED)` in static
+order (followers count first): both match the same users and differ only in order.
 
 Goals (issue 7): social mean <= 2.0 for followees, and >= 40% fewer keystrokes than popularity.
 """
@@ -17,7 +18,6 @@ import statistics
 
 from pyroaring import BitMap
 
-from unicorn.engine import Engine
 from unicorn.query import rank
 from unicorn.text import normalize, tokens
 
@@ -35,12 +35,19 @@ def typed_name(doc: dict) -> str:
     return name or " ".join(tokens(doc["username"])) or normalize(doc["username"])
 
 
-def keystrokes(engine: Engine, viewer: int, target: str, text: str, order: str) -> int:
+def top(searcher, viewer: int, typed: str, ranking: str) -> list[str]:
+    if ranking == "social":
+        found = searcher.typeahead.search(typed, viewer, limit=TOP, verticals=("user",))["results"]
+    else:
+        found = searcher.engine.search("user", f"(term name:{quoted(typed)})", viewer, limit=TOP).results
+    return [r["id"] for r in found]
+
+
+def keystrokes(searcher, viewer: int, target: str, text: str, ranking: str) -> int:
     for n in range(1, len(text) + 1):
         if text[n - 1] == " ":
             continue  # a space changes no token: the list stays as it was
-        result = engine.search("user", f"(term name:{quoted(text[:n])})", viewer, limit=TOP, order=order)
-        if target in (r["id"] for r in result.results):
+        if target in top(searcher, viewer, text[:n], ranking):
             return n
     return len(text) + 1
 
@@ -75,25 +82,25 @@ def sample_pairs(view, vis_cache, rng: random.Random, pairs: int) -> list[tuple[
     return out
 
 
-def measure(engine: Engine, index, rng: random.Random, pairs: int = 200) -> dict:
-    orders = [o for o in ("social", "static") if o in engine.rankers]
+def measure(searcher, index, rng: random.Random, pairs: int = 200) -> dict:
+    """`searcher`: bench.harness.Searchers (the engine, and the typeahead when it exists)."""
+    rankings = (["social"] if searcher.typeahead else []) + ["popularity_only"]
     with index.reader() as view:
-        sampled = sample_pairs(view, engine._privacy, rng, pairs)
-    counts: dict[str, dict[str, list[int]]] = {o: {k: [] for k in KINDS} for o in orders}
+        sampled = sample_pairs(view, searcher.engine._privacy, rng, pairs)
+    counts = {name: {k: [] for k in KINDS} for name in rankings}
     for kind, viewer, target, text in sampled:
-        for order in orders:
-            counts[order][kind].append(keystrokes(engine, viewer, str(target), text, order))
-    ranking = {"social": "social", "static": "popularity_only"}
+        for name in rankings:
+            counts[name][kind].append(keystrokes(searcher, viewer, str(target), text, name))
     out: dict = {"pairs": len(sampled), "top": TOP}
-    for order in orders:
-        out[ranking[order]] = {kind: {"mean_keystrokes": round(statistics.fmean(v), 3) if v else None, "pairs": len(v)}
-                               for kind, v in counts[order].items()}
-        every = [n for v in counts[order].values() for n in v]
-        out[ranking[order]]["all"] = {"mean_keystrokes": round(statistics.fmean(every), 3) if every else None,
-                                      "pairs": len(every)}
-    if "social" in orders:
+    for name in rankings:
+        out[name] = {kind: _mean(v) for kind, v in counts[name].items()}
+        out[name]["all"] = _mean([n for v in counts[name].values() for n in v])
+    if "social" in rankings:
         out["reduction_vs_popularity"] = {
-            kind: (round(1 - out["social"][kind]["mean_keystrokes"] / out["popularity_only"][kind]["mean_keystrokes"], 3)
-                   if out["social"][kind]["mean_keystrokes"] and out["popularity_only"][kind]["mean_keystrokes"] else None)
-            for kind in (*KINDS, "all")}
+            kind: round(1 - out["social"][kind]["mean_keystrokes"] / out["popularity_only"][kind]["mean_keystrokes"], 3)
+            if out["social"][kind]["pairs"] else None for kind in (*KINDS, "all")}
     return out
+
+
+def _mean(values: list[int]) -> dict:
+    return {"mean_keystrokes": round(statistics.fmean(values), 3) if values else None, "pairs": len(values)}

@@ -2,7 +2,7 @@
 same query's SQL parameters for PostgreSQL (bench/postgres.py), both with the same viewer and limit.
 
 | class | engine query (vertical) |
-| social_typeahead | `(term name:P)` user, order social (unicorn.social), P of 1-5 characters |
+| social_typeahead | unicorn.typeahead users only: P typed, social order, P of 1-5 characters |
 | user_typeahead | `(term name:P)` user, static order, P of 1-5 characters |
 | hashtag_typeahead / place_typeahead | `(term name:P)` hashtag / place |
 | people_2hop | `(and (term name:P) (apply following: (term following:V)))` user |
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from bench.postgres import like_prefix
 from unicorn.query import rank
-from unicorn.text import tokens
+from unicorn.text import normalize, tokens
 
 PREFIX_LENGTHS = (1, 2, 3, 4, 5)
 TYPEAHEAD_LIMIT = 10
@@ -39,6 +39,8 @@ class Item:
     params: dict = field(default_factory=dict)
     order: str = "static"
     group: str = ""  # e.g. the prefix length, for per-group figures
+    text: str = ""  # what is typed, for order "typeahead" (unicorn.typeahead, users only)
+    meta: dict = field(default_factory=dict)
 
 
 def quoted(value: str) -> str:
@@ -78,22 +80,46 @@ def sample_inputs(view, rng: random.Random, size: int = 2000) -> Inputs:
 
 
 def items(inputs: Inputs, classes: list[str], per_class: int, rng: random.Random) -> list[Item]:
+    """`per_class` items per class. Typeahead classes come as typing sessions: one viewer types one
+    name token, a query per keystroke of lengths 1-5 (the first keystroke finds the viewer's
+    caches cold, the next ones warm, as in a real session)."""
     made: list[Item] = []
     for cls in classes:
         for n in range(per_class):
-            made.append(_make(cls, inputs, rng, PREFIX_LENGTHS[n % len(PREFIX_LENGTHS)]))
+            if cls in SESSIONS and n % len(PREFIX_LENGTHS):
+                made.append(_keystroke(made[-1], PREFIX_LENGTHS[n % len(PREFIX_LENGTHS)]))
+            else:
+                made.append(_make(cls, inputs, rng, PREFIX_LENGTHS[n % len(PREFIX_LENGTHS)]))
     return made
+
+
+SESSIONS = ("social_typeahead", "user_typeahead")
+
+
+def _keystroke(first: Item, length: int) -> Item:
+    """The session's next query: the same viewer, the same word typed to `length` characters."""
+    word = first.meta["word"]
+    p = word[:length]
+    params = first.params | {"p": like_prefix(p)} | ({"exact": normalize(p)} if "exact" in first.params else {})
+    return Item(first.cls, first.vertical, f"(term name:{quoted(p)})", first.viewer, first.limit, first.sql, params,
+                first.order, str(len(p)), text=p, meta=first.meta)
 
 
 def _make(cls: str, inputs: Inputs, rng: random.Random, length: int) -> Item:
     v = rng.choice(inputs.viewers)
-    p = rng.choice(inputs.user_prefixes[length] or inputs.user_prefixes[1])
+    if cls in SESSIONS:  # a word of 5+ characters, typed from its first one
+        word = rng.choice(inputs.user_prefixes[PREFIX_LENGTHS[-1]])
+        p = word[:length]
+    else:
+        word = p = rng.choice(inputs.user_prefixes[length] or inputs.user_prefixes[1])
     name = f"(term name:{quoted(p)})"
     user = {"v": v, "p": like_prefix(p)}
-    if cls in ("social_typeahead", "user_typeahead"):
-        order = "social" if cls == "social_typeahead" else "static"
-        sql = "social" if cls == "social_typeahead" else "user_prefix"
-        return Item(cls, "user", name, v, TYPEAHEAD_LIMIT, sql, user | {"k": TYPEAHEAD_LIMIT}, order, str(len(p)))
+    if cls == "social_typeahead":
+        return Item(cls, "user", name, v, TYPEAHEAD_LIMIT, "social", user | {"k": TYPEAHEAD_LIMIT, "exact": normalize(p)},
+                    "typeahead", str(len(p)), text=p, meta={"word": word})
+    if cls == "user_typeahead":
+        return Item(cls, "user", name, v, TYPEAHEAD_LIMIT, "user_prefix", user | {"k": TYPEAHEAD_LIMIT}, group=str(len(p)),
+                    meta={"word": word})
     if cls == "hashtag_typeahead":
         tp = rng.choice(inputs.hashtag_prefixes)
         return Item(cls, "hashtag", f"(term name:{quoted(tp)})", v, TYPEAHEAD_LIMIT, cls,

@@ -56,7 +56,7 @@ def test_every_class_was_answered_identically_by_postgres(bench_run):
     _, _, report = bench_run
     queries = report["queries"]
     assert queries["mismatch_count"] == 0
-    expected = {"user_typeahead", "hashtag_typeahead", "place_typeahead", "people_2hop", "media_by_followees",
+    expected = {"social_typeahead", "user_typeahead", "hashtag_typeahead", "place_typeahead", "people_2hop", "media_by_followees",
                 "extract_owners", "weak_and", "strong_or"}
     assert expected <= set(queries["classes"])
     for cls, entry in queries["classes"].items():
@@ -68,7 +68,7 @@ def test_every_class_was_answered_identically_by_postgres(bench_run):
             low, high = figures["p50_spread_ms"]
             assert 0 < low <= figures["p50_ms"] <= high
             assert figures["p50_ms"] <= figures["p99_ms"]
-            assert len(entry["samples_ms"][side]) == 10
+            assert len(entry["samples_ms"][side]) == 10 * 2
         assert entry["ratio_p50"] > 0
 
 
@@ -76,7 +76,8 @@ def test_relevance_and_size_are_reported(bench_run):
     _, _, report = bench_run
     rel = report["relevance"]
     assert rel["pairs"] == 12
-    for ranking in ("popularity_only",) + (("social",) if "social" in rel else ()):
+    assert rel["reduction_vs_popularity"]["all"] is not None
+    for ranking in ("popularity_only", "social"):
         for kind in ("followee", "second_hop"):
             assert rel[ranking][kind]["pairs"] == 6
             assert rel[ranking][kind]["mean_keystrokes"] >= 1
@@ -97,7 +98,7 @@ def test_a_wrong_answer_fails_the_comparison(bench_run, monkeypatch):
         monkeypatch.setitem(postgres.SQL, "wrong", postgres.SQL["user_prefix"].replace(
             "u.followers_count DESC, u.id", "u.followers_count ASC, u.id DESC"))
         item = Item("user_typeahead", "user", "(term name:a)", 1, 10, "wrong", {"v": 1, "p": "a%", "k": 10})
-        measured = harness.measure_queries(harness.make_engine(index), server.dsn, [item], 1, lambda _: None)
+        measured = harness.measure_queries(harness.searchers(index), server.dsn, [[item]], lambda _: None)
         assert measured["mismatch_count"] == 1
         assert measured["classes"]["user_typeahead"]["answers_match"] is False
     finally:
@@ -111,15 +112,18 @@ def test_keystrokes_until_the_target_shows(bench_run):
 
     index = Index(root / "data" / "index")
     try:
-        engine = harness.make_engine(index)
+        searcher = harness.searchers(index)
         with index.reader() as view:
-            pairs = relevance.sample_pairs(view, engine._privacy, random.Random(3), 6)
+            pairs = relevance.sample_pairs(view, searcher.engine._privacy, random.Random(3), 6)
+        assert pairs
         for kind, viewer, target, text in pairs:
-            n = relevance.keystrokes(engine, viewer, str(target), text, "static")
-            assert 1 <= n <= len(text) + 1
-            if n <= len(text):  # shown after n keystrokes: the engine agrees
-                result = engine.search("user", f"(term name:{relevance.quoted(text[:n])})", viewer, limit=3)
-                assert str(target) in [r["id"] for r in result.results]
+            for ranking in ("social", "popularity_only"):
+                n = relevance.keystrokes(searcher, viewer, str(target), text, ranking)
+                assert 1 <= n <= len(text) + 1
+                if n <= len(text):  # shown after n keystrokes, and not one keystroke earlier
+                    assert str(target) in relevance.top(searcher, viewer, text[:n], ranking)
+                    earlier = text[:n - 1].rstrip()
+                    assert not earlier or str(target) not in relevance.top(searcher, viewer, earlier, ranking)
     finally:
         index.close()
 
