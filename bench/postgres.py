@@ -75,6 +75,8 @@ class Server:
             ensure_folder_permissions(_commands.POSTGRES_BIN_PATH.parent / "lib", readable)
             entry = pwd.getpwnam(SYSTEM_USER)
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        if (self.data_dir / "postmaster.pid").exists():
+            self.stop()  # left running by an interrupted run of ours: restart it with this run's port
         if fresh:
             self._run("initdb", "--auth=trust", "--encoding=utf8", "--locale=C", "-U", "postgres")
         settings = " ".join(f"-c {k}={v}" for k, v in SETTINGS.items())

@@ -50,8 +50,8 @@ def goals(result: dict) -> list[tuple[str, str, str, str]]:
     rel = result.get("relevance") or {}
     rows = []
 
-    def row(name: str, goal: str, value, at_most: bool, bound: float, unit: str = "") -> None:
-        rows.append((name, goal, _fig(value, unit), _verdict(value, bound, at_most)))
+    def row(name: str, goal: str, value, at_most: bool, bound: float, unit: str = "", digits: int = 3) -> None:
+        rows.append((name, goal, _fig(value, unit, digits), _verdict(value, bound, at_most)))
 
     row("#3 social typeahead p50 in-process", "<= 0.3 ms", _get(social, "ours", "p50_ms"), True, 0.3, " ms")
     row("#3 social typeahead p99 in-process", "<= 3 ms", _get(social, "ours", "p99_ms"), True, 3.0, " ms")
@@ -66,8 +66,8 @@ def goals(result: dict) -> list[tuple[str, str, str, str]]:
     http = _get(result, "http", "figures") or {}
     row("#6 HTTP typeahead p99 at 16 connections", "<= 10 ms", _first(http, "p99_ms_16", "typeahead_p99_ms_16"), True, 10, " ms")
     row("#6 HTTP typeahead throughput", ">= 3,000 req/s", _first(http, "rps_16", "typeahead_rps_16"), False, 3000, " req/s")
-    row("#7 social typeahead vs PostgreSQL at p50", ">= 50x", social.get("ratio_p50"), False, 50, "x")
-    row("#7 social typeahead vs PostgreSQL at p99", ">= 20x", social.get("ratio_p99"), False, 20, "x")
+    row("#7 social typeahead vs PostgreSQL at p50", ">= 50x", social.get("ratio_p50"), False, 50, "x", 1)
+    row("#7 social typeahead vs PostgreSQL at p99", ">= 20x", social.get("ratio_p99"), False, 20, "x", 1)
     matched = social.get("answers_match")
     rows.append(("#7 identical answers (every class)", "0 mismatches",
                  _fig(_get(result, "queries", "mismatch_count")),
