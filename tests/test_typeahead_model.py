@@ -1,0 +1,129 @@
+"""Typeahead against a plain-Python model of its contract: random platforms (tests/strategies.py),
+random viewers and typed texts. Results, their order, scores and the social context must equal
+the model's, which is written from SPEC §1, §5 and §6 and unicorn/social.py's documented score.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from contextlib import contextmanager
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from slipstream import Slipstream
+from tests.model.platform import Platform
+from tests.model.queries import QueryModel
+from tests.strategies import USER_IDS, events
+from unicorn.store import Index
+from unicorn.text import hashtag_name, normalize, tokens
+from unicorn.typeahead import Typeahead
+
+TYPED = ["", " ", "j", "jo", "JO ", "jon d", "joh li", "zoë", "Ångström", "jonathanatha", "jonathanathan", "东",
+         "o'neil", "bob smi", "bob_smith", "li", "t", "tok", "caf", "de fl", "café", "s", "!!",
+         "@", "@jo", "@JOE", "@jon.doe", "@doe", "@bob_smith", "@smith", "@jonathanathan", "@东京", "@o'neil",
+         "#", "#s", "#sun", "#Café_Paris", "#cafe_", "#beach", "#jonathanatha", "#jonathanathan1", "# s"]
+VERTICALS = ("user", "hashtag", "place")
+
+
+@contextmanager
+def indexed(history: list[dict]):
+    """An index and the model platform after the same events."""
+    platform = Platform()
+    with tempfile.TemporaryDirectory() as tmp:
+        index = Index(tmp)
+        try:
+            with index.writer() as batch:
+                slip = Slipstream(batch)
+                for event in history:
+                    slip.apply(event)
+                    platform.apply(event)
+            yield index, platform
+        finally:
+            index.close()
+
+
+def pop(count: int) -> float:
+    return min(math.log10(1 + count) / 7, 0.999)
+
+
+def model_typeahead(p: Platform, typed: str, viewer: int | None, limit: int, verticals) -> list[dict]:
+    """SPEC §6 typeahead results, computed with sets over the model platform."""
+    qm = QueryModel(p, viewer)
+    users = qm.visible("user")
+    followees = {f for f in p.following(viewer) if f in users} if viewer is not None else set()
+    typed = typed.strip()
+    found = []
+    if "user" in verticals and not typed.startswith("#"):
+        username_only = typed.startswith("@")
+        text = typed[1:].strip() if username_only else typed
+        wanted = tokens(text)
+        scored = []
+        for u in users:
+            doc = p.document("user", u)
+            own = tokens(doc["username"]) + ([] if username_only else tokens(doc["full_name"]))
+            exact = normalize(doc["username"]) == normalize(text)
+            matched = bool(wanted) and all(any(t.startswith(w) for t in own) for w in wanted)
+            if not matched and not (username_only and exact):
+                continue
+            via = {f for f in followees if (f, u) in p.follows}
+            m = len(via)
+            score = 8.0 * exact + 4.0 * (u in followees) + 3.0 * m / (1.0 + m) + pop(doc["followers_count"])
+            scored.append((score, doc, via))
+        scored.sort(key=lambda s: (-s[0], -s[1]["followers_count"], s[1]["id"]))
+        for n, (score, doc, via) in enumerate(scored[:limit]):
+            result = {"vertical": "user", "id": str(doc["id"]), "title": doc["username"],
+                      "subtitle": doc["full_name"], "score": round(score, 4), "verified": doc["is_verified"]}
+            if viewer is not None:
+                shown = sorted((p.document("user", f) for f in via), key=lambda d: (-d["followers_count"], d["id"]))
+                result["social"] = {"following": doc["id"] in followees, "followed_by_count": len(via),
+                                    "followed_by": [{"id": str(d["id"]), "username": d["username"],
+                                                     "full_name": d["full_name"]} for d in shown[:3]]}
+            found.append((-result["score"], 0, n, result))
+    if "hashtag" in verticals and not typed.startswith("@"):
+        prefix = hashtag_name(typed[1:].strip() if typed.startswith("#") else typed)
+        if prefix and not any(c.isspace() for c in prefix):
+            tags = [(name, count) for name, count in p.hashtags().items() if name.startswith(prefix)]
+            tags.sort(key=lambda t: (t[0] != prefix, -t[1], t[0]))
+            for n, (name, count) in enumerate(tags[:limit]):
+                score = round(4.0 * (name == prefix) + pop(count), 4)
+                result = {"vertical": "hashtag", "id": name, "title": f"#{name}",
+                          "subtitle": f"{count:,} post" + ("" if count == 1 else "s"), "score": score}
+                found.append((-score, 1, n, result))
+    if "place" in verticals and not typed.startswith(("@", "#")):
+        wanted = tokens(typed)
+        places = [p.document("place", i) for i in p.places]
+        places = [d for d in places if wanted and all(any(t.startswith(w) for t in tokens(d["name"])) for w in wanted)]
+        places.sort(key=lambda d: (-d["media_count"], d["id"]))
+        for n, d in enumerate(places[:limit]):
+            score = round(pop(d["media_count"]), 4)
+            where = ", ".join(part for part in (d["city"], d["country"]) if part)
+            found.append((-score, 2, n, {"vertical": "place", "id": str(d["id"]), "title": d["name"],
+                                         "subtitle": where, "score": score}))
+    found.sort(key=lambda f: f[:3])
+    return [f[3] for f in found[:limit]]
+
+
+def same(got: list[dict], expected: list[dict]) -> bool:
+    """Equal results, scores equal to 4 decimals (float rounding of equal sums may differ by one unit)."""
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "score"} for r in rs]
+    return strip(got) == strip(expected) and all(
+        math.isclose(g["score"], e["score"], abs_tol=2e-4) for g, e in zip(got, expected))
+
+
+requests = st.lists(st.tuples(st.sampled_from(TYPED), st.none() | USER_IDS, st.integers(1, 6),
+                              st.sampled_from([VERTICALS, ("user",), ("hashtag", "place")])),
+                    min_size=30, max_size=30)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(history=events(80), reqs=requests)
+def test_typeahead_matches_model(history, reqs):
+    with indexed(history) as (index, platform):
+        typeahead = Typeahead(index)
+        for typed, viewer, limit, verticals in reqs:
+            got = typeahead.search(typed, viewer, limit, verticals, timeout_ms=60_000)
+            expected = model_typeahead(platform, typed, viewer, limit, verticals)
+            assert got["q"] == typed
+            assert same(got["results"], expected), f"{typed!r} viewer={viewer} limit={limit} {verticals}"
