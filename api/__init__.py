@@ -1,1 +1,6 @@
+"""The HTTP API (SPEC §6): `create_app` builds the ASGI app, `serve` runs it under uvicorn."""
 
+from api.app import create_app
+from api.server import serve
+
+__all__ = ["create_app", "serve"]

@@ -202,3 +202,8 @@ def _by_count(view, vertical: str, matches: AbstractBitMap, exact: int | None, l
         best = [exact, *(i for i in best if i != exact)][:limit]
     counts = view.rank(vertical).count
     return [(i, round(EXACT_NAME * (i == exact) + popularity(int(counts[i])), 4)) for i in best]
+
+
+def rankers(social: Social | None = None) -> dict:
+    """The engine's extra orders: {"social": ...} (see unicorn.engine.Engine)."""
+    return {"social": (social or Social()).ranker}

@@ -1,0 +1,241 @@
+"""The HTTP API of SPEC §6 over unicorn.engine and unicorn.typeahead.
+
+    app = create_app(Path("unicorn-data"), keys={"k1": "admin", "k2": "search"})
+
+Checks run in this order: key (401), parameters (400), viewer for a `search` key (403), index
+open (503), then the query (400 bad_query, 404, 413, 504). Engine work runs on the event loop's
+thread: it is CPU-bound and holds the GIL, so a worker thread would only add a hand-off (see
+bench/http.py for the figures); the time budget bounds how long it can block the loop.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Match, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from api import openapi
+from api.auth import Keys, keys_from_env
+from api.errors import ApiError, error_response
+from api.metrics import Metrics
+from api.responses import JSONResponse
+from api.service import Service
+from api.slowlog import SlowLog
+from unicorn.engine import parse_id
+from unicorn.errors import QueryError
+from unicorn.store import Index
+from unicorn.text import hashtag_name
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY = 64 * 1024
+SEARCH_FIELDS = frozenset({"vertical", "query", "viewer", "limit", "order", "explain", "apply_fanout_max"})
+TYPEAHEAD_VERTICALS = "user,hashtag,place"
+
+
+def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, index: Index | None = None,
+               timeout_ms: float = 200, slow_ms: float = 100) -> Starlette:
+    """The ASGI app over the index under `data` (opened when it appears), or over an open `index`.
+
+    `keys` maps API key -> "admin" | "search"; by default they come from the environment (api.auth).
+    """
+    service = Service(data, index)
+    auth = Keys(keys_from_env() if keys is None else keys)
+    slow = SlowLog(slow_ms)
+    metrics = Metrics(service.state)
+
+    def role_of(request: Request) -> str:
+        role = auth.role(request.headers.get("authorization"))
+        if role is None:
+            raise ApiError("unauthorized", "a valid API key is required: Authorization: Bearer KEY")
+        return role
+
+    def allow(role: str, viewer: int | None) -> None:
+        if viewer is None and role != "admin":
+            raise ApiError("forbidden", "a search key must give a viewer")
+        if not service.try_open():
+            raise ApiError("not_ready", "the index is not open yet")
+
+    async def typeahead(request: Request) -> Response:
+        role = role_of(request)
+        params = request.query_params
+        if "q" not in params:
+            raise ApiError("bad_request", "missing parameter q")
+        viewer = _viewer(params.get("viewer"))
+        limit = _int_param(params.get("limit", "10"), "limit")
+        verticals = tuple(v.strip() for v in params.get("verticals", TYPEAHEAD_VERTICALS).split(",") if v.strip())
+        allow(role, viewer)
+        with slow.watch(f"typeahead q={params['q']!r} viewer={viewer} limit={limit} verticals={verticals}"):
+            return JSONResponse(service.typeahead.search(params["q"], viewer, limit, verticals, timeout_ms))
+
+    async def search(request: Request) -> Response:
+        role = role_of(request)
+        body = await _json_body(request)
+        viewer = _viewer(body.get("viewer"))
+        if body.get("order") == "social" and viewer is None:
+            raise ApiError("bad_request", 'order "social" needs a viewer')
+        allow(role, viewer)
+        args = {k: body[k] for k in ("limit", "order", "explain", "apply_fanout_max") if k in body}
+        what = f"search vertical={body['vertical']!r} viewer={viewer} query={orjson.dumps(body['query']).decode()}"
+        with slow.watch(what):
+            result = service.engine.search(body["vertical"], body["query"], viewer, timeout_ms=timeout_ms, **args)
+        return JSONResponse(result.to_dict())
+
+    async def document(request: Request) -> Response:
+        role = role_of(request)
+        vertical, ident = request.path_params["vertical"], request.path_params["id"]
+        viewer = _viewer(request.query_params.get("viewer"))
+        allow(role, viewer)
+        key = hashtag_name(ident) if vertical == "hashtag" else ident
+        with slow.watch(f"document {vertical}/{ident} viewer={viewer}"):
+            doc = service.engine.document(vertical, key, viewer)
+        if doc is None:
+            raise ApiError("not_found", "no such document")
+        return JSONResponse({"vertical": vertical, "id": doc["id"], "doc": doc})
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        state = service.state()
+        if not state["index_open"]:
+            return error_response("not_ready", "the index is not open yet")
+        return JSONResponse({"status": "ready", **state})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def openapi_endpoint(request: Request) -> Response:
+        return JSONResponse(openapi.document())
+
+    async def page(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html")
+
+    routes = [
+        Route("/v1/typeahead", typeahead, methods=["GET"]),
+        Route("/v1/search", search, methods=["POST"]),
+        Route("/v1/documents/{vertical}/{id}", document, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", openapi_endpoint, methods=["GET"]),
+        Route("/", page, methods=["GET"]),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
+
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return error_response(exc.code, exc.message)
+
+    async def query_error(request: Request, exc: QueryError) -> Response:
+        return error_response(exc.code, exc.message)
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 405:
+            return error_response("method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+        return error_response("not_found", "no such document" if exc.status_code == 404 else str(exc.detail))
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return error_response("internal", "internal server error")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        service.try_open()
+        yield
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        ApiError: api_error, QueryError: query_error, HTTPException: http_error, Exception: server_error})
+    app.state.service = service
+    app.state.slow = slow
+    return _Measured(app, metrics, routes)
+
+
+class _Measured:
+    """ASGI wrapper that counts every HTTP response and its latency under its route's path."""
+
+    def __init__(self, app: Starlette, metrics: Metrics, routes: list) -> None:
+        self.app, self.metrics, self.routes = app, metrics, routes
+        self.state = app.state
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = 500
+
+        async def sent(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            self.metrics.observe(self._endpoint(scope), scope["method"], status, time.perf_counter() - started)
+
+    def _endpoint(self, scope) -> str:
+        for route in self.routes:
+            if route.matches(scope)[0] != Match.NONE:
+                return route.path if isinstance(route, Route) else f"{route.path}/"
+        return "other"
+
+
+def _viewer(value) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse_id(value, "viewer")
+    except QueryError as exc:
+        raise ApiError("bad_request", exc.message) from None
+
+
+def _int_param(raw: str, name: str) -> int:
+    if not (raw.isascii() and raw.isdigit()):
+        raise ApiError("bad_request", f"{name} must be a positive integer, got {quote(raw)!r}")
+    return int(raw)
+
+
+async def _json_body(request: Request) -> dict:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError("too_large", f"request body is over {MAX_BODY} bytes")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise ApiError("too_large", f"request body is over {MAX_BODY} bytes")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError("bad_request", f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError("bad_request", "the body must be a JSON object")
+    unknown = sorted(set(body) - SEARCH_FIELDS)
+    if unknown:
+        raise ApiError("bad_request", f"unknown fields {unknown}; expected {sorted(SEARCH_FIELDS)}")
+    for field in ("vertical", "query"):
+        if field not in body:
+            raise ApiError("bad_request", f"missing field {field!r}")
+    if not isinstance(body["vertical"], str):
+        raise ApiError("bad_request", "vertical must be a string")
+    if not isinstance(body.get("order", ""), str):
+        raise ApiError("bad_request", "order must be a string")
+    if not isinstance(body.get("explain", False), bool):
+        raise ApiError("bad_request", "explain must be true or false")
+    return body
+
+
+def app_from_env() -> Starlette:
+    """The app `serve` hands to uvicorn (a factory, so that each worker process builds its own)."""
+    return create_app(Path(os.environ.get("UNICORN_DATA", "./unicorn-data")),
+                      timeout_ms=float(os.environ.get("UNICORN_TIMEOUT_MS", "200")),
+                      slow_ms=float(os.environ.get("UNICORN_SLOW_MS", "100")))

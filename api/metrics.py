@@ -1,0 +1,59 @@
+"""Prometheus metrics: requests and latency per endpoint, index size and firehose lag.
+
+With several uvicorn workers, `serve` sets PROMETHEUS_MULTIPROC_DIR before the workers start;
+each worker then writes its counters there and `/metrics` merges all workers'. Index size and
+firehose lag are read from the data directory when scraped, so any worker reports them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5)
+
+
+class _State(Collector):
+    """Gauges computed at scrape time from `read()`: {"index_size_bytes", "index_generation", "firehose_lag"}."""
+
+    def __init__(self, read: Callable[[], dict]) -> None:
+        self._read = read
+
+    def collect(self):
+        state = self._read()
+        for name, text in (("index_size_bytes", "Size of the LMDB index on disk"),
+                           ("index_generation", "Committed index generation"),
+                           ("firehose_lag", "Firehose events not yet indexed")):
+            if state.get(name) is not None:
+                yield GaugeMetricFamily(f"unicorn_{name}", text, value=state[name])
+
+
+class Metrics:
+    def __init__(self, read_state: Callable[[], dict]) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.registry = CollectorRegistry()
+        owner = None if self.multiprocess else self.registry
+        self.requests = Counter("unicorn_http_requests", "HTTP requests by endpoint and status",
+                                ["endpoint", "method", "status"], registry=owner)
+        self.latency = Histogram("unicorn_http_request_seconds", "HTTP request latency by endpoint",
+                                 ["endpoint"], buckets=BUCKETS, registry=owner)
+        self._state = _State(read_state)
+        if not self.multiprocess:
+            self.registry.register(self._state)
+
+    def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(endpoint, method, str(status)).inc()
+        self.latency.labels(endpoint).observe(seconds)
+
+    def render(self) -> bytes:
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        registry.register(self._state)
+        return generate_latest(registry)
