@@ -303,13 +303,14 @@ class Slipstream:
             self._delete_media(event["id"], iid)
 
     def _delete_media(self, mid: int, iid: int) -> None:
-        """Remove a media document and the likes on it."""
+        """Remove a media document and every like on it, also likes stored before the media existed,
+        so that replaying a stretch of events that ends in the delete leaves no like behind."""
         b = self.batch
+        for liker in list(b.posting("user", f"_liked:{mid}")):
+            self._unlike(b.ext("user", liker), liker, mid, iid)
         old = b.doc("media", iid)
         if old is None:
             return
-        for liker in list(b.posting("user", f"_liked:{mid}")):
-            self._unlike(b.ext("user", liker), liker, mid, iid)
         self._count_media(old, -1)
         self._retag("media", iid, media_terms(old, iid in b.posting("media", "_private")), set())
         b.delete_doc("media", iid)

@@ -232,8 +232,9 @@ def _media_upsert(conn: psycopg.Connection, e: Event) -> Event:
 
 def _media_delete(conn: psycopg.Connection, e: Event) -> None:
     mid = to_db(e["id"])
-    if conn.execute("DELETE FROM media WHERE id = %s RETURNING id", (mid,)).fetchone():
-        conn.execute("DELETE FROM likes WHERE media = %s", (mid,))  # a deleted media takes its likes along
+    conn.execute("DELETE FROM media WHERE id = %s", (mid,))
+    # A deleted media takes every like on it along, also likes stored before it existed.
+    conn.execute("DELETE FROM likes WHERE media = %s", (mid,))
 
 
 _APPLY = {

@@ -78,9 +78,9 @@ class Platform:
             raise ValueError(op)
 
     def _delete_media(self, mid: int) -> None:
-        """A deleted media takes the likes on it along."""
-        if self.media.pop(mid, None) is not None:
-            self.likes = {e for e in self.likes if e[1] != mid}
+        """A deleted media takes every like on it along, also likes stored before it existed."""
+        self.media.pop(mid, None)
+        self.likes = {e for e in self.likes if e[1] != mid}
 
     # SPEC §1 documents, counts derived from state
 
