@@ -293,7 +293,7 @@ class _Cursor:
             # move on only if the writer has already started the next segment.
             self.file.seek(self.base + self.pos)
             self.base, self.buf, self.pos = self.base + self.pos, b"", 0
-            if bad or not (self.directory / _segment_name(self.offset)).exists():
+            if bad or self.offset == self.segment or not (self.directory / _segment_name(self.offset)).exists():
                 break
             self._open(self.offset)
         return out
