@@ -29,7 +29,8 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int = DEFAULT_PARTITION
     admin = AdminClient({"bootstrap.servers": bootstrap})
     deadline = time.monotonic() + METADATA_TIMEOUT
     while True:
-        found = admin.list_topics(topic=topic, timeout=METADATA_TIMEOUT).topics.get(topic)
+        # all topics: asking for one by name may auto-create it with the broker's default partitions
+        found = admin.list_topics(timeout=METADATA_TIMEOUT).topics.get(topic)
         if found is not None and found.error is None and found.partitions:
             return len(found.partitions)
         if time.monotonic() > deadline:
