@@ -190,7 +190,7 @@ class _Measured:
 
 
 def _viewer(value) -> int | None:
-    if value is None or value == "":
+    if value is None:
         return None
     try:
         return parse_id(value, "viewer")

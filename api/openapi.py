@@ -52,8 +52,9 @@ SCHEMAS = {
     "SearchRequest": {"type": "object", "required": ["vertical", "query"], "additionalProperties": False,
                       "properties": {
         "vertical": {"type": "string", "enum": ["user", "media", "hashtag", "place"]},
-        "query": {"description": "SPEC §4 s-expression, or its JSON form",
-                  "oneOf": [{"type": "string", "maxLength": 16384}, {"type": "object"}]},
+        "query": {"description": "SPEC §4 s-expression, or its JSON form; over 16 KiB, deeper than 32 or "
+                                 "over 1,024 operands is 413 too_large",
+                  "oneOf": [{"type": "string"}, {"type": "object"}]},
         "viewer": {"description": "an id as a JSON integer or a decimal string; required with a search key",
                    "oneOf": [{"type": "integer", "minimum": 0, "maximum": 18446744073709551615},
                              {"type": "string", "pattern": "^[0-9]{1,20}$"}, {"type": "null"}]},
