@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from firehose.events import EventError, parse_json_line
-from firehose.transport import DEFAULT_PARTITIONS, Consumer, Producer, Record
+from firehose.transport import Consumer, Producer, Record
 
 if TYPE_CHECKING:
     from firehose.deadletter import DeadLetters
@@ -34,6 +34,7 @@ SEGMENT_BYTES = 64 << 20
 FLUSH_BYTES = 4 << 20
 CHUNK = 1 << 20
 POLL_INTERVAL = 0.002
+EMBEDDED_PARTITIONS = 1
 
 
 class LogError(RuntimeError):
@@ -129,7 +130,12 @@ def _scan_from(path: Path, pos: int) -> tuple[int, int]:
 
 
 class EmbeddedLog:
-    """A partitioned durable log in `path`; created with `partitions` if absent."""
+    """A partitioned durable log in `path`; created with `partitions` if absent.
+
+    By default it has one partition: a single indexer reads it, so more partitions buy no
+    parallelism, and one keeps the platform's global order, which cross-entity effects depend
+    on (a caption's `@mention` resolves against the users indexed before it).
+    """
 
     def __init__(self, path: str | os.PathLike, partitions: int | None = None):
         self.path = Path(path)
@@ -137,7 +143,7 @@ class EmbeddedLog:
         count_file = self.path / "partitions"
         if not count_file.exists():
             tmp = self.path / f".partitions.{os.getpid()}"
-            tmp.write_text(f"{partitions or DEFAULT_PARTITIONS}\n")
+            tmp.write_text(f"{partitions or EMBEDDED_PARTITIONS}\n")
             try:
                 os.link(tmp, count_file)
             except FileExistsError:
