@@ -60,3 +60,25 @@ def test_bad_query_names_the_position(tmp_path: Path) -> None:
     failed = unicorn(tmp_path, "query", "--vertical", "user", "(and (term name:jo) (term hashtag:x))", check=False)
     assert failed.returncode != 0
     assert "bad_query" in failed.stderr and "hashtag" in failed.stderr
+
+
+def test_http_search_over_the_cli_built_index(tmp_path: Path) -> None:
+    """The same index, served: POST /v1/search answers as `unicorn query` does, with a search key's viewer."""
+    from starlette.testclient import TestClient
+
+    from api import create_app
+
+    unicorn(tmp_path, "ingest", str(EVENTS))
+    unicorn(tmp_path, "index", "--once")
+    app = create_app(tmp_path, keys={"s3cret": "search"})
+    with TestClient(app) as client:
+        body = {"vertical": "user", "viewer": 10, "query": "(and (term name:jo) (term follower:42))"}
+        response = client.post("/v1/search", json=body, headers={"Authorization": "Bearer s3cret"})
+        assert response.status_code == 200
+        result = response.json()
+        # Viewer 10 follows 7; private 8's documents are findable, so both followers of 42 are shown.
+        assert [r["id"] for r in result["results"]] == ["7", "8"]
+        assert result["results"][0]["doc"]["username"] == "jo.doe"
+        del body["viewer"]
+        forbidden = client.post("/v1/search", json=body, headers={"Authorization": "Bearer s3cret"})
+        assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "forbidden"
