@@ -1,9 +1,10 @@
-"""Query engine scenario: 2-hop searches over a synthetic platform (default scale M: 100k users,
-~5M follows, 1M media), p50/p99 per query shape.
+"""Query engine scenario: the query classes of bench/workload.py plus every `extract` field, over a
+synthetic platform (default scale M: 100k users, ~5M follows, 1M media), p50/p99 per class in-process.
 
-    python3 -m bench.engine [--scale M] [--data DIR] [--queries 500]
+    python3 -m bench.engine [--scale M] [--data DIR] [--queries 300] [--classes people_2hop,extract_owners]
 
-The index is built once into DIR (Slipstream over the generator's snapshot) and reused.
+The index is built once into DIR (Slipstream over the generator's snapshot) and reused. Every 20th
+query is run once before measuring (caches warm, as in a serving process).
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ import statistics
 import time
 from pathlib import Path
 
+from bench import workload
+from bench.workload import Item, quoted
 from firehose.sources.generator import SyntheticPlatform
 from slipstream import Slipstream
 from unicorn.engine import Engine
-from unicorn.query import rank
 from unicorn.store import Index
-from unicorn.text import tokens
 
 BATCH = 20_000
+WORKLOAD_CLASSES = ["user_typeahead", "people_2hop", "media_by_followees", "extract_owners", "weak_and", "strong_or"]
+EXTRACT_FIELDS = {"extract_hashtags": ("hashtag", "hashtag"), "extract_places": ("place", "place"),
+                  "extract_mentions": ("mention", "user")}
+CLASSES = WORKLOAD_CLASSES + list(EXTRACT_FIELDS)
 
 
 def build(data: Path, scale: str, seed: int) -> Index:
@@ -52,36 +57,40 @@ def percentiles(samples: list[float]) -> dict[str, float]:
             "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 3)}
 
 
-def run(scale: str = "M", data: Path | None = None, queries: int = 500, seed: int = 0) -> dict:
+def make_items(inputs: workload.Inputs, classes: list[str], per_class: int, rng: random.Random) -> list[Item]:
+    made = workload.items(inputs, [c for c in classes if c in WORKLOAD_CLASSES], per_class, rng)
+    for cls in (c for c in classes if c in EXTRACT_FIELDS):
+        field, vertical = EXTRACT_FIELDS[cls]
+        for _ in range(per_class):
+            query = f"(extract {field}: (term hashtag:{quoted(rng.choice(inputs.hashtags))}))"
+            made.append(Item(cls, vertical, query, rng.choice(inputs.viewers), workload.SEARCH_LIMIT, cls))
+    return made
+
+
+def run(scale: str = "M", data: Path | None = None, queries: int = 300, seed: int = 0,
+        classes: list[str] | None = None) -> dict:
     data = data or Path(f"/tmp/unicorn-bench-engine-{scale}")
     index = build(data, scale, seed)
     engine = Engine(index)
     rng = random.Random(seed)
     with index.reader() as view:
-        users = [view.ext("user", i) for i in view.posting("user", "_live")]
-        viewers = [u for u in rng.sample(users, min(2000, len(users))) if len(view.posting("user", f"following:{u}"))]
-        names = [t[:2] for u in rng.sample(users, min(2000, len(users)))
-                 for t in tokens(view.doc("user", view.iid("user", u))["username"])[:1]]
-        popular = rank.top_k(view, "hashtag", view.posting("hashtag", "_live"), 100).tolist()
-        hashtags = [view.ext("hashtag", i) for i in popular]
-    shapes = {
-        "people_2hop": lambda: (f"(and (term name:{rng.choice(names)}) "
-                                f"(apply following: (term following:{rng.choice(viewers)})))", "user"),
-        "hashtag_by_followees": lambda: (f'(and (term hashtag:"{rng.choice(hashtags)}") '
-                                         f"(apply owner: (term following:{rng.choice(viewers)})))", "media"),
-        "hashtag_top": lambda: (f'(term hashtag:"{rng.choice(hashtags[:10])}")', "media"),
-    }
+        inputs = workload.sample_inputs(view, rng)
+    items = make_items(inputs, classes or CLASSES, queries, rng)
+
+    def search(item: Item):
+        return engine.search(item.vertical, item.query, item.viewer, limit=item.limit, timeout_ms=10_000)
+
+    for item in items[::20]:
+        search(item)
     report: dict = {"scale": scale, "queries": queries}
-    for name, make in shapes.items():
+    for cls in dict.fromkeys(item.cls for item in items):
         samples, found = [], 0
-        for _ in range(queries):
-            query, vertical = make()
-            viewer = rng.choice(viewers)
+        for item in (i for i in items if i.cls == cls):
             started = time.perf_counter()
-            result = engine.search(vertical, query, viewer, limit=20, timeout_ms=10_000)
+            result = search(item)
             samples.append((time.perf_counter() - started) * 1000)
             found += result.total
-        report[name] = percentiles(samples) | {"mean_total": round(found / queries, 1)}
+        report[cls] = percentiles(samples) | {"mean_total": round(found / len(samples), 1)}
     index.close()
     return report
 
@@ -90,9 +99,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="M")
     parser.add_argument("--data", type=Path)
-    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--classes", help=f"comma-separated, of {', '.join(CLASSES)}")
     args = parser.parse_args()
-    print(run(args.scale, args.data, args.queries))
+    report = run(args.scale, args.data, args.queries, classes=args.classes.split(",") if args.classes else None)
+    print(f"scale {report.pop('scale')}, {report.pop('queries')} queries per class")
+    for cls, figures in report.items():
+        print(f"  {cls:<20} p50 {figures['p50_ms']:8.3f} ms  p99 {figures['p99_ms']:8.3f} ms  "
+              f"mean total {figures['mean_total']:,}")
 
 
 if __name__ == "__main__":
