@@ -11,6 +11,8 @@ for (const [name, input] of Object.entries(fields)) {
 $("q").addEventListener("input", search);
 
 let inflight = null;
+const PIN = '<svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" ' +
+  'd="M12 2a7 7 0 0 0-7 7c0 5.2 7 13 7 13s7-7.8 7-13a7 7 0 0 0-7-7zm0 9.5A2.5 2.5 0 1 1 12 6.5a2.5 2.5 0 0 1 0 5z"/></svg>';
 
 async function search() {
   const q = $("q").value;
@@ -53,7 +55,7 @@ function initials(result) {
 function color(id) {
   let hash = 0;
   for (const c of id) hash = (hash * 31 + c.charCodeAt(0)) | 0;
-  return `hsl(${Math.abs(hash) % 360} 55% 52%)`;
+  return `hsl(${Math.round(Math.abs(hash) * 137.508) % 360} 55% 52%)`;  // golden angle: neighbours differ
 }
 
 function followedBy(social) {
@@ -71,8 +73,9 @@ function render(results) {
     const item = el("li", `result ${r.vertical}`);
     item.setAttribute("role", "option");
     item.dataset.id = r.id;
-    const avatar = el("div", `avatar ${r.vertical}`, r.vertical === "hashtag" ? "#" : r.vertical === "place" ? "📍" : initials(r));
+    const avatar = el("div", `avatar ${r.vertical}`, r.vertical === "hashtag" ? "#" : r.vertical === "user" ? initials(r) : "");
     if (r.vertical === "user") avatar.style.background = color(r.id);
+    if (r.vertical === "place") avatar.innerHTML = PIN;
     const text = el("div", "text");
     const title = el("div", "title", r.title);
     if (r.verified) title.append(el("span", "verified", "✓"));

@@ -1,0 +1,97 @@
+"""End to end in headless Chromium: `api.serve` runs a real uvicorn server on 127.0.0.1 over a small
+indexed data directory; the page is opened without a key, a key and a viewer are entered, a name
+is typed key by key, and the expected people appear first. A screenshot goes to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from firehose.events import validate
+from slipstream import Slipstream
+from tests.test_typeahead_behaviour import HISTORY
+from unicorn import paths
+from unicorn.store import Index
+
+KEY = "page-test-key"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    index = Index(paths.index(data))
+    with index.writer() as batch:
+        slip = Slipstream(batch)
+        for event in HISTORY:
+            slip.apply(validate(event))
+    index.close()
+    port = free_port()
+    env = {**os.environ, "UNICORN_API_KEYS": f"{KEY}:search"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"import api; api.serve({str(data)!r}, host='127.0.0.1', port={port})"],
+        env=env, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None:
+                raise RuntimeError(process.stderr.read().decode())
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the server did not become ready")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+def test_typing_shows_people_ranked_by_who_the_viewer_knows(server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 720, "height": 900})
+            page.goto(server)
+            page.fill("#key", KEY)
+            page.fill("#viewer", "1")
+            page.locator("#q").press_sequentially("jo.m", delay=60)
+            first = page.locator("#results li").first
+            expect(first.locator(".title")).to_have_text("jo.mutual")
+            expect(first.locator(".social")).to_have_text("Followed by jo.followed, bob, cat and 1 other")
+            page.fill("#q", "")
+            page.locator("#q").press_sequentially("jo", delay=60)
+            titles = page.locator("#results li .title")
+            expect(titles.first).to_have_text("jo")
+            expect(titles.nth(1)).to_contain_text("jo.followed")
+            expect(titles.nth(1).locator(".following")).to_be_visible()
+            expect(titles.nth(3).locator(".verified")).to_be_visible()  # jo.star
+            expect(page.locator("#status")).to_contain_text("results")
+            page.screenshot(path=str(ARTIFACTS / "typeahead.png"), full_page=True)
+            page.fill("#key", "wrong")
+            page.locator("#q").press_sequentially("x", delay=60)
+            expect(page.locator("#status")).to_have_class("error")
+        finally:
+            browser.close()
