@@ -115,7 +115,11 @@ class KafkaConsumer(Consumer):
 
     def poll(self, max_records: int, timeout: float) -> list[Record]:
         out: list[Record] = []
-        for msg in self._consumer.consume(max_records, timeout):
+        first = self._consumer.poll(timeout)  # consume() would wait for all max_records
+        if first is None:
+            return out
+        rest = self._consumer.consume(max_records - 1, 0) if max_records > 1 else []
+        for msg in [first, *rest]:
             err = msg.error()
             if err is None:
                 out.append(Record(msg.partition(), msg.offset(), msg.value() or b""))

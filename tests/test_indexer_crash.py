@@ -18,7 +18,6 @@ import threading
 import time
 from pathlib import Path
 
-import lmdb
 import pytest
 
 import indexer
@@ -30,7 +29,7 @@ from firehose.transport import Producer
 from indexer import meta_key
 from tests.brokers import Tansu, free_port
 from tests.model.platform import Platform
-from tests.test_indexer_daemon import index_state, model_docs
+from tests.test_indexer_daemon import committed, index_state, model_docs
 from unicorn.store import Index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,18 +106,6 @@ def clean(stream, tmp_path_factory) -> dict:
     assert {v: s["docs"] for v, s in state.items()} == model_docs(platform)
     index.close()
     return state
-
-
-def committed(index_dir: Path, source: str = "embedded") -> int:
-    """Records the index has committed, read as another process would."""
-    try:
-        index = Index(index_dir, readonly=True)
-    except lmdb.Error:  # not created yet
-        return 0
-    try:
-        return sum(index.offsets(source).values())
-    finally:
-        index.close()
 
 
 RUN = "import sys, indexer; indexer.run(sys.argv[1], once=True, batch_size=int(sys.argv[2]))"
