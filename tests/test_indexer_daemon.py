@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import indexer
 import indexer.daemon
 from firehose.events import validate
 from firehose.deadletter import DeadLetters, EmbeddedDeadLetters, KafkaDeadLetters
@@ -223,3 +224,23 @@ def test_sigterm_finishes_the_batch_and_exits_0(tmp_path):
     assert all(postings[f"follower:{i}"] == [str(i % 97)] for i in range(3000))
     with index.reader() as view:
         assert view.meta(meta_key("embedded"))["applied_total"] == 3000
+
+
+def test_once_reports_progress_figures_and_metrics(tmp_path, capsys):
+    from indexer.stats import EVENTS
+
+    with EmbeddedLog(tmp_path / "firehose", 2).producer() as producer:
+        for i in range(500):
+            producer.send({"op": "follow.add", "ts": i, "follower": i, "followee": 1})
+        producer.send_raw(1, b"", b"junk")
+    before = EVENTS.labels("embedded")._value.get()
+    stats = indexer.run(tmp_path, once=True, batch_size=100, progress=True)
+    assert (stats.applied, stats.dead_lettered) == (500, 1)
+    assert "indexing" in capsys.readouterr().err
+    assert EVENTS.labels("embedded")._value.get() - before == 500
+    index = Index(tmp_path / "index", readonly=True)
+    with index.reader() as view:
+        figures = view.meta(meta_key("embedded"))
+    assert figures["applied_total"] == 500 and figures["dead_lettered_total"] == 1
+    assert figures["lag"] == {0: 0, 1: 0} and figures["last_commit"] > 0
+    assert index.offsets("embedded") == EmbeddedLog(tmp_path / "firehose").end_offsets()
