@@ -26,8 +26,8 @@ EMPTY = FrozenBitMap()
 _IID = struct.Struct(">I")
 _GEN = struct.Struct(">Q")
 _RANK = struct.Struct("<qqQ")  # count, taken_at, external id
-RANKDIRTY_KEEP = 4096
-ID_CACHE_MAX = 4_000_000  # id map entries a writer keeps in memory  # generations of rank changes kept for incremental reader refresh
+RANKDIRTY_KEEP = 4096  # generations of document changes kept for incremental reader refresh
+ID_CACHE_MAX = 4_000_000  # id map entries a writer keeps in memory
 
 
 def _pack(value: Any) -> bytes:
@@ -61,11 +61,75 @@ class RankColumns:
             new[: len(old)] = old
             setattr(self, name, new)
 
-    def _set(self, iid: int, raw: bytes | memoryview | None) -> None:
-        count, taken_at, ext = _RANK.unpack(raw) if raw is not None else (0, 0, 0)
+    def _set(self, iid: int, rank: tuple[int, int, int] | None) -> None:
+        count, taken_at, ext = rank if rank is not None else (0, 0, 0)
         self.count[iid] = count
         self.taken_at[iid] = taken_at
         self.ext_id[iid] = ext
+
+
+class LinkColumns:
+    """Media links per internal media id, as numpy columns (`extract` reads these, not msgpack).
+
+    `owner` and `place` hold one internal id or -1. `hashtag` and `mention` are rows of the first
+    `WIDTH[field]` ids padded with -1; a media with more keeps its whole list in `overflow[field]`.
+    """
+
+    WIDTH = {"hashtag": 4, "mention": 2}
+
+    def __init__(self) -> None:
+        self.gen = -1
+        self.owner = np.full(0, -1, dtype=np.int64)
+        self.place = np.full(0, -1, dtype=np.int64)
+        self.hashtag = np.full((0, self.WIDTH["hashtag"]), -1, dtype=np.int64)
+        self.mention = np.full((0, self.WIDTH["mention"]), -1, dtype=np.int64)
+        self.overflow: dict[str, dict[int, list[int]]] = {"hashtag": {}, "mention": {}}
+        self.overflowing: dict[str, BitMap] = {"hashtag": BitMap(), "mention": BitMap()}
+
+    def _reserve(self, size: int) -> None:
+        if size <= len(self.owner):
+            return
+        capacity = max(size, 2 * len(self.owner), 1024)
+        for name in ("owner", "place", "hashtag", "mention"):
+            old = getattr(self, name)
+            new = np.full((capacity, *old.shape[1:]), -1, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def _set(self, iid: int, links: list | None) -> None:
+        owner, place, hashtags, mentions = links if links is not None else (-1, -1, [], [])
+        self.owner[iid] = owner
+        self.place[iid] = place
+        for name, ids in (("hashtag", hashtags), ("mention", mentions)):
+            width = self.WIDTH[name]
+            row = getattr(self, name)[iid]
+            row[:] = -1
+            row[: min(width, len(ids))] = ids[:width]
+            if len(ids) > width:
+                self.overflow[name][iid] = list(ids)
+                self.overflowing[name].add(iid)
+            elif iid in self.overflowing[name]:
+                del self.overflow[name][iid]
+                self.overflowing[name].discard(iid)
+
+    def targets(self, field: str, media: np.ndarray) -> np.ndarray:
+        """The internal ids that field `field` of the given media points to (with repeats)."""
+        media = media[media < len(self.owner)]
+        column = getattr(self, field)[media]
+        found = column[column >= 0]
+        if column.ndim == 2 and self.overflowing[field]:
+            extra = [i for m in BitMap(media.tolist()) & self.overflowing[field] for i in self.overflow[field][m]]
+            found = np.concatenate([found, np.asarray(extra, dtype=found.dtype)])
+        return found
+
+    def of(self, field: str, media: int) -> list[int]:
+        """What field `field` of one media points to."""
+        if media >= len(self.owner):
+            return []
+        if field in self.overflow and media in self.overflowing[field]:
+            return self.overflow[field][media]
+        column = getattr(self, field)[media]
+        return [int(i) for i in np.atleast_1d(column) if i >= 0]
 
 
 class Index:
@@ -109,6 +173,7 @@ class Index:
         self._cache = _PostingCache(cache_bytes)
         self._ids: dict[tuple[str, int | str], int] = {}  # committed id map entries (never change)
         self._ranks = {vertical: RankColumns() for vertical in VERTICALS}
+        self._links = LinkColumns()
         self._rank_lock = threading.Lock()
 
     @property
@@ -229,39 +294,53 @@ class ReadView:
     def rank(self, vertical: str) -> RankColumns:
         """Static-order columns, refreshed to this view's generation when they are older."""
         columns = self._index._ranks[vertical]
-        if columns.gen >= self.gen:
-            return columns
-        with self._index._rank_lock:
-            if columns.gen < self.gen and not self._refresh(vertical, columns):
-                self._load(vertical, columns)
-            columns.gen = max(columns.gen, self.gen)
+        if columns.gen < self.gen:
+            self._refresh(vertical, "rank", columns)
         return columns
 
-    def _refresh(self, vertical: str, columns: RankColumns) -> bool:
-        """Apply the rank changes after `columns.gen`; False when they were pruned (reload)."""
-        if columns.gen < 0 or columns.gen < self.gen - RANKDIRTY_KEEP:
-            return False
-        cursor = self._txn.cursor(db=self._dbs[vertical, "rankdirty"])
-        if not cursor.set_range(_GEN.pack(columns.gen + 1)):
-            return True
-        rank_db = self._dbs[vertical, "rank"]
-        for key, value in cursor.iternext():
-            if _GEN.unpack(key)[0] > self.gen:
-                break
-            for iid in BitMap.deserialize(value):
-                columns._reserve(iid + 1)
-                columns._set(iid, self._txn.get(_IID.pack(iid), db=rank_db))
-        return True
+    def link_columns(self) -> LinkColumns:
+        """Media link columns, refreshed to this view's generation when they are older."""
+        columns = self._index._links
+        if columns.gen < self.gen:
+            self._refresh("media", "links", columns)
+        return columns
 
-    def _load(self, vertical: str, columns: RankColumns) -> None:
-        cursor = self._txn.cursor(db=self._dbs[vertical, "rank"])
-        if cursor.last():
-            columns._reserve(_IID.unpack(cursor.key())[0] + 1)
-        columns.count[:] = 0
-        columns.taken_at[:] = 0
-        columns.ext_id[:] = 0
-        for key, value in self._txn.cursor(db=self._dbs[vertical, "rank"]).iternext():
-            columns._set(_IID.unpack(key)[0], value)
+    def _refresh(self, vertical: str, kind: str, columns: RankColumns | LinkColumns) -> None:
+        """Apply the changes after `columns.gen` recorded in `{vertical}.rankdirty` (documents
+        changed, and with a media document its links), or reload all when they were pruned."""
+        with self._index._rank_lock:
+            if columns.gen >= self.gen:
+                return
+            dirty = self._dirty_since(vertical, columns.gen)
+            db = self._dbs[vertical, kind]
+            decode = _RANK.unpack if kind == "rank" else _unpack
+            if dirty is None:  # load into fresh columns, then swap them in whole
+                fresh = type(columns)()
+                cursor = self._txn.cursor(db=db)
+                if cursor.last():
+                    fresh._reserve(_IID.unpack(cursor.key())[0] + 1)
+                for key, value in self._txn.cursor(db=db).iternext():
+                    fresh._set(_IID.unpack(key)[0], decode(value))
+                vars(columns).update(vars(fresh))
+            else:
+                for iid in dirty:
+                    columns._reserve(iid + 1)
+                    raw = self._txn.get(_IID.pack(iid), db=db)
+                    columns._set(iid, decode(raw) if raw is not None else None)
+            columns.gen = self.gen
+
+    def _dirty_since(self, vertical: str, gen: int) -> BitMap | None:
+        """Internal ids whose documents changed after `gen` up to this view; None when unknown."""
+        if gen < 0 or gen < self.gen - RANKDIRTY_KEEP:
+            return None
+        dirty = BitMap()
+        cursor = self._txn.cursor(db=self._dbs[vertical, "rankdirty"])
+        if cursor.set_range(_GEN.pack(gen + 1)):
+            for key, value in cursor.iternext():
+                if _GEN.unpack(key)[0] > self.gen:
+                    break
+                dirty |= BitMap.deserialize(value)
+        return dirty
 
 
 class WriteBatch:
@@ -280,6 +359,7 @@ class WriteBatch:
         self._dirty_docs: set[tuple[str, int]] = set()
         self._next_id = {v: self._get_meta(f"next_id:{v}", 0) for v in VERTICALS}
         self._new_ids: dict[tuple[str, int | str], int] = {}
+        self._relinked: set[int] = set()  # media whose links changed, recorded in media.rankdirty
         self._done = False
 
     def __enter__(self) -> WriteBatch:
@@ -383,6 +463,7 @@ class WriteBatch:
 
     def set_links(self, iid: int, links: tuple[int, int, list[int], list[int]] | None) -> None:
         db = self._dbs["media", "links"]
+        self._relinked.add(iid)
         if links is None:
             self._txn.delete(_IID.pack(iid), db=db)
         else:
@@ -429,6 +510,8 @@ class WriteBatch:
                 rank = _RANK.pack(doc[RANK_COUNT[vertical]], doc.get("taken_at", 0), ext)
                 txn.put(key, rank, db=self._dbs[vertical, "rank"])
             rank_changed.setdefault(vertical, BitMap()).add(iid)
+        if self._relinked:
+            rank_changed.setdefault("media", BitMap()).update(self._relinked)
         for vertical, iids in rank_changed.items():
             db = self._dbs[vertical, "rankdirty"]
             txn.put(self._stamp, iids.serialize(), db=db)

@@ -12,7 +12,6 @@ from unicorn.query import plan as p
 
 PATHS = 3
 EXTRACT_SCAN = 10_000
-_FIELD = {"owner": 0, "place": 1, "hashtag": 2, "mention": 3}
 
 
 def why(node: p.Plan, iid: int, trace: dict, view) -> list[str]:
@@ -45,13 +44,11 @@ def why(node: p.Plan, iid: int, trace: dict, view) -> list[str]:
 
 
 def _extract_paths(node: p.Extract, iid: int, trace: dict, view) -> list[str]:
-    slot, paths = _FIELD[node.field], []
+    columns, paths = view.link_columns(), []
     for n, media in enumerate(trace.get(id(node.inner), ())):
         if n == EXTRACT_SCAN or len(paths) == PATHS:
             break
-        links = view.links(media)
-        target = links[slot] if links else None
-        if target == iid or (isinstance(target, list) and iid in target):
+        if iid in columns.of(node.field, media):
             inner = why(node.inner, media, trace, view)
             paths.append(f"extract {node.field}: media {view.ext('media', media)} <- [{', '.join(inner)}]")
     return paths
