@@ -1,7 +1,7 @@
 """The engine against the model while the index changes batch by batch: the reader-side numpy
 columns (static order, media links) are refreshed per generation, incrementally from
 `{v}.rankdirty` or by a whole reload when those records were pruned, and must always answer
-like the model. Narrow link rows make hashtags and mentions overflow into their lists.
+like the model. Narrow link rows and a low id bound make hashtags and mentions overflow into their lists.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ steps = st.lists(st.tuples(events(24), st.lists(st.tuples(st.one_of(extract_quer
 @pytest.fixture(params=["incremental", "reload"])
 def columns_mode(request, monkeypatch):
     monkeypatch.setattr(LinkColumns, "WIDTH", {"hashtag": 1, "mention": 1})
+    monkeypatch.setattr(LinkColumns, "ROW_MAX", 2)  # larger ids overflow, as ids past int32 do
     if request.param == "reload":  # every generation's records pruned at once: readers reload whole columns
         monkeypatch.setattr(store, "RANKDIRTY_KEEP", 0)
     return request.param

@@ -17,7 +17,7 @@ from typing import Any
 import lmdb
 import msgpack
 import numpy as np
-from pyroaring import BitMap, FrozenBitMap
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from unicorn.schema import LIVE, RANK_COUNT, VERTICALS, ext_from_key, ext_key
 
@@ -71,18 +71,20 @@ class RankColumns:
 class LinkColumns:
     """Media links per internal media id, as numpy columns (`extract` reads these, not msgpack).
 
-    `owner` and `place` hold one internal id or -1. `hashtag` and `mention` are rows of the first
-    `WIDTH[field]` ids padded with -1; a media with more keeps its whole list in `overflow[field]`.
+    `owner` and `place` hold one internal id or -1. `hashtag` and `mention` are int32 rows of up to
+    `WIDTH[field]` ids padded with -1; a media with more, or with an id past int32, keeps its whole
+    list in `overflow[field]` instead.
     """
 
-    WIDTH = {"hashtag": 4, "mention": 2}
+    WIDTH = {"hashtag": 8, "mention": 2}
+    ROW_MAX = 2**31 - 1
 
     def __init__(self) -> None:
         self.gen = -1
         self.owner = np.full(0, -1, dtype=np.int64)
         self.place = np.full(0, -1, dtype=np.int64)
-        self.hashtag = np.full((0, self.WIDTH["hashtag"]), -1, dtype=np.int64)
-        self.mention = np.full((0, self.WIDTH["mention"]), -1, dtype=np.int64)
+        self.hashtag = np.full((0, self.WIDTH["hashtag"]), -1, dtype=np.int32)
+        self.mention = np.full((0, self.WIDTH["mention"]), -1, dtype=np.int32)
         self.overflow: dict[str, dict[int, list[int]]] = {"hashtag": {}, "mention": {}}
         self.overflowing: dict[str, BitMap] = {"hashtag": BitMap(), "mention": BitMap()}
 
@@ -101,26 +103,30 @@ class LinkColumns:
         self.owner[iid] = owner
         self.place[iid] = place
         for name, ids in (("hashtag", hashtags), ("mention", mentions)):
-            width = self.WIDTH[name]
             row = getattr(self, name)[iid]
             row[:] = -1
-            row[: min(width, len(ids))] = ids[:width]
-            if len(ids) > width:
+            if len(ids) <= self.WIDTH[name] and all(i <= self.ROW_MAX for i in ids):
+                row[: len(ids)] = ids
+                if iid in self.overflowing[name]:
+                    del self.overflow[name][iid]
+                    self.overflowing[name].discard(iid)
+            else:
                 self.overflow[name][iid] = list(ids)
                 self.overflowing[name].add(iid)
-            elif iid in self.overflowing[name]:
-                del self.overflow[name][iid]
-                self.overflowing[name].discard(iid)
 
-    def targets(self, field: str, media: np.ndarray) -> np.ndarray:
-        """The internal ids that field `field` of the given media points to (with repeats)."""
-        media = media[media < len(self.owner)]
-        column = getattr(self, field)[media]
-        found = column[column >= 0]
+    def targets(self, field: str, media: AbstractBitMap) -> list[int]:
+        """The distinct internal ids that field `field` of the given media points to, ascending."""
+        ids = np.frombuffer(media.to_array(), dtype=np.uint32)
+        column = getattr(self, field)[ids[ids < len(self.owner)]]
+        found = column[column >= 0].astype(np.int64, copy=False)
         if column.ndim == 2 and self.overflowing[field]:
-            extra = [i for m in BitMap(media.tolist()) & self.overflowing[field] for i in self.overflow[field][m]]
-            found = np.concatenate([found, np.asarray(extra, dtype=found.dtype)])
-        return found
+            extra = [i for m in media & self.overflowing[field] for i in self.overflow[field][m]]
+            found = np.concatenate([found, np.asarray(extra, dtype=np.int64)])
+        if not len(found):
+            return []
+        present = np.zeros(int(found.max()) + 1, dtype=bool)
+        present[found] = True
+        return np.flatnonzero(present).tolist()
 
     def of(self, field: str, media: int) -> list[int]:
         """What field `field` of one media points to."""

@@ -3,15 +3,12 @@ to, read from the index's link columns (one numpy gather over the inner media)."
 
 from __future__ import annotations
 
-import numpy as np
 from pyroaring import BitMap
 
-from unicorn.query import rank
 from unicorn.query.plan import Extract
 
 
 def run(node: Extract, ctx) -> BitMap:
-    media = rank.as_array(ctx.run(node.inner))
+    media = ctx.run(node.inner)
     ctx.check_time()
-    targets = ctx.view.link_columns().targets(node.field, media)
-    return BitMap(np.unique(targets).tolist()) & ctx.vis.visible[node.vertical]
+    return BitMap(ctx.view.link_columns().targets(node.field, media)) & ctx.vis.visible[node.vertical]
