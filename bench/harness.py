@@ -31,6 +31,7 @@ import psycopg
 import pyroaring
 
 from bench import postgres, relevance, report
+from bench.servers import Postgres
 from bench.workload import Inputs, Item, items, sample_inputs
 from unicorn.engine import Engine
 from unicorn.store import Index
@@ -261,16 +262,16 @@ def run(scale: str = "S", scenarios: tuple[str, ...] = SCENARIOS, out_dir: str |
 
     try:
         if "queries" in scenarios:
-            server = postgres.Server(data / "pg").start()
+            server = Postgres(data / "pg").start()
             result["versions"]["postgres"] = server.version()
-            counts = postgres.loaded(server.dsn, scale, seed)
+            counts = postgres.loaded(server.dsn(), scale, seed)
             if counts is None:
                 log("loading PostgreSQL")
                 from firehose.sources.generator import SyntheticPlatform
-                counts = postgres.load(server.dsn, SyntheticPlatform(scale, seed).snapshot(), scale, seed, log)
+                counts = postgres.load(server.dsn(), SyntheticPlatform(scale, seed).snapshot(), scale, seed, log)
             result["postgres_dataset"] = counts
             log(f"queries: {len(classes)} classes x {queries} x {repeats} repeats")
-            result["queries"] = measure_queries(searcher, server.dsn, workloads, log)
+            result["queries"] = measure_queries(searcher, server.dsn(), workloads, log)
             checkpoint()
         if "relevance" in scenarios:
             log("relevance")
@@ -305,9 +306,9 @@ def _sources(module, data: Path, scale: str) -> dict:
     import tempfile
 
     work = Path(tempfile.mkdtemp(prefix="unicorn-bench-sources-"))
-    server = postgres.Server(work / "pg").start()
+    server = Postgres(work / "pg").start()
     try:
-        return module.run(server.dsn, scale, work)
+        return module.run(server.dsn(), scale, work)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

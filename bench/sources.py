@@ -1,6 +1,6 @@
 """Data-source figures: generator events/s, COPY load, relay events/s, rebuild time (goal at M: <= 120 s).
 
-`python -m bench.sources [--scale M]` starts an embedded PostgreSQL (tests/pg.py), prints the
+`python -m bench.sources [--scale M]` starts an embedded PostgreSQL (bench.servers), prints the
 figures and returns them as a dict from `run`.
 """
 
@@ -45,14 +45,13 @@ def run(dsn: str, scale: str, work: Path) -> dict[str, float]:
 @click.option("--scale", default="demo", show_default=True, help="S, demo, M or L.")
 def main(scale: str) -> None:
     """Print generator, bulk load, relay and rebuild figures at SCALE."""
-    from tests.pg import Postgres, free_port
+    from bench.servers import Postgres
 
     root = Path(tempfile.mkdtemp(prefix="unicorn-bench-"))
-    server = Postgres(root / "pg", free_port())
-    server.data_dir.mkdir()
+    server = Postgres(root / "pg")
     try:
         server.start()
-        run(server.create_database(), scale, root)
+        run(server.create_database("platform"), scale, root)
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from bench import harness, postgres, relevance
 from bench.__main__ import main
+from bench.servers import Postgres
 from bench.workload import Item
 from unicorn.text import normalize
 
@@ -91,14 +92,14 @@ def test_a_wrong_answer_fails_the_comparison(bench_run, monkeypatch):
     _, root, _ = bench_run
     from unicorn.store import Index
 
-    server = postgres.Server(root / "data" / "pg").start()
+    server = Postgres(root / "data" / "pg").start()
     index = Index(root / "data" / "index")
     try:
         # The static order reversed: PostgreSQL now answers differently for any prefix with 2+ matches.
         monkeypatch.setitem(postgres.SQL, "wrong", postgres.SQL["user_prefix"].replace(
             "u.followers_count DESC, u.id", "u.followers_count ASC, u.id DESC"))
         item = Item("user_typeahead", "user", "(term name:a)", 1, 10, "wrong", {"v": 1, "p": "a%", "k": 10})
-        measured = harness.measure_queries(harness.searchers(index), server.dsn, [[item]], lambda _: None)
+        measured = harness.measure_queries(harness.searchers(index), server.dsn(), [[item]], lambda _: None)
         assert measured["mismatch_count"] == 1
         assert measured["classes"]["user_typeahead"]["answers_match"] is False
     finally:
@@ -131,7 +132,7 @@ def test_keystrokes_until_the_target_shows(bench_run):
 @pytest.fixture(scope="module")
 def pg(bench_run):
     _, root, _ = bench_run
-    server = postgres.Server(root / "data" / "pg").start()
+    server = Postgres(root / "data" / "pg").start()
     yield server
     server.stop()
 
@@ -142,6 +143,6 @@ names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), m
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(prefix=names, value=names)
 def test_like_prefix_matches_exactly_the_values_starting_with_the_normalized_prefix(pg, prefix, value):
-    with psycopg.connect(pg.dsn) as conn:
+    with psycopg.connect(pg.dsn()) as conn:
         matched = conn.execute("SELECT %s LIKE %s", (normalize(value), postgres.like_prefix(prefix))).fetchone()[0]
     assert matched == normalize(value).startswith(normalize(prefix))

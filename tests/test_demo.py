@@ -4,7 +4,6 @@ run on the same data directory reuses the index instead of rebuilding it."""
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -12,11 +11,7 @@ from pathlib import Path
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench.servers import free_port
 
 
 def start_demo(data: Path, port: int) -> tuple[subprocess.Popen, list[str]]:

@@ -27,7 +27,7 @@ from firehose.kafka import KafkaProducer
 from firehose.log import EmbeddedLog
 from firehose.transport import Producer
 from indexer import meta_key
-from tests.brokers import Tansu, free_port
+from bench.servers import Tansu, free_port
 from tests.model.platform import Platform
 from tests.test_indexer_daemon import committed, index_state, model_docs
 from unicorn.store import Index
