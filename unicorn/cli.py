@@ -147,10 +147,10 @@ def rebuild(data: Path, dsn: str) -> None:
     run_rebuild(dsn, data)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(add_help_option=False, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def bench(ctx: click.Context) -> None:
-    """Run the benchmark harness (`unicorn bench --help` lists scenarios and scales)."""
+    """Run the benchmark harness: scenarios and scales, PostgreSQL side by side (its own --help)."""
     from bench.__main__ import main as bench_main
 
     sys.exit(bench_main(ctx.args))
