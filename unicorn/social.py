@@ -28,7 +28,7 @@ from unicorn.query import privacy, rank
 
 EXACT, FOLLOWED, MUTUAL = 8.0, 4.0, 3.0
 MAX_EXPANDED = 1000  # followees whose following lists feed the 2-hop counts
-POPULAR = 512  # best users by static order, kept per generation
+POPULAR = 2048  # best users by static order, kept per generation
 SHOWN = 3  # followees named in a result's social context
 CAP = 0.999
 
@@ -47,7 +47,7 @@ class Circle:
 
     def __init__(self, view, viewer: int | None, visible_users: AbstractBitMap) -> None:
         self.viewer = viewer
-        self.names: dict[int, dict] = {}  # followee iid -> {"id", "username", "full_name", "_order"}
+        self.names: dict[int, dict] = {}  # followee iid -> {"id", "username", "full_name"}
         if viewer is None:
             self.followees = FrozenBitMap()
         else:
@@ -60,6 +60,7 @@ class Circle:
         else:
             self.hop_ids, self.hop_counts = np.zeros(0, np.uint32), np.zeros(0, np.int64)
         self.hop = FrozenBitMap(self.hop_ids)
+        self.complete = len(self.followee_ids) <= MAX_EXPANDED  # the 2-hop counts are exact
 
     def mutuals(self, ids: np.ndarray) -> np.ndarray:
         """The 2-hop count of each id (0 outside the 2-hop set)."""
@@ -70,18 +71,21 @@ class Circle:
 
     def context(self, view, iid: int, ext: int) -> dict:
         """SPEC §6 `social` of one user result: only visible followees are counted or named."""
+        if self.complete and iid not in self.hop:
+            return {"following": iid in self.followees, "followed_by_count": 0, "followed_by": []}
         via = view.posting("user", f"follower:{ext}") & self.followees
-        shown = via if len(via) <= SHOWN else rank.top_k(view, "user", via, SHOWN).tolist()
-        names = sorted((self._name(view, f) for f in shown), key=lambda n: n["_order"])
+        shown = rank.as_array(via)
+        if len(shown) > 1:
+            cols = view.rank("user")
+            shown = shown[np.lexsort((cols.ext_id[shown], -cols.count[shown]))[:SHOWN]]
         return {"following": iid in self.followees, "followed_by_count": len(via),
-                "followed_by": [{k: n[k] for k in ("id", "username", "full_name")} for n in names]}
+                "followed_by": [self._name(view, f) for f in shown.tolist()]}
 
     def _name(self, view, iid: int) -> dict:
         name = self.names.get(iid)
         if name is None:
             doc = view.doc("user", iid)
-            name = self.names[iid] = {"id": str(doc["id"]), "username": doc["username"],
-                                      "full_name": doc["full_name"], "_order": (-doc["followers_count"], doc["id"])}
+            name = self.names[iid] = {"id": str(doc["id"]), "username": doc["username"], "full_name": doc["full_name"]}
         return name
 
 
@@ -140,11 +144,11 @@ class Social:
         return [(int(i), round(float(s), 4)) for i, s in zip(ids[order], score[order])]
 
     def _strangers(self, view, rest: AbstractBitMap, k: int) -> np.ndarray:
-        """The best `k` of `rest` by static order, from the popular list when it holds them."""
+        """Ids holding the best `k` of `rest` by static order: its popular ones when there are k of them."""
         popular = rest & self.popular(view)
-        if len(popular) >= k or len(popular) == len(rest):
-            return rank.top_k(view, "user", popular, k)
-        return rank.top_k(view, "user", rest, k)
+        if len(popular) == len(rest) or k <= len(popular) <= 8 * k:
+            return rank.as_array(popular)
+        return rank.top_k(view, "user", popular if len(popular) >= k else rest, k)
 
     def ranker(self, view, vertical: str, ids: AbstractBitMap, limit: int, viewer: int | None) -> list[tuple[int, float]]:
         """The engine's `order: "social"` (see unicorn.engine.Ranker); other verticals keep the static order."""

@@ -30,6 +30,7 @@ VERTICALS = ("user", "hashtag", "place")
 MAX_LIMIT = 50
 MAX_CHARS = 200
 EXACT_NAME = 4.0
+MAX_ENTRIES = 200_000  # result entries kept per generation
 
 
 class _Request:
@@ -52,6 +53,7 @@ class Typeahead:
         self._shared: OrderedDict[tuple, list[tuple[int, float]]] = OrderedDict()  # viewer-independent rankings
         self._shared_size = shared_size
         self._lock = threading.Lock()
+        self._entries: tuple[int, dict[tuple[str, int], tuple[dict, int | str]]] = (-1, {})
 
     def _cached(self, key: tuple, make) -> list[tuple[int, float]]:
         """Hashtag and place rankings depend on the snapshot and text only, not on the viewer."""
@@ -98,9 +100,23 @@ class Typeahead:
                     found.extend((-score, order, n, vertical, iid) for n, (iid, score) in enumerate(plan[vertical]()))
                     req.check_time()
             found.sort()
-            results = [_RESULT[vertical](req, iid, -score) for score, _, _, vertical, iid in found[:limit]]
+            results = [self._result(req, vertical, iid, -score) for score, _, _, vertical, iid in found[:limit]]
         took_ms = (time.perf_counter() - started) * 1000.0
         return {"q": q, "results": results, "took_ms": round(took_ms, 3)}
+
+    def _result(self, req: _Request, vertical: str, iid: int, score: float) -> dict:
+        """A result: its document's part, kept per generation, with the score and the viewer's `social`."""
+        gen, entries = self._entries
+        if gen != req.view.gen or len(entries) > MAX_ENTRIES:
+            gen, entries = self._entries = (req.view.gen, {})
+        entry = entries.get((vertical, iid))
+        if entry is None:
+            doc = req.view.doc(vertical, iid)
+            entry = entries[vertical, iid] = (_ENTRY[vertical](doc), doc["id"])
+        result = {**entry[0], "score": score}
+        if vertical == "user" and req.viewer is not None:
+            result["social"] = req.circle.context(req.view, iid, entry[1])
+        return result
 
     def _users(self, req: _Request, typed: str, limit: int) -> list[tuple[int, float]]:
         wanted = text.tokens(typed)
@@ -157,29 +173,23 @@ def _places(req: _Request, wanted: list[str], limit: int) -> list[tuple[int, flo
     return _by_count(req.view, "place", matches, None, limit)
 
 
-def _user_result(req: _Request, iid: int, score: float) -> dict:
-    doc = req.view.doc("user", iid)
-    result = {"vertical": "user", "id": str(doc["id"]), "title": doc["username"], "subtitle": doc["full_name"],
-              "score": score, "verified": bool(doc["is_verified"])}
-    if req.viewer is not None:
-        result["social"] = req.circle.context(req.view, iid, doc["id"])
-    return result
+def _user_entry(doc: dict) -> dict:
+    return {"vertical": "user", "id": str(doc["id"]), "title": doc["username"], "subtitle": doc["full_name"],
+            "verified": bool(doc["is_verified"])}
 
 
-def _hashtag_result(req: _Request, iid: int, score: float) -> dict:
-    doc = req.view.doc("hashtag", iid)
+def _hashtag_entry(doc: dict) -> dict:
     count = doc["media_count"]
     return {"vertical": "hashtag", "id": doc["id"], "title": f"#{doc['name']}",
-            "subtitle": f"{count:,} post" + ("" if count == 1 else "s"), "score": score}
+            "subtitle": f"{count:,} post" + ("" if count == 1 else "s")}
 
 
-def _place_result(req: _Request, iid: int, score: float) -> dict:
-    doc = req.view.doc("place", iid)
+def _place_entry(doc: dict) -> dict:
     where = ", ".join(part for part in (doc["city"], doc["country"]) if part)
-    return {"vertical": "place", "id": str(doc["id"]), "title": doc["name"], "subtitle": where, "score": score}
+    return {"vertical": "place", "id": str(doc["id"]), "title": doc["name"], "subtitle": where}
 
 
-_RESULT = {"user": _user_result, "hashtag": _hashtag_result, "place": _place_result}
+_ENTRY = {"user": _user_entry, "hashtag": _hashtag_entry, "place": _place_entry}
 
 
 def _all_tokens(view, vertical: str, wanted: list[str]) -> AbstractBitMap:

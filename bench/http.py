@@ -1,0 +1,196 @@
+"""HTTP typeahead load over loopback: p50/p99 latency and requests/s at 1 and 16 connections, with
+1 and 2 uvicorn workers (`api.serve`) sharing one read-only LMDB index; and, as the baseline, the
+same typeahead requests in-process.
+
+    python3 -m bench.http [--scale M] [--seconds 10] [--connections 1,16] [--workers 1,2]
+
+The index is bench/engine.py's (built once into /tmp/unicorn-bench-engine-SCALE and reused).
+Requests are social typeaheads: one of 1,000 viewers with followees types a 1-5 character prefix
+of a random user's username. The load generator is wrk (Debian package `wrk`) when installed, else
+a closed-loop httpx client (which itself takes CPU from the server on a small machine). Each
+server is warmed with a few seconds of the same load before measuring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import orjson
+
+from bench.engine import build, percentiles
+from unicorn import paths
+from unicorn.typeahead import Typeahead
+
+KEY = "bench-http-key"
+REQUESTS = 40_000  # more than a run sends, so that a request is rarely repeated
+WRK_SCRIPT = """
+local paths = {}
+for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i], {["Authorization"] = "Bearer %(key)s"})
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests": %%d, "duration_us": %%d, "errors": %%d, "non_2xx": %%d, ' ..
+    '"p50_us": %%d, "p99_us": %%d}\\n', summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def workload(index, n: int, seed: int) -> list[tuple[str, int]]:
+    """(typed prefix, viewer) pairs."""
+    rng = random.Random(seed)
+    with index.reader() as view:
+        live = list(view.posting("user", "_live"))
+        viewers = [u for u in (view.ext("user", i) for i in rng.sample(live, min(3000, len(live))))
+                   if len(view.posting("user", f"following:{u}"))][:1000]
+        names = [view.doc("user", i)["username"] for i in rng.sample(live, min(3000, len(live)))]
+    return [(rng.choice(names)[: rng.randint(1, 5)], rng.choice(viewers)) for _ in range(n)]
+
+
+def in_process(index, warm: list[tuple[str, int]], measured: list[tuple[str, int]]) -> dict:
+    """Warm with one set of requests (the same viewers' circles, postings, rank columns), time another."""
+    typeahead = Typeahead(index)
+    for q, viewer in warm:
+        typeahead.search(q, viewer, timeout_ms=10_000)
+    samples = []
+    for q, viewer in measured:
+        started = time.perf_counter()
+        typeahead.search(q, viewer, timeout_ms=10_000)
+        samples.append((time.perf_counter() - started) * 1000)
+    return percentiles(samples)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`api.serve` in a child process on a free loopback port."""
+
+    def __init__(self, data: Path, workers: int) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "UNICORN_API_KEYS": f"{KEY}:search", "UNICORN_SLOW_MS": "1000"}
+        code = f"import api; api.serve({str(data)!r}, host='127.0.0.1', port={self.port}, workers={workers})"
+        self.process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}")
+            time.sleep(0.2)
+        raise RuntimeError("the server did not become ready")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def _wrk(url: str, path_file: Path, connections: int, seconds: float) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % {"paths": path_file, "key": KEY})
+    try:
+        threads = min(connections, 2)
+        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
+                              "-s", script.name, url], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    raw = orjson.loads(out.strip().splitlines()[-1])
+    return {"p50_ms": round(raw["p50_us"] / 1000, 3), "p99_ms": round(raw["p99_us"] / 1000, 3),
+            "requests_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+            "errors": raw["errors"] + raw["non_2xx"]}
+
+
+async def _httpx(url: str, request_paths: list[str], connections: int, seconds: float) -> dict:
+    samples: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=url, limits=limits, headers={"Authorization": f"Bearer {KEY}"}) as client:
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def one_connection(offset: int) -> None:
+            nonlocal errors
+            i = offset
+            while time.perf_counter() < deadline:
+                sent = time.perf_counter()
+                response = await client.get(request_paths[i % len(request_paths)])
+                samples.append((time.perf_counter() - sent) * 1000)
+                errors += response.status_code != 200
+                i += 1
+
+        await asyncio.gather(*(one_connection(c * 97) for c in range(connections)))
+        elapsed = time.perf_counter() - started
+    return {**percentiles(samples), "requests_per_s": round(len(samples) / elapsed, 1), "errors": errors}
+
+
+def load(url: str, request_paths: list[str], path_file: Path, connections: int, seconds: float) -> dict:
+    if shutil.which("wrk"):
+        return {"generator": "wrk", **_wrk(url, path_file, connections, seconds)}
+    return {"generator": "httpx", **asyncio.run(_httpx(url, request_paths, connections, seconds))}
+
+
+def run(scale: str = "M", seconds: float = 10, connections: tuple[int, ...] = (1, 16),
+        workers: tuple[int, ...] = (1, 2), seed: int = 0) -> dict:
+    index = build(Path(f"/tmp/unicorn-bench-engine-{scale}"), scale, seed)
+    requests = workload(index, REQUESTS, seed)
+    report: dict = {"scale": scale, "seconds": seconds, "in_process": in_process(index, requests[:5000], requests[5000:10000])}
+    index_dir = Path(index.path).resolve()
+    index.close()
+    data = Path(tempfile.mkdtemp(prefix="unicorn-bench-http-"))
+    paths.index(data).symlink_to(index_dir, target_is_directory=True)
+    request_paths = [f"/v1/typeahead?{urlencode({'q': q, 'viewer': v})}" for q, v in requests]
+    path_file = data / "paths.txt"
+    path_file.write_text("\n".join(request_paths) + "\n")
+    try:
+        for count in workers:
+            server = Server(data, count)
+            try:
+                load(server.url, request_paths, path_file, 2 * count, max(5.0, seconds / 2))  # warm every worker
+                for conns in connections:
+                    report[f"workers_{count}_connections_{conns}"] = load(
+                        server.url, request_paths, path_file, conns, seconds)
+            finally:
+                server.stop()
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="M")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", default="1,16")
+    parser.add_argument("--workers", default="1,2")
+    args = parser.parse_args()
+    report = run(args.scale, args.seconds, tuple(int(c) for c in args.connections.split(",")),
+                 tuple(int(w) for w in args.workers.split(",")))
+    print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()
