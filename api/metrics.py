@@ -1,8 +1,9 @@
 """Prometheus metrics: requests and latency per endpoint, index size and firehose lag.
 
-With several uvicorn workers, `serve` sets PROMETHEUS_MULTIPROC_DIR before the workers start;
-each worker then writes its counters there and `/metrics` merges all workers'. Index size and
-firehose lag are read from the data directory when scraped, so any worker reports them.
+With several uvicorn workers or the indexer beside the server, `serve` sets PROMETHEUS_MULTIPROC_DIR
+before those processes start; each writes its metrics there and `/metrics` merges them (the
+indexer's own `unicorn_indexer_*` included). Index size and firehose lag are read from the data
+directory when scraped, so any worker reports them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -35,25 +36,25 @@ class _State(Collector):
 
 class Metrics:
     def __init__(self, read_state: Callable[[], dict]) -> None:
-        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-        self.registry = CollectorRegistry()
-        owner = None if self.multiprocess else self.registry
+        # counters go to PROMETHEUS_MULTIPROC_DIR files when that was set before prometheus_client was imported
+        self.in_files = values.ValueClass is not values.MutexValue
         self.requests = Counter("unicorn_http_requests", "HTTP requests by endpoint and status",
-                                ["endpoint", "method", "status"], registry=owner)
+                                ["endpoint", "method", "status"], registry=None)
         self.latency = Histogram("unicorn_http_request_seconds", "HTTP request latency by endpoint",
-                                 ["endpoint"], buckets=BUCKETS, registry=owner)
+                                 ["endpoint"], buckets=BUCKETS, registry=None)
         self._state = _State(read_state)
-        if not self.multiprocess:
-            self.registry.register(self._state)
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, method, str(status)).inc()
         self.latency.labels(endpoint).observe(seconds)
 
     def render(self) -> bytes:
-        if not self.multiprocess:
-            return generate_latest(self.registry)
+        """This process's metrics, every process's in PROMETHEUS_MULTIPROC_DIR (workers, indexer), and the state."""
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            MultiProcessCollector(registry)
+        if not self.in_files:
+            registry.register(self.requests)
+            registry.register(self.latency)
         registry.register(self._state)
         return generate_latest(registry)

@@ -73,10 +73,12 @@ SCHEMAS = {
         "vertical": {"type": "string"}, "id": ID, "doc": {"type": "object", "description": "the fields of SPEC §1"}}},
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
     "Ready": {"type": "object", "required": ["status", "index_open", "index_generation", "index_size_bytes",
-                                              "firehose_lag"], "properties": {
+                                              "firehose_lag", "indexer"], "properties": {
         "status": {"type": "string", "enum": ["ready"]}, "index_open": {"type": "boolean"},
         "index_generation": {"type": "integer"}, "index_size_bytes": {"type": "integer"},
-        "firehose_lag": {"type": ["integer", "null"], "description": "embedded firehose events not yet indexed"}}},
+        "firehose_lag": {"type": ["integer", "null"], "description": "embedded firehose events not yet indexed"},
+        "indexer": {"type": ["object", "null"], "description": "what the indexer recorded with its last batch: "
+                    "applied_total, dead_lettered_total, events_per_s, lag per partition, last_commit"}}},
 }
 
 SECURED = [{"bearer": []}]

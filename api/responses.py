@@ -10,4 +10,4 @@ from starlette.responses import JSONResponse as _StarletteJSON
 
 class JSONResponse(_StarletteJSON):
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)

@@ -1,8 +1,8 @@
 """`unicorn serve`: uvicorn over the app, with 1..N worker processes and, optionally, the indexer.
 
 Every worker opens the same LMDB index read-only (readers share the page cache and never block
-the writer). With several workers, Prometheus counters go through PROMETHEUS_MULTIPROC_DIR so
-`/metrics` reports all workers. `--with-indexer` runs the indexer in one child process, stopped
+the writer). With several workers or the indexer, Prometheus metrics go through
+PROMETHEUS_MULTIPROC_DIR so `/metrics` reports every process. `--with-indexer` runs the indexer in one child process, stopped
 with SIGTERM (its graceful shutdown) when the server stops.
 """
 
@@ -26,7 +26,7 @@ def _run_indexer(data: str) -> None:
 def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 1, with_indexer: bool = False) -> None:
     os.environ["UNICORN_DATA"] = str(Path(data).resolve())
     metrics_dir = None
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if (workers > 1 or with_indexer) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="unicorn-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     child = None

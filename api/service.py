@@ -7,6 +7,7 @@ import gc
 import threading
 from pathlib import Path
 
+from indexer import meta_key
 from unicorn import paths
 from unicorn.engine import Engine
 from unicorn.schema import VERTICALS
@@ -54,11 +55,19 @@ class Service:
         self.typeahead = Typeahead(index, social)
 
     def state(self) -> dict:
-        """{"index_open", "index_generation", "index_size_bytes", "firehose_lag"}; lag is None when unknown."""
+        """{"index_open", "index_generation", "index_size_bytes", "firehose_lag", "indexer"}.
+
+        `firehose_lag` counts the embedded firehose's events after the offsets committed with the
+        index (None without an embedded firehose); `indexer` is what the indexer recorded with its
+        last batch (indexer.stats: totals, events/s, lag, last commit), or None.
+        """
         if not self.try_open():
-            return {"index_open": False, "index_generation": None, "index_size_bytes": None, "firehose_lag": None}
-        return {"index_open": True, "index_generation": self.index.gen, "index_size_bytes": self.index.size_bytes(),
-                "firehose_lag": self._lag()}
+            return {"index_open": False, "index_generation": None, "index_size_bytes": None, "firehose_lag": None,
+                    "indexer": None}
+        with self.index.reader() as view:
+            gen, recorded = view.gen, view.meta(meta_key(SOURCE))
+        return {"index_open": True, "index_generation": gen, "index_size_bytes": self.index.size_bytes(),
+                "firehose_lag": self._lag(), "indexer": recorded}
 
     def _lag(self) -> int | None:
         """Events in the embedded firehose after the offsets committed with the index."""
