@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from api import create_app
+from api.auth import Keys, keys_from_env
 from api.errors import STATUS
 from api.openapi import document
 from api.slowlog import SlowLog
@@ -286,3 +287,21 @@ def test_slow_log_snapshots_the_stack_of_the_running_request(caplog):
         worker.join()
     snapshot = next(r.message for r in caplog.records if "request past" in r.message)
     assert "search q=(term name:slow)" in snapshot and "stuck_in_a_long_step" in snapshot
+
+
+# keys
+
+def test_keys_from_the_environment_and_a_keys_file(tmp_path):
+    keys_file = tmp_path / "keys"
+    keys_file.write_text("# ops\nfile-admin:admin\n\nfile-search:search  # the page\n")
+    keys = keys_from_env({"UNICORN_API_KEYS": "env-a:admin, env-s:search", "UNICORN_API_KEYS_FILE": str(keys_file)})
+    assert keys == {"env-a": "admin", "env-s": "search", "file-admin": "admin", "file-search": "search"}
+    checker = Keys(keys)
+    assert checker.role("Bearer file-search") == "search" and checker.role("bearer env-a") == "admin"
+    assert checker.role("Bearer env-") is None and checker.role(None) is None
+
+
+@pytest.mark.parametrize("spec", ["justakey", "k:root", ":admin", "k:admin,other"])
+def test_malformed_keys_are_refused_at_startup(spec):
+    with pytest.raises(ValueError, match="KEY:admin or KEY:search"):
+        keys_from_env({"UNICORN_API_KEYS": spec})
