@@ -7,6 +7,8 @@ import gc
 import threading
 from pathlib import Path
 
+import lmdb
+
 from indexer import meta_key
 from unicorn import paths
 from unicorn.engine import Engine
@@ -40,7 +42,11 @@ class Service:
         path = paths.index(self.data)
         with self._lock:
             if not self.ready and (path / "data.mdb").exists():
-                self._serve(Index(path, readonly=True))
+                try:
+                    index = Index(path, readonly=True)
+                except lmdb.Error:  # the indexer is still creating it
+                    return False
+                self._serve(index)
         return self.ready
 
     def _serve(self, index: Index) -> None:
