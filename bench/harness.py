@@ -86,7 +86,9 @@ def build_index(data: Path, scale: str, seed: int) -> tuple[Index, float | None]
     from bench.engine import build
 
     path = data / "index"
-    fresh = Index(path).offsets("bench") != {0: 1}
+    probe = Index(path)
+    fresh = probe.offsets("bench") != {0: 1}
+    probe.close()
     started = time.perf_counter()
     index = build(path, scale, seed)
     return index, (round(time.perf_counter() - started, 1) if fresh else None)
