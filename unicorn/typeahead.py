@@ -104,18 +104,22 @@ class Typeahead:
         took_ms = (time.perf_counter() - started) * 1000.0
         return {"q": q, "results": results, "took_ms": round(took_ms, 3)}
 
-    def _result(self, req: _Request, vertical: str, iid: int, score: float) -> dict:
-        """A result: its document's part, kept per generation, with the score and the viewer's `social`."""
+    def _entry(self, view, vertical: str, iid: int) -> tuple[dict, int | str]:
+        """A result's document part (vertical, id, title, subtitle, ...) and external id, kept per generation."""
         gen, entries = self._entries
-        if gen != req.view.gen or len(entries) > MAX_ENTRIES:
-            gen, entries = self._entries = (req.view.gen, {})
+        if gen != view.gen or len(entries) > MAX_ENTRIES:
+            gen, entries = self._entries = (view.gen, {})
         entry = entries.get((vertical, iid))
         if entry is None:
-            doc = req.view.doc(vertical, iid)
+            doc = view.doc(vertical, iid)
             entry = entries[vertical, iid] = (_ENTRY[vertical](doc), doc["id"])
-        result = {**entry[0], "score": score}
+        return entry
+
+    def _result(self, req: _Request, vertical: str, iid: int, score: float) -> dict:
+        entry, ext = self._entry(req.view, vertical, iid)
+        result = {**entry, "score": score}
         if vertical == "user" and req.viewer is not None:
-            result["social"] = req.circle.context(req.view, iid, entry[1])
+            result["social"] = req.circle.context(req.view, iid, ext)
         return result
 
     def _users(self, req: _Request, typed: str, limit: int) -> list[tuple[int, float]]:
@@ -123,7 +127,7 @@ class Typeahead:
         matches = _all_tokens(req.view, "user", wanted) & req.visible_users
         exact = req.view.posting("user", f"username:{text.normalize(typed)}") & matches
         long = [w for w in wanted if len(w) > PREFIX_MAX]
-        check = (lambda doc: _starts_tokens(long, doc["username"], doc["full_name"])) if long else None
+        check = (lambda user: _starts_tokens(long, user["title"], user["subtitle"])) if long else None
         return self._ranked_users(req, matches, exact, limit, check)
 
     def _usernames(self, req: _Request, typed: str, limit: int) -> list[tuple[int, float]]:
@@ -131,19 +135,20 @@ class Typeahead:
         matches = _all_tokens(req.view, "user", wanted) & req.visible_users
         exact = req.view.posting("user", f"username:{text.normalize(typed)}") & req.visible_users
         return self._ranked_users(req, matches | exact, exact, limit,
-                                  lambda doc: _starts_tokens(wanted, doc["username"]))
+                                  lambda user: _starts_tokens(wanted, user["title"]))
 
     def _ranked_users(self, req: _Request, matches: AbstractBitMap, exact: AbstractBitMap, limit: int,
                       check) -> list[tuple[int, float]]:
-        """The best `limit` matches that pass `check` (a document test), widening the ranked window as needed."""
+        """The best `limit` matches that pass `check` (a test of the user's entry: title is the username,
+        subtitle the full name), widening the ranked window as needed."""
         if check is None:
             return self.social.rank(req.view, req.circle, matches, limit, exact)
-        rejected, window = BitMap(), limit
+        rejected, window = BitMap(), 2 * limit
         while True:
             ranked = self.social.rank(req.view, req.circle, matches - rejected, window, exact)
             passed = []
             for iid, score in ranked:
-                if iid in exact or check(req.view.doc("user", iid)):
+                if iid in exact or check(self._entry(req.view, "user", iid)[0]):
                     passed.append((iid, score))
                     if len(passed) == limit:
                         return passed
