@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
-from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
+from pyroaring import AbstractBitMap, FrozenBitMap
 
 from unicorn.query import privacy, rank
 
@@ -130,7 +130,8 @@ class Social:
 
     def rank(self, view, circle: Circle, matches: AbstractBitMap, limit: int,
              exact: AbstractBitMap = FrozenBitMap()) -> list[tuple[int, float]]:
-        """The best `limit` of `matches` (visible users) by social score, best first, exactly."""
+        """The best `limit` of `matches` (visible users) by social score, best first; exact whenever the
+        viewer has at most MAX_EXPANDED followees (else mutuals count only that many of them)."""
         close = (matches & circle.followees) | (matches & circle.hop) | (matches & exact)
         ids = np.union1d(rank.as_array(close), self._strangers(view, matches - close, limit))
         if not len(ids):
