@@ -128,6 +128,23 @@ class LinkColumns:
         present[found] = True
         return np.flatnonzero(present).tolist()
 
+    def pointing(self, field: str, media: AbstractBitMap, targets: AbstractBitMap) -> BitMap:
+        """Those of `media` whose field `field` points to one of `targets`, ascending."""
+        ids = np.frombuffer(media.to_array(), dtype=np.uint32)
+        ids = ids[ids < len(self.owner)]
+        wanted = np.zeros(targets.max() + 1 if targets else 1, dtype=bool)
+        wanted[np.frombuffer(targets.to_array(), dtype=np.uint32)] = bool(targets)
+        column = getattr(self, field)[ids]
+        known = (column >= 0) & (column < len(wanted))
+        hit = np.zeros(column.shape, dtype=bool)
+        hit[known] = wanted[column[known]]
+        found = BitMap(ids[hit.reshape(len(ids), -1).any(axis=1)].tolist())
+        if column.ndim == 2 and self.overflowing[field]:
+            for m in media & self.overflowing[field]:
+                if any(t in targets for t in self.overflow[field][m]):
+                    found.add(m)
+        return found
+
     def of(self, field: str, media: int) -> list[int]:
         """What field `field` of one media points to."""
         if media >= len(self.owner):

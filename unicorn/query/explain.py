@@ -31,8 +31,8 @@ def why(node: p.Plan, iid: int, trace: dict, view) -> list[str]:
         return [r for o, _ in node.operands for r in why(o, iid, trace, view)]
     if isinstance(node, p.Apply):
         paths = []
-        for inner_iid, ext, posting in trace.get((id(node), "via"), []):
-            if iid in posting:
+        for inner_iid, ext in trace.get((id(node), "via"), []):
+            if iid in view.posting(node.vertical, f"{node.prefix}:{ext}"):
                 inner = why(node.inner, inner_iid, trace, view)
                 paths.append(f"apply {node.prefix}: {node.prefix}:{ext} <- [{', '.join(inner)}]")
                 if len(paths) == PATHS:
