@@ -40,7 +40,7 @@ def index():
 
 @pytest.fixture(scope="module")
 def client(index):
-    with TestClient(create_app(index=index, keys=KEYS)) as client:
+    with TestClient(create_app(index=index, keys=KEYS, timeout_ms=60_000)) as client:  # no 504 on a busy machine
         yield client
 
 
@@ -217,7 +217,7 @@ def test_not_ready_until_the_index_exists_then_lag(tmp_path):
     with EmbeddedLog(paths.firehose(tmp_path)).producer() as producer:
         for event in events:
             producer.send(event)
-    with TestClient(create_app(tmp_path, keys=KEYS)) as client:
+    with TestClient(create_app(tmp_path, keys=KEYS, timeout_ms=60_000)) as client:
         error(client.get("/readyz"), 503, "not_ready")
         error(client.get("/v1/typeahead", params={"q": "jo"}, headers=AS_ADMIN), 503, "not_ready")
         error(client.get("/v1/typeahead", params={"q": "jo"}), 401, "unauthorized")
@@ -263,7 +263,8 @@ def test_openapi_matches_the_routes(client):
 # slow-query log
 
 def test_slow_requests_are_logged_with_the_query(index, caplog):
-    with TestClient(create_app(index=index, keys=KEYS, slow_ms=0)) as client, caplog.at_level(logging.WARNING):
+    with TestClient(create_app(index=index, keys=KEYS, slow_ms=0, timeout_ms=60_000)) as client, \
+            caplog.at_level(logging.WARNING):
         client.post("/v1/search", json={"vertical": "user", "query": "(term name:vera)"}, headers=AS_ADMIN)
     assert any("slow request" in r.message and "(term name:vera)" in r.message for r in caplog.records)
 

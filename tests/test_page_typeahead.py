@@ -15,6 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+expect.set_options(timeout=20_000)  # a busy shared machine can take seconds to start a browser or answer
+
 from firehose.events import validate
 from slipstream import Slipstream
 from tests.test_typeahead_behaviour import HISTORY
@@ -44,7 +46,7 @@ def server(tmp_path_factory):
             slip.apply(validate(event))
     index.close()
     port = free_port()
-    env = {**os.environ, "UNICORN_API_KEYS": f"{KEY}:search"}
+    env = {**os.environ, "UNICORN_API_KEYS": f"{KEY}:search", "UNICORN_TIMEOUT_MS": "60000"}
     process = subprocess.Popen(
         [sys.executable, "-c", f"import api; api.serve({str(data)!r}, host='127.0.0.1', port={port})"],
         env=env, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
