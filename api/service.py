@@ -3,7 +3,6 @@ with the engine and the typeahead over it, and the readiness figures (SPEC §6 `
 
 from __future__ import annotations
 
-import gc
 import threading
 from pathlib import Path
 
@@ -55,7 +54,6 @@ class Service:
             for vertical in VERTICALS:
                 view.rank(vertical)
             social.popular(view)
-        gc.freeze()  # what is loaded now lives as long as the process: keep it out of collections
         self.index = index
         self.engine = Engine(index, rankers=rankers(social))
         self.typeahead = Typeahead(index, social)
