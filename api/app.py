@@ -214,6 +214,8 @@ async def _json_body(request: Request) -> dict:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):  # a query nested far deeper than the 32 levels allowed
+            raise ApiError("too_large", "the query is nested deeper than 32") from None
         raise ApiError("bad_request", f"the body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError("bad_request", "the body must be a JSON object")

@@ -160,6 +160,8 @@ def test_too_large(client, query):
 
 def test_body_over_the_limit_is_too_large(client):
     error(client.post("/v1/search", content=b" " * 70_000, headers=AS_ADMIN), 413, "too_large")
+    deep = b'{"vertical": "user", "query": ' + b'{"and": [' * 600 + b'{"term": "name:jo"}' + b"]}" * 600 + b"}"
+    error(client.post("/v1/search", content=deep, headers=AS_ADMIN), 413, "too_large")
 
 
 def test_timeout(index):
