@@ -3,9 +3,11 @@ social context, errors, and the engine's `order: "social"`."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from firehose.events import validate
+from slipstream import Slipstream
 from tests.test_typeahead_model import indexed
 from unicorn.engine import Engine
 from unicorn.errors import QueryError
@@ -141,3 +143,24 @@ def test_engine_social_order(typeahead):
     assert got.total == 7  # jo, jo.followed, jo.mutual, jo.star, jo.private, zed, jonathanathan; not jo.blocked
     static = engine.search("user", "(term name:jo)", viewer=VIEWER, limit=1)
     assert static.results[0]["id"] == "7"
+
+
+def test_circles_are_renewed_when_unchanged_and_rebuilt_when_the_graph_moves():
+    with indexed([validate(e) for e in HISTORY]) as (index, _):
+        social = Social()
+
+        def circle_after(*events):
+            with index.writer() as batch:
+                for event in events:
+                    Slipstream(batch).apply(validate(event))
+            with index.reader() as view:
+                return social.circle(view, VIEWER)
+
+        with index.reader() as view:
+            first = social.circle(view, VIEWER)
+        quiet = circle_after({"op": "like.add", "ts": 0, "user": 8, "media": 400})
+        assert quiet is not first and quiet.hop is first.hop and quiet.followees is first.followees
+        moved = circle_after(follow(4, 7))  # a followee of the viewer follows jo.star
+        with index.reader() as view:
+            star = np.array([view.iid("user", 7)], np.uint32)
+        assert moved.hop is not quiet.hop and int(moved.mutuals(star)[0]) == 1 and int(quiet.mutuals(star)[0]) == 0

@@ -127,3 +127,27 @@ def test_typeahead_matches_model(history, reqs):
             expected = model_typeahead(platform, typed, viewer, limit, verticals)
             assert got["q"] == typed
             assert same(got["results"], expected), f"{typed!r} viewer={viewer} limit={limit} {verticals}"
+
+
+graph_quiet = {"media.upsert", "media.delete", "like.add", "like.remove", "place.upsert"}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(first=events(60), second=events(40), quiet=st.booleans(), reqs=requests)
+def test_typeahead_follows_each_new_snapshot(first, second, quiet, reqs):
+    """Circles built on one snapshot are renewed or rebuilt for the next: answers stay the model's,
+    whether the second batch changes the graph (follows, blocks, renames, deletes) or only media."""
+    with indexed(first) as (index, platform):
+        typeahead = Typeahead(index)
+        for phase in (1, 2):
+            if phase == 2:
+                with index.writer() as batch:
+                    slip = Slipstream(batch)
+                    for event in second:
+                        if not quiet or event["op"] in graph_quiet:
+                            slip.apply(event)
+                            platform.apply(event)
+            for typed, viewer, limit, verticals in reqs:
+                got = typeahead.search(typed, viewer, limit, verticals, timeout_ms=60_000)
+                expected = model_typeahead(platform, typed, viewer, limit, verticals)
+                assert same(got["results"], expected), f"phase {phase}: {typed!r} viewer={viewer} limit={limit}"

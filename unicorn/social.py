@@ -10,13 +10,16 @@ For viewer V, with F the live followees of V that are not hidden from V (SPEC §
 so an exact username beats everyone, a followee beats every non-followee, any mutual beats any
 stranger, and popularity orders the rest. Ties break by the static order (followers desc, id asc).
 
-A `Circle` holds F and the 2-hop counts per (index generation, viewer); ranking touches only
-F & M, the 2-hop set & M, the exact matches and the best strangers by static order, which the
-generation's `popular` list usually supplies, so it never scores a whole large match set M.
+A `Circle` holds F and the 2-hop counts of a viewer. A newer snapshot renews it for a posting
+lookup per followee when nothing it depends on changed, and rebuilds it otherwise, so a live
+indexer committing many generations does not make every viewer pay a rebuild. Ranking touches
+only F & M, the 2-hop set & M, the exact matches and the best strangers by static order (which
+the generation's `popular` list usually supplies), never a whole large match set M.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from collections import OrderedDict
@@ -43,24 +46,34 @@ def _popularities(counts: np.ndarray) -> np.ndarray:
 
 
 class Circle:
-    """Viewer V's visible followees F and the 2-hop counts |follower:c & F| at one generation."""
+    """Viewer V's visible followees F and the 2-hop counts |follower:c & F|, as of one snapshot."""
 
     def __init__(self, view, viewer: int | None, visible_users: AbstractBitMap) -> None:
         self.viewer = viewer
         self.names: dict[int, dict] = {}  # followee iid -> {"id", "username", "full_name"}
-        if viewer is None:
-            self.followees = FrozenBitMap()
-        else:
-            self.followees = FrozenBitMap(view.posting("user", f"following:{viewer}") & visible_users)
+        self.followees = _followees(view, viewer, visible_users)
         self.followee_ids = rank.as_array(self.followees)
-        lists = [rank.as_array(view.posting("user", f"following:{view.ext('user', f)}"))
-                 for f in self.followee_ids[:MAX_EXPANDED].tolist()]
-        if lists:
+        self.expanded = [view.ext("user", f) for f in self.followee_ids[:MAX_EXPANDED].tolist()]
+        self.sources = [view.posting("user", f"following:{ext}") for ext in self.expanded]
+        if self.sources:
+            lists = [rank.as_array(posting) for posting in self.sources]
             self.hop_ids, self.hop_counts = np.unique(np.concatenate(lists), return_counts=True)
         else:
             self.hop_ids, self.hop_counts = np.zeros(0, np.uint32), np.zeros(0, np.int64)
         self.hop = FrozenBitMap(self.hop_ids)
         self.complete = len(self.followee_ids) <= MAX_EXPANDED  # the 2-hop counts are exact
+
+    def renewed(self, view, visible_users: AbstractBitMap) -> Circle | None:
+        """This circle for a newer snapshot when F and every expanded followee's following list are
+        unchanged in it (the posting cache hands out the same object until a posting changes), else None."""
+        if _followees(view, self.viewer, visible_users) != self.followees:
+            return None
+        if any(view.posting("user", f"following:{ext}") is not source
+               for ext, source in zip(self.expanded, self.sources)):
+            return None
+        fresh = copy.copy(self)
+        fresh.names = {}  # followees may have been renamed
+        return fresh
 
     def mutuals(self, ids: np.ndarray) -> np.ndarray:
         """The 2-hop count of each id (0 outside the 2-hop set)."""
@@ -89,6 +102,12 @@ class Circle:
         return name
 
 
+def _followees(view, viewer: int | None, visible_users: AbstractBitMap) -> FrozenBitMap:
+    if viewer is None:
+        return FrozenBitMap()
+    return FrozenBitMap(view.posting("user", f"following:{viewer}") & visible_users)
+
+
 def _member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
     """Whether each of `ids` is in the sorted array `sorted_ids` (cheaper than np.isin on small arrays)."""
     if not len(sorted_ids):
@@ -98,27 +117,32 @@ def _member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
 
 
 class Social:
-    """Circles per (generation, viewer) and popular users per generation, least recently used out."""
+    """Circles per viewer (renewed or rebuilt for newer snapshots) and popular users per generation."""
 
     def __init__(self, size: int = 1024) -> None:
         self.privacy = privacy.Cache(size)
         self._size = size
-        self._circles: OrderedDict[tuple[int, int | None], Circle] = OrderedDict()
+        self._circles: OrderedDict[int | None, tuple[int, Circle]] = OrderedDict()  # viewer -> (gen, circle)
         self._popular: tuple[int, FrozenBitMap] = (-1, FrozenBitMap())
         self._lock = threading.Lock()
 
     def circle(self, view, viewer: int | None) -> Circle:
-        key = (view.gen, viewer)
+        """The viewer's circle as of `view`, least recently used viewers out."""
         with self._lock:
-            hit = self._circles.get(key)
-            if hit is not None:
-                self._circles.move_to_end(key)
-                return hit
-        made = Circle(view, viewer, self.privacy.get(view, viewer).visible["user"])
+            known = self._circles.get(viewer)
+            if known is not None and known[0] == view.gen:
+                self._circles.move_to_end(viewer)
+                return known[1]
+        visible = self.privacy.get(view, viewer).visible["user"]
+        made = known[1].renewed(view, visible) if known is not None and known[0] < view.gen else None
+        made = made or Circle(view, viewer, visible)
         with self._lock:
-            self._circles[key] = made
-            while len(self._circles) > self._size:
-                self._circles.popitem(last=False)
+            latest = self._circles.get(viewer)
+            if latest is None or latest[0] <= view.gen:  # an older snapshot's circle never replaces a newer one
+                self._circles[viewer] = (view.gen, made)
+                self._circles.move_to_end(viewer)
+                while len(self._circles) > self._size:
+                    self._circles.popitem(last=False)
         return made
 
     def popular(self, view) -> FrozenBitMap:
