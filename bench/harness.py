@@ -9,11 +9,14 @@ Scenarios (all by default):
 
 The index is built once per (scale, seed) under DATA/index by replaying the generator's snapshot
 through Slipstream (bench.engine.build) and reused; PostgreSQL keeps its data under DATA/pg.
+A run that names some scenarios keeps the others' figures from a report of the same scale and
+seed already in its output directory; `commands` says which command measured each scenario.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import multiprocessing
 import os
 import platform
@@ -37,6 +40,9 @@ from unicorn.engine import Engine
 from unicorn.store import Index
 
 SCENARIOS = ("queries", "relevance", "size", "http", "ingest", "rebuild")
+# scenario -> the report keys it fills
+FILLS = {"queries": ("queries", "postgres_dataset"), "relevance": ("relevance",), "size": ("size",),
+         "http": ("http",), "ingest": ("ingest",), "rebuild": ("rebuild",)}
 STATIC_CLASSES = ("user_typeahead", "hashtag_typeahead", "place_typeahead", "people_2hop",
                   "media_by_followees", "extract_owners", "weak_and", "strong_or")
 TIMEOUT_MS = 60_000  # measure slow queries rather than cut them off
@@ -231,6 +237,20 @@ def optional_figures(module: str, call: Callable, log) -> dict:
         return {"status": "failed", "reason": repr(exc)}
 
 
+def _carried_over(previous: Path, scale: str, seed: int, scenarios: tuple[str, ...], command: str | None) -> dict:
+    """The figures of scenarios this run does not measure, from an earlier report of the same dataset."""
+    old = json.loads(previous.read_text()) if previous.exists() else {}
+    if (old.get("scale"), old.get("seed")) != (scale, seed):
+        old = {}
+    old_commands = old.get("commands") or {name: old.get("command") for name in old.get("scenarios", [])}
+    kept = {"commands": {name: command for name in scenarios}}
+    for name in SCENARIOS:
+        if name not in scenarios and name in old_commands:
+            kept["commands"][name] = old_commands[name]
+            kept.update({key: old[key] for key in FILLS[name] if key in old})
+    return kept
+
+
 def run(scale: str = "S", scenarios: tuple[str, ...] = SCENARIOS, out_dir: str | Path | None = None,
         repeats: int = 3, *, data: str | Path | None = None, queries: int = 100, seed: int = 0,
         relevance_pairs: int = 200, command: str | None = None, log=print) -> dict:
@@ -246,6 +266,7 @@ def run(scale: str = "S", scenarios: tuple[str, ...] = SCENARIOS, out_dir: str |
     started = time.perf_counter()
     result: dict = {"scale": scale, "seed": seed, "command": command, "scenarios": list(scenarios), "repeats": repeats,
                     "machine": machine(), "versions": versions(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    result.update(_carried_over(out / "report.json", scale, seed, scenarios, command))
     log(f"index for scale {scale} in {data / 'index'}")
     index, build_s = build_index(data, scale, seed)
     stats = dataset_stats(index)
@@ -284,7 +305,7 @@ def run(scale: str = "S", scenarios: tuple[str, ...] = SCENARIOS, out_dir: str |
             result["size"] = measure_size(index, stats, workloads[0])
             checkpoint()
         if "http" in scenarios:
-            result["http"] = optional_figures("bench.http", lambda m: m.run(index.path.parent, scale), log)
+            result["http"] = optional_figures("bench.http", lambda m: m.run(scale), log)
         if "ingest" in scenarios:
             result["ingest"] = optional_figures("bench.ingest", lambda m: m.run(scale), log)
         if "rebuild" in scenarios:

@@ -146,3 +146,15 @@ def test_like_prefix_matches_exactly_the_values_starting_with_the_normalized_pre
     with psycopg.connect(pg.dsn()) as conn:
         matched = conn.execute("SELECT %s LIKE %s", (normalize(value), postgres.like_prefix(prefix))).fetchone()[0]
     assert matched == normalize(value).startswith(normalize(prefix))
+
+
+def test_a_partial_run_keeps_the_other_scenarios_with_their_commands(bench_run):
+    """Run last: it re-runs `size` into the module run's report directory."""
+    _, root, first = bench_run
+    out = root / "report"
+    assert main(["--scale", "S", "--scenario", "size", "--data", str(root / "data"), "--out", str(out)]) == 0
+    merged = json.loads((out / "report.json").read_text())
+    assert merged["queries"] == first["queries"] and merged["relevance"] == first["relevance"]
+    assert merged["commands"]["queries"] == first["command"] == merged["commands"]["relevance"]
+    assert merged["commands"]["size"].endswith("--scenario size --data " + str(root / "data") + " --out " + str(out))
+    assert "queries: python -m bench" in (out / "report.md").read_text()
