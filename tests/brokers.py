@@ -1,6 +1,6 @@
 """A real Kafka-protocol broker for tests (`bench.servers.Tansu`), on 127.0.0.1.
 
-Import the fixtures explicitly: `from tests.brokers import tansu`.
+Fixture (registered in tests/conftest.py): `tansu`, one broker per test session.
 """
 
 from __future__ import annotations

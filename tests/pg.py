@@ -1,6 +1,6 @@
 """A real PostgreSQL for tests (`bench.servers.Postgres`), on 127.0.0.1.
 
-Import the fixtures explicitly: `from tests.pg import postgres, pg_dsn`. `postgres` is one
+Fixtures (registered in tests/conftest.py): `postgres` is one
 server per test session (temp data dir, removed afterwards); `pg_dsn` is a fresh empty
 database per test.
 """

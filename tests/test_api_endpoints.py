@@ -20,7 +20,7 @@ from firehose.events import validate
 from firehose.log import EmbeddedLog
 from slipstream import Slipstream
 from tests.test_typeahead_behaviour import HISTORY
-from tests.test_typeahead_model import indexed
+from tests.indexed import indexed
 from unicorn import paths
 from unicorn.store import Index
 

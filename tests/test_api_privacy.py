@@ -18,7 +18,7 @@ from api import create_app
 from tests.model.queries import QueryModel
 from firehose.events import validate
 from tests.strategies import USER_IDS, events
-from tests.test_typeahead_model import indexed
+from tests.indexed import indexed
 
 KEY = "search-key"  # budgets are generous: a loaded machine must not turn answers into 504s
 HEADERS = {"Authorization": f"Bearer {KEY}"}

@@ -12,7 +12,7 @@ from api import create_app
 from firehose.events import validate
 from tests.test_api_endpoints import ADMIN, KEYS, MEDIA
 from tests.test_typeahead_behaviour import HISTORY
-from tests.test_typeahead_model import indexed
+from tests.indexed import indexed
 
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
           checks.response_schema_conformance, checks.negative_data_rejection]

@@ -15,7 +15,7 @@ from firehose.events import from_msgpack, partition_key, validate
 from firehose.kafka import KafkaConsumer, KafkaProducer
 from firehose.log import EmbeddedLog
 from firehose.transport import Consumer, Producer, Record, partition_for
-from tests.brokers import tansu, unique_topic  # noqa: F401  (fixture)
+from tests.brokers import unique_topic
 
 PARTITIONS = 4
 ids = st.integers(0, 30)

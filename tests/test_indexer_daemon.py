@@ -27,7 +27,7 @@ from firehose.kafka import KafkaConsumer, KafkaProducer
 from firehose.log import EmbeddedLog
 from firehose.transport import Consumer, Producer
 from indexer import Indexer, meta_key
-from tests.brokers import tansu, unique_topic  # noqa: F401  (fixture)
+from tests.brokers import unique_topic
 from tests.model.platform import Platform
 from tests.strategies import events
 from unicorn.schema import VERTICALS

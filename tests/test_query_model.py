@@ -5,18 +5,14 @@ Results, their order, `total`, `truncated` and documents must match the model ex
 
 from __future__ import annotations
 
-import tempfile
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slipstream import Slipstream
-from tests.model.platform import Platform
+from tests.indexed import indexed
 from tests.model.queries import QueryModel
-from tests.strategies import MEDIA_IDS, PLACE_IDS, USER_IDS, events
+from tests.strategies import PLACE_IDS, USER_IDS, events
 from unicorn.engine import Engine
-from unicorn.store import Index
 
 VALUES = {
     ("user", "name"): ["jo", "J", "jon", "zoe", "angstrom", "jonathanathan", "jonathanat", "joh li", "东", "o'neil",
@@ -106,34 +102,24 @@ searches = st.lists(
 @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 @given(history=events(70), searches=searches)
 def test_engine_matches_model(history, searches):
-    platform = Platform()
-    with tempfile.TemporaryDirectory() as tmp:
-        index = Index(tmp)
-        try:
-            with index.writer() as batch:
-                slip = Slipstream(batch)
-                for event in history:
-                    slip.apply(event)
-                    platform.apply(event)
-            engine = Engine(index)
-            for (vertical, q), viewer, limit, fanout, as_text in searches:
-                got = engine.search(vertical, sexpr(q) if as_text else q, viewer, limit=limit, explain=True,
-                                    timeout_ms=60_000, apply_fanout_max=fanout)
-                model = QueryModel(platform, viewer, limit, fanout)
-                ids, total, truncated = model.search(vertical, q)
-                context = f"{vertical} {sexpr(q)} viewer={viewer} limit={limit} fanout={fanout}"
-                assert [r["id"] for r in got.results] == [str(i) for i in ids], context
-                assert got.total == total, context
-                assert [r["doc"] for r in got.results] == [external(vertical, platform.document(vertical, i))
-                                                          for i in ids], context
-                assert all(r["why"] for r in got.results), context
-                # `truncated` says an apply that ran was cut: never when the model cut nothing, and
-                # when only a skipped apply would have been cut, the complete answer is the same.
-                if truncated and not got.truncated:
-                    assert QueryModel(platform, viewer, limit).search(vertical, q)[0] == ids, context
-                assert truncated or not got.truncated, context
-        finally:
-            index.close()
+    with indexed(history) as (index, platform):
+        engine = Engine(index)
+        for (vertical, q), viewer, limit, fanout, as_text in searches:
+            got = engine.search(vertical, sexpr(q) if as_text else q, viewer, limit=limit, explain=True,
+                                timeout_ms=60_000, apply_fanout_max=fanout)
+            model = QueryModel(platform, viewer, limit, fanout)
+            ids, total, truncated = model.search(vertical, q)
+            context = f"{vertical} {sexpr(q)} viewer={viewer} limit={limit} fanout={fanout}"
+            assert [r["id"] for r in got.results] == [str(i) for i in ids], context
+            assert got.total == total, context
+            assert [r["doc"] for r in got.results] == [external(vertical, platform.document(vertical, i))
+                                                      for i in ids], context
+            assert all(r["why"] for r in got.results), context
+            # `truncated` says an apply that ran was cut: never when the model cut nothing, and
+            # when only a skipped apply would have been cut, the complete answer is the same.
+            if truncated and not got.truncated:
+                assert QueryModel(platform, viewer, limit).search(vertical, q)[0] == ids, context
+            assert truncated or not got.truncated, context
 
 
 @pytest.mark.parametrize("viewer", [None, 1, 2])
@@ -151,17 +137,9 @@ def test_document_privacy(viewer):
     ]
     from firehose.events import validate
 
-    platform = Platform()
-    with tempfile.TemporaryDirectory() as tmp:
-        index = Index(tmp)
-        with index.writer() as batch:
-            slip = Slipstream(batch)
-            for event in map(validate, history):
-                slip.apply(event)
-                platform.apply(event)
+    with indexed([validate(e) for e in history]) as (index, platform):
         engine = Engine(index)
         model = QueryModel(platform, viewer)
         for vertical, ident in [("user", 1), ("user", 3), ("media", 100), ("media", 101), ("user", 77)]:
             expected = external(vertical, platform.document(vertical, ident)) if ident in model.visible(vertical) else None
             assert engine.document(vertical, str(ident), viewer) == expected
-        index.close()

@@ -7,20 +7,17 @@ columns). The costs decide which; here they are set so that one side is always t
 
 from __future__ import annotations
 
-import tempfile
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slipstream import Slipstream
-from tests.model.platform import Platform
+from tests.indexed import indexed
 from tests.model.queries import QueryModel
 from tests.strategies import USER_IDS, events
 from tests.test_query_model import APPLY, APPLY_INNER, query
 from unicorn.engine import Engine
 from unicorn.query.operators import apply
-from unicorn.store import Index, LinkColumns
+from unicorn.store import LinkColumns
 
 
 @st.composite
@@ -49,25 +46,15 @@ def strategy(request, monkeypatch):
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(history=events(70), searches=searches)
 def test_and_apply_matches_model_by_either_strategy(strategy, history, searches):
-    platform = Platform()
-    with tempfile.TemporaryDirectory() as tmp:
-        index = Index(tmp)
-        try:
-            with index.writer() as batch:
-                slip = Slipstream(batch)
-                for event in history:
-                    slip.apply(event)
-                    platform.apply(event)
-            engine = Engine(index)
-            for (vertical, q), viewer, fanout in searches:
-                for explain in (False, True):
-                    got = engine.search(vertical, q, viewer, limit=5, explain=explain, timeout_ms=60_000,
-                                        apply_fanout_max=fanout)
-                    ids, total, truncated = QueryModel(platform, viewer, 5, fanout).search(vertical, q)
-                    context = f"{vertical} {q} viewer={viewer} fanout={fanout} ({strategy})"
-                    assert [r["id"] for r in got.results] == [str(i) for i in ids], context
-                    assert got.total == total, context
-                    assert not explain or all(r["why"] for r in got.results), context
-                    assert truncated or not got.truncated, context
-        finally:
-            index.close()
+    with indexed(history) as (index, platform):
+        engine = Engine(index)
+        for (vertical, q), viewer, fanout in searches:
+            for explain in (False, True):
+                got = engine.search(vertical, q, viewer, limit=5, explain=explain, timeout_ms=60_000,
+                                    apply_fanout_max=fanout)
+                ids, total, truncated = QueryModel(platform, viewer, 5, fanout).search(vertical, q)
+                context = f"{vertical} {q} viewer={viewer} fanout={fanout} ({strategy})"
+                assert [r["id"] for r in got.results] == [str(i) for i in ids], context
+                assert got.total == total, context
+                assert not explain or all(r["why"] for r in got.results), context
+                assert truncated or not got.truncated, context

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from slipstream import Slipstream
 from slipstream.terms import prefixes
 from tests.model.platform import Platform
-from tests.strategies import MEDIA_IDS, PLACE_IDS, USER_IDS, events
+from tests.strategies import events
 from unicorn.schema import LIVE, PREFIX_MAX, PREFIXES, VERTICALS
 from unicorn.store import Index
 from unicorn.text import normalize, tokens

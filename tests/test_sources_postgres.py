@@ -11,7 +11,6 @@ from firehose.events import EventError, validate
 from firehose.sources.generator import Scale, generate
 from firehose.sources.postgres import PlatformDB, from_db, to_db, truncate
 from tests.model.platform import Platform
-from tests.pg import pg_dsn, postgres  # noqa: F401 (fixtures)
 from tests.strategies import events as event_lists
 
 TINY = Scale(users=50, follows=300, media=80, likes=200, places=8, blocks=10, hashtags=30, changes=300)

@@ -12,7 +12,6 @@ from firehose.sources.generator import Scale, generate
 from firehose.sources.postgres import PlatformDB
 from firehose.sources.relay import OutboxRelay
 from slipstream import Slipstream
-from tests.pg import pg_dsn, postgres  # noqa: F401 (fixtures)
 from tests.test_sources_postgres import outbox
 from unicorn.rebuild import SOURCE, rebuild
 from unicorn.schema import VERTICALS

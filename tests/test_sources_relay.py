@@ -19,7 +19,6 @@ from firehose.sources.postgres import PlatformDB
 from firehose.sources.relay import OutboxRelay
 from firehose.transport import partition_for
 from tests.model.platform import Platform
-from tests.pg import pg_dsn, postgres  # noqa: F401 (fixtures)
 from tests.test_sources_postgres import outbox
 
 SMALL = Scale(users=300, follows=3_000, media=600, likes=2_000, places=20, blocks=30, hashtags=80, changes=1_500)

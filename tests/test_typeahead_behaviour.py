@@ -8,7 +8,7 @@ import pytest
 
 from firehose.events import validate
 from slipstream import Slipstream
-from tests.test_typeahead_model import indexed
+from tests.indexed import indexed
 from unicorn.engine import Engine
 from unicorn.errors import QueryError
 from unicorn.social import Social

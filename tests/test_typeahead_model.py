@@ -6,17 +6,15 @@ the model's, which is written from SPEC §1, §5 and §6 and unicorn/social.py's
 from __future__ import annotations
 
 import math
-import tempfile
-from contextlib import contextmanager
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slipstream import Slipstream
+from tests.indexed import indexed
 from tests.model.platform import Platform
 from tests.model.queries import QueryModel
 from tests.strategies import USER_IDS, events
-from unicorn.store import Index
 from unicorn.text import hashtag_name, normalize, tokens
 from unicorn.typeahead import Typeahead
 
@@ -25,23 +23,6 @@ TYPED = ["", " ", "j", "jo", "JO ", "jon d", "joh li", "zoë", "Ångström", "jo
          "@", "@jo", "@JOE", "@jon.doe", "@doe", "@bob_smith", "@smith", "@jonathanathan", "@东京", "@o'neil",
          "#", "#s", "#sun", "#Café_Paris", "#cafe_", "#beach", "#jonathanatha", "#jonathanathan1", "# s"]
 VERTICALS = ("user", "hashtag", "place")
-
-
-@contextmanager
-def indexed(history: list[dict]):
-    """An index and the model platform after the same events."""
-    platform = Platform()
-    with tempfile.TemporaryDirectory() as tmp:
-        index = Index(tmp)
-        try:
-            with index.writer() as batch:
-                slip = Slipstream(batch)
-                for event in history:
-                    slip.apply(event)
-                    platform.apply(event)
-            yield index, platform
-        finally:
-            index.close()
 
 
 def pop(count: int) -> float:
