@@ -24,6 +24,8 @@ def write(result: dict, out: Path) -> None:
 def _fig(value, unit: str = "", digits: int = 3) -> str:
     if value is None:
         return "not measured"
+    if isinstance(value, str):
+        return value
     if isinstance(value, float):
         return f"{value:,.{digits}f}{unit}"
     return f"{value:,}{unit}"

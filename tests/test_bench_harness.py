@@ -158,3 +158,10 @@ def test_a_partial_run_keeps_the_other_scenarios_with_their_commands(bench_run):
     assert merged["commands"]["queries"] == first["command"] == merged["commands"]["relevance"]
     assert merged["commands"]["size"].endswith("--scenario size --data " + str(root / "data") + " --out " + str(out))
     assert "queries: python -m bench" in (out / "report.md").read_text()
+
+
+def test_markdown_shows_text_figures():
+    """Figures may hold text (a scale, a load generator's name) beside numbers."""
+    from bench.report import _fig
+
+    assert _fig("M") == "M" and _fig(1234) == "1,234" and _fig(None) == "not measured"
