@@ -18,7 +18,6 @@ import asyncio
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import httpx
 import orjson
 
 from bench.engine import build, percentiles
+from bench.servers import free_port
 from unicorn import paths
 from unicorn.typeahead import Typeahead
 
@@ -76,17 +76,11 @@ def in_process(index, warm: list[tuple[str, int]], measured: list[tuple[str, int
     return percentiles(samples)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """`api.serve` in a child process on a free loopback port."""
 
     def __init__(self, data: Path, workers: int) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "UNICORN_API_KEYS": f"{KEY}:search", "UNICORN_SLOW_MS": "1000"}
         code = f"import api; api.serve({str(data)!r}, host='127.0.0.1', port={self.port}, workers={workers})"

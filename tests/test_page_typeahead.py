@@ -5,7 +5,6 @@ is typed key by key, and the expected people appear first. A screenshot goes to 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
+
+from bench.servers import free_port
 
 expect.set_options(timeout=20_000)  # a busy shared machine can take seconds to start a browser or answer
 
@@ -25,15 +26,9 @@ from unicorn.store import Index
 
 KEY = "page-test-key"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; the README's test command installs it
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +64,6 @@ def server(tmp_path_factory):
         process.wait(10)
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 def test_typing_shows_people_ranked_by_who_the_viewer_knows(server):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
