@@ -455,10 +455,6 @@ class WriteBatch:
         (bitmap if bitmap is not None else self.posting(vertical, term)).discard(iid)
         self._dirty_postings.add(key)
 
-    def clear(self, vertical: str, term: str) -> None:
-        self.posting(vertical, term).clear()
-        self._dirty_postings.add((vertical, term))
-
     def add_many(self, vertical: str, term: str, iids: BitMap) -> None:
         self.posting(vertical, term).update(iids)
         self._dirty_postings.add((vertical, term))
