@@ -14,15 +14,10 @@ from dataclasses import dataclass, field
 from pyroaring import AbstractBitMap
 
 from unicorn.query import tree
-from unicorn.query.privacy import EDGE_PREFIXES, Visibility
+from unicorn.query.privacy import Visibility
+from unicorn.schema import EDGE_PREFIXES, PREFIX_MAX
 
 UNKNOWN = 1 << 62  # estimate for operators whose size is only known by running them
-
-
-def _prefix_max() -> int:
-    from unicorn.schema import PREFIX_MAX
-
-    return PREFIX_MAX
 
 
 @dataclass(eq=False)
@@ -183,12 +178,12 @@ class _Planner:
                 return Empty(v, node)
         if prefix == "name" and v in ("user", "place"):
             tokens = value.split()
-            cut = _prefix_max()
+            cut = PREFIX_MAX
             terms = [f"name:{t[:cut]}" for t in tokens]
             long = [t for t in tokens if len(t) > cut]
             verify = ("tokens", long) if long else None
         elif prefix == "name":  # hashtag: the whole name starts with the value
-            cut = _prefix_max()
+            cut = PREFIX_MAX
             terms = [f"name:{value[:cut]}"]
             verify = ("prefix", [value]) if len(value) > cut else None
         else:

@@ -17,8 +17,6 @@ from collections import OrderedDict
 
 from pyroaring import BitMap, FrozenBitMap
 
-EDGE_PREFIXES = frozenset({"following", "follower", "liker"})
-
 
 class _Viewer:
     """The per-(generation, viewer) sets, shared by every request of that viewer at that generation."""

@@ -12,8 +12,9 @@ from __future__ import annotations
 from unicorn import text
 from unicorn.errors import QueryError
 from unicorn.query.tree import Apply, Difference, Extract, NAry, Node, Pos, StrongOr, Term, WeakAnd
+from unicorn.schema import EXTRACT as EXTRACT_VERTICALS
+from unicorn.schema import VERTICALS
 
-VERTICALS = ("user", "media", "hashtag", "place")
 MAX_ID = 2**64 - 1
 
 # prefix -> value kind per vertical; an entity kind names the vertical its ids belong to
@@ -25,7 +26,7 @@ TERMS: dict[str, dict[str, str]] = {
     "place": {"name": "tokens", "city": "exact"},
 }
 # extract field -> the vertical it gives (its inner query is always media)
-EXTRACT = {"owner": "user", "mention": "user", "place": "place", "hashtag": "hashtag"}
+EXTRACT = {field: gives for field, (_, gives) in EXTRACT_VERTICALS.items()}
 FLAGS = ("verified", "private")
 
 
