@@ -30,8 +30,7 @@ Ranker = Callable[[object, str, AbstractBitMap, int, "int | None"], list[tuple[i
 
 def static_ranker(view, vertical: str, ids: AbstractBitMap, limit: int, viewer: int | None) -> list[tuple[int, float]]:
     """SPEC §4 static order; the score is the leading count (followers, likes or media)."""
-    best = rank.top_k(view, vertical, ids, limit)
-    return list(zip(best.tolist(), rank.primary_score(view, vertical, best)))
+    return rank.scored_top_k(view, vertical, ids, limit)
 
 
 @dataclass

@@ -178,7 +178,6 @@ class Social:
     def ranker(self, view, vertical: str, ids: AbstractBitMap, limit: int, viewer: int | None) -> list[tuple[int, float]]:
         """The engine's `order: "social"` (see unicorn.engine.Ranker); other verticals keep the static order."""
         if vertical != "user":
-            best = rank.top_k(view, vertical, ids, limit)
-            return list(zip(best.tolist(), rank.primary_score(view, vertical, best)))
+            return rank.scored_top_k(view, vertical, ids, limit)
         return self.rank(view, self.circle(view, viewer), ids, limit)
 

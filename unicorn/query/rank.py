@@ -45,6 +45,12 @@ def primary_score(view, vertical: str, ids: np.ndarray) -> list[float]:
     return view.rank(vertical).count[ids].astype(float).tolist()
 
 
+def scored_top_k(view, vertical: str, ids: AbstractBitMap, k: int) -> list[tuple[int, float]]:
+    """The best `k` in static order, each with its leading count as the score."""
+    best = top_k(view, vertical, ids, k)
+    return list(zip(best.tolist(), primary_score(view, vertical, best)))
+
+
 def _sorted(ids: np.ndarray, lv: list[Level]) -> np.ndarray:
     if len(ids) <= 1:
         return ids
