@@ -25,7 +25,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from api import openapi
+from api import explorer, openapi
 from api.auth import Keys, keys_from_env
 from api.errors import ApiError, error_response
 from api.metrics import Metrics
@@ -131,6 +131,7 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
         Route("/openapi.json", openapi_endpoint, methods=["GET"]),
         Route("/", page, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        *explorer.routes(),
     ]
 
     async def api_error(request: Request, exc: ApiError) -> Response:
