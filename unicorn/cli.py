@@ -147,6 +147,30 @@ def rebuild(data: Path, dsn: str) -> None:
     run_rebuild(dsn, data)
 
 
+@main.command()
+@_data_option
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+def backup(data: Path, dest: Path) -> None:
+    """Copy the index to DEST, compacted, while it is served and indexed.
+
+    The copy is one consistent snapshot with the firehose offsets it consumed. To restore: stop
+    the indexer, put DEST in place of DATA/index, start the indexer; it continues from there.
+    """
+    from unicorn.store import Index
+
+    if not paths.index(data).exists():
+        raise click.ClickException(f"no index under {data}")
+    if dest.exists() and any(dest.iterdir()):
+        raise click.ClickException(f"{dest} is not empty")
+    index = Index(paths.index(data), readonly=True)
+    try:
+        index.backup(dest)
+        gen = index.gen
+    finally:
+        index.close()
+    click.echo(f"copied generation {gen} of {paths.index(data)} to {dest}", err=True)
+
+
 @main.command(add_help_option=False, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def bench(ctx: click.Context) -> None:

@@ -217,6 +217,12 @@ class Index:
     def writer(self) -> WriteBatch:
         return WriteBatch(self)
 
+    def backup(self, dest: str | Path) -> None:
+        """Copy the index, compacted, to the empty or new directory `dest`: one consistent snapshot
+        (whole batches with their firehose offsets), taken while readers and the writer go on."""
+        Path(dest).mkdir(parents=True, exist_ok=True)
+        self.env.copy(str(dest), compact=True)
+
     def size_bytes(self) -> int:
         info = self.env.info()
         return info["last_pgno"] * self.env.stat()["psize"]
