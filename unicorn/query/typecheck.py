@@ -133,9 +133,12 @@ def decimal(text: str) -> int | None:
     """The value of a string of ASCII digits when it is at most MAX_ID, else None.
 
     The length is checked first: int() refuses strings of thousands of digits (ValueError)."""
-    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > MAX_ID_DIGITS:
+    if not (text.isascii() and text.isdigit()):
         return None
-    number = int(text)
+    digits = text.lstrip("0") or "0"
+    if len(digits) > MAX_ID_DIGITS:
+        return None
+    number = int(digits)
     return number if number <= MAX_ID else None
 
 
