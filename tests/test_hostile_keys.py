@@ -221,8 +221,13 @@ def test_huge_ids_inside_a_query_are_bad_query_with_position(small, query, where
 @pytest.mark.parametrize("args", [("--viewer", HUGE_ID, "(term name:a)"), ("--viewer", PAST_MAX, "(term name:a)"),
                                   (f"(term following:{HUGE_ID})",), ('{"term": "name:',)],
                          ids=["huge-viewer", "past-max-viewer", "huge-term", "bad-json"])
-def test_cli_query_prints_one_line_error(data, args):
-    failed = unicorn(data, "query", *args)
+def test_cli_query_prints_one_line_error(tmp_path, args):
+    events = tmp_path / "events.jsonl"
+    user = {"id": 1, "username": "ann", "full_name": "Ann", "is_private": False, "is_verified": False}
+    events.write_text(json.dumps({"op": "user.upsert", "ts": 1, "user": user}) + "\n")
+    assert unicorn(tmp_path, "ingest", str(events)).returncode == 0
+    assert unicorn(tmp_path, "index", "--once").returncode == 0
+    failed = unicorn(tmp_path, "query", *args)
     assert failed.returncode != 0
     assert "Traceback" not in failed.stderr
     assert len(failed.stderr.strip().splitlines()) == 1 and failed.stderr.startswith("Error: ")
