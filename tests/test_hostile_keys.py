@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from api import create_app
@@ -231,3 +233,34 @@ def test_cli_query_prints_one_line_error(tmp_path, args):
     assert failed.returncode != 0
     assert "Traceback" not in failed.stderr
     assert len(failed.stderr.strip().splitlines()) == 1 and failed.stderr.startswith("Error: ")
+
+
+# the store's keys of any length, against a plain dict
+
+_TEXT = st.text(alphabet="aé😀ж\ud800", max_size=700)  # a lone surrogate comes from a command line
+
+
+@settings(max_examples=40, derandomize=True)
+@given(st.lists(st.tuples(_TEXT, st.integers(0, 9)), max_size=12), st.lists(_TEXT, max_size=4))
+def test_postings_and_hashtag_ids_of_any_length(tmp_path_factory, stored, probes):
+    model: dict[str, set[int]] = {}
+    for value, iid in stored:
+        model.setdefault(value, set()).add(iid)
+    index = Index(tmp_path_factory.mktemp("keys"))
+    try:
+        with index.writer() as batch:
+            for value, iid in stored:
+                batch.add("media", f"word:{value}", iid)
+                batch.intern("hashtag", value)
+        with index.reader() as view:
+            for value in [*model, *probes]:
+                assert set(view.posting("media", f"word:{value}")) == model.get(value, set())
+                found = view.iid("hashtag", value)
+                assert (found is not None) == (value in model)
+                if found is not None:
+                    assert view.ext("hashtag", found) == value
+            for prefix in ["", *(v[:n] for v in [*model, *probes] for n in (1, 200, 300))]:
+                expected = {f"word:{v}" for v in model if v.startswith(prefix)}
+                assert set(view.terms("media", f"word:{prefix}")) == expected
+    finally:
+        index.close()

@@ -20,7 +20,7 @@ import numpy as np
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from unicorn.schema import (LIVE, RANK_COUNT, VERTICALS, ext_bytes, ext_from_bytes, ext_key, head_bytes,
-                            is_digest_key, text_key)
+                            is_digest_key, text_bytes, text_from_bytes, text_key)
 
 SCHEMA_VERSION = 1
 EMPTY = FrozenBitMap()
@@ -43,7 +43,7 @@ def _unpack(raw: bytes | memoryview) -> Any:
 def _posting_value(key: bytes, term: str, stamp: bytes, bitmap: BitMap) -> bytes:
     """Stamp, then (under a digest key) the whole term's length and utf-8, then the bitmap."""
     if is_digest_key(key):
-        whole = term.encode()
+        whole = text_bytes(term)
         return stamp + _LEN.pack(len(whole)) + whole + bitmap.serialize()
     return stamp + bitmap.serialize()
 
@@ -59,8 +59,8 @@ def _posting_term(key: bytes, raw: bytes | memoryview) -> str:
     """The whole term of a stored posting."""
     if is_digest_key(key):
         size = _LEN.unpack_from(raw, 8)[0]
-        return bytes(raw[8 + _LEN.size:8 + _LEN.size + size]).decode()
-    return key.decode()
+        return text_from_bytes(raw[8 + _LEN.size:8 + _LEN.size + size])
+    return text_from_bytes(key)
 
 
 class RankColumns:
