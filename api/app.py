@@ -34,6 +34,7 @@ from api.service import Service
 from api.slowlog import SlowLog
 from unicorn.engine import parse_id
 from unicorn.errors import QueryError
+from unicorn.query.typecheck import decimal, shown
 from unicorn.store import Index
 from unicorn.text import hashtag_name
 
@@ -97,6 +98,8 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
         viewer = _viewer(request.query_params.get("viewer"))
         allow(role, viewer)
         key = hashtag_name(ident) if vertical == "hashtag" else ident
+        if vertical == "hashtag" and not key:
+            raise ApiError("bad_request", f"a hashtag id is a hashtag's name, got {shown(ident)}")
         with slow.watch(f"document {vertical}/{ident} viewer={viewer}"):
             doc = service.engine.document(vertical, key, viewer)
         if doc is None:
@@ -198,9 +201,10 @@ def _viewer(value) -> int | None:
 
 
 def _int_param(raw: str, name: str) -> int:
-    if not (raw.isascii() and raw.isdigit()):
-        raise ApiError("bad_request", f"{name} must be a positive integer, got {quote(raw)!r}")
-    return int(raw)
+    number = decimal(raw)
+    if number is None:
+        raise ApiError("bad_request", f"{name} must be a positive integer up to 2^64 - 1, got {shown(quote(raw))}")
+    return number
 
 
 async def _json_body(request: Request) -> dict:

@@ -112,7 +112,10 @@ def query(data: Path, query: str, vertical: str, viewer: str | None, limit: int,
     if not paths.index(data).exists():
         raise click.ClickException(f"no index under {data}: run `unicorn ingest` and `unicorn index --once` first")
     engine = open_engine(data)
-    parsed = orjson.loads(query) if query.lstrip().startswith("{") else query
+    try:
+        parsed = orjson.loads(query) if query.lstrip().startswith("{") else query
+    except orjson.JSONDecodeError as exc:
+        raise click.ClickException(f"bad_query: the query is not JSON: {exc}") from None
     try:
         result = engine.search(vertical, parsed, viewer=viewer, limit=limit, order=order, explain=explain)
     except QueryError as exc:

@@ -21,6 +21,7 @@ from unicorn.errors import QueryError
 from unicorn.query import parse, plan, privacy, rank, tree, typecheck
 from unicorn.query import explain as lineage
 from unicorn.query.evaluate import Context, evaluate
+from unicorn.query.typecheck import decimal, shown
 
 MAX_LIMIT = 1000
 MAX_ID = 2**64 - 1
@@ -113,11 +114,10 @@ def parse_id(value: int | str, what: str) -> int:
     """A request id: a JSON integer or a decimal string (SPEC §1)."""
     if isinstance(value, bool):
         raise QueryError("bad_request", f"{what} must be an integer id, got {value!r}")
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    if not isinstance(value, int) or not 0 <= value <= MAX_ID:
-        raise QueryError("bad_request", f"{what} must be an unsigned 64-bit id, got {value!r}")
-    return value
+    number = decimal(value) if isinstance(value, str) else value
+    if not isinstance(number, int) or not 0 <= number <= MAX_ID:
+        raise QueryError("bad_request", f"{what} must be an unsigned 64-bit id, got {shown(value)}")
+    return number
 
 
 def external_doc(vertical: str, doc: dict) -> dict:

@@ -19,13 +19,15 @@ import msgpack
 import numpy as np
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
-from unicorn.schema import LIVE, RANK_COUNT, VERTICALS, ext_from_key, ext_key
+from unicorn.schema import (LIVE, RANK_COUNT, VERTICALS, ext_bytes, ext_from_bytes, ext_key, head_bytes,
+                            is_digest_key, text_bytes, text_from_bytes, text_key)
 
 SCHEMA_VERSION = 1
 EMPTY = FrozenBitMap()
 _IID = struct.Struct(">I")
 _GEN = struct.Struct(">Q")
 _RANK = struct.Struct("<qqQ")  # count, taken_at, external id
+_LEN = struct.Struct(">I")
 RANKDIRTY_KEEP = 4096  # generations of document changes kept for incremental reader refresh
 ID_CACHE_MAX = 4_000_000  # id map entries a writer keeps in memory
 
@@ -36,6 +38,29 @@ def _pack(value: Any) -> bytes:
 
 def _unpack(raw: bytes | memoryview) -> Any:
     return msgpack.unpackb(raw, raw=False, strict_map_key=False)
+
+
+def _posting_value(key: bytes, term: str, stamp: bytes, bitmap: BitMap) -> bytes:
+    """Stamp, then (under a digest key) the whole term's length and utf-8, then the bitmap."""
+    if is_digest_key(key):
+        whole = text_bytes(term)
+        return stamp + _LEN.pack(len(whole)) + whole + bitmap.serialize()
+    return stamp + bitmap.serialize()
+
+
+def _posting_bitmap(key: bytes, raw: bytes | memoryview) -> bytes | memoryview:
+    """The serialized bitmap of a stored posting value."""
+    if is_digest_key(key):
+        return raw[8 + _LEN.size + _LEN.unpack_from(raw, 8)[0]:]
+    return raw[8:]
+
+
+def _posting_term(key: bytes, raw: bytes | memoryview) -> str:
+    """The whole term of a stored posting."""
+    if is_digest_key(key):
+        size = _LEN.unpack_from(raw, 8)[0]
+        return text_from_bytes(raw[8 + _LEN.size:8 + _LEN.size + size])
+    return text_from_bytes(key)
 
 
 class RankColumns:
@@ -280,23 +305,26 @@ class ReadView:
         self._txn.abort()
 
     def posting(self, vertical: str, term: str) -> FrozenBitMap:
-        key = term.encode()
+        key = text_key(term)
         raw = self._txn.get(key, db=self._dbs[vertical, "post"])
         if raw is None:
             return EMPTY
-        return self._index._cache.get((vertical, key), bytes(raw[:8]), raw[8:])
+        return self._index._cache.get((vertical, key), bytes(raw[:8]), _posting_bitmap(key, raw))
 
     def terms(self, vertical: str, prefix: str) -> Iterator[str]:
-        """Stored terms of a vertical that start with `prefix`, in byte order."""
-        start = prefix.encode()
+        """Stored terms of a vertical that start with `prefix`, in key order (byte order up to
+        schema.KEY_MAX bytes)."""
+        start = head_bytes(prefix)
         cursor = self._txn.cursor(db=self._dbs[vertical, "post"])
         if not cursor.set_range(start):
             return
-        for key in cursor.iternext(keys=True, values=False):
+        for key, raw in cursor.iternext(keys=True, values=True):
             key = bytes(key)
             if not key.startswith(start):
                 return
-            yield key.decode()
+            term = _posting_term(key, raw)
+            if term.startswith(prefix):
+                yield term
 
     def iid(self, vertical: str, ext: int | str) -> int | None:
         raw = self._txn.get(ext_key(vertical, ext), db=self._dbs[vertical, "ids"])
@@ -306,7 +334,7 @@ class ReadView:
         raw = self._txn.get(_IID.pack(iid), db=self._dbs[vertical, "ext"])
         if raw is None:
             raise KeyError(f"no {vertical} with internal id {iid}")
-        return ext_from_key(vertical, raw)
+        return ext_from_bytes(vertical, raw)
 
     def doc(self, vertical: str, iid: int) -> dict | None:
         raw = self._txn.get(_IID.pack(iid), db=self._dbs[vertical, "docs"])
@@ -429,13 +457,12 @@ class WriteBatch:
             raise OverflowError(f"{vertical}: internal id space exhausted")
         self._next_id[vertical] = iid + 1
         self._new_ids[vertical, ext] = iid
-        key = ext_key(vertical, ext)
-        self._txn.put(key, _IID.pack(iid), db=self._dbs[vertical, "ids"])
-        self._txn.put(_IID.pack(iid), key, db=self._dbs[vertical, "ext"])
+        self._txn.put(ext_key(vertical, ext), _IID.pack(iid), db=self._dbs[vertical, "ids"])
+        self._txn.put(_IID.pack(iid), ext_bytes(vertical, ext), db=self._dbs[vertical, "ext"])
         return iid
 
     def ext(self, vertical: str, iid: int) -> int | str:
-        return ext_from_key(vertical, self._txn.get(_IID.pack(iid), db=self._dbs[vertical, "ext"]))
+        return ext_from_bytes(vertical, self._txn.get(_IID.pack(iid), db=self._dbs[vertical, "ext"]))
 
     # postings
 
@@ -444,8 +471,9 @@ class WriteBatch:
         key = (vertical, term)
         bitmap = self._postings.get(key)
         if bitmap is None:
-            raw = self._txn.get(term.encode(), db=self._dbs[vertical, "post"])
-            bitmap = BitMap.deserialize(raw[8:]) if raw is not None else BitMap()
+            stored = text_key(term)
+            raw = self._txn.get(stored, db=self._dbs[vertical, "post"])
+            bitmap = BitMap.deserialize(_posting_bitmap(stored, raw)) if raw is not None else BitMap()
             self._postings[key] = bitmap
         return bitmap
 
@@ -517,11 +545,12 @@ class WriteBatch:
         for vertical, term in self._dirty_postings:
             bitmap = self._postings[vertical, term]
             db = self._dbs[vertical, "post"]
+            key = text_key(term)
             if bitmap:
                 bitmap.run_optimize()
-                txn.put(term.encode(), self._stamp + bitmap.serialize(), db=db)
+                txn.put(key, _posting_value(key, term, self._stamp, bitmap), db=db)
             else:
-                txn.delete(term.encode(), db=db)
+                txn.delete(key, db=db)
         rank_changed: dict[str, BitMap] = {}
         for vertical, iid in self._dirty_docs:
             doc = self._docs[vertical, iid]

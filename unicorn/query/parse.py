@@ -30,6 +30,7 @@ import orjson
 
 from unicorn.errors import QueryError
 from unicorn.query.tree import OPERATORS, Apply, Extract, NAry, Node, Pos, Term
+from unicorn.query.typecheck import decimal
 
 MAX_BYTES = 16 * 1024
 MAX_DEPTH = 32
@@ -244,8 +245,8 @@ def _int(raw: Any) -> int | None:
         return None
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
-        return int(raw)
+    if isinstance(raw, str):
+        return decimal(raw)
     return None
 
 

@@ -16,6 +16,7 @@ from unicorn.schema import EXTRACT as EXTRACT_VERTICALS
 from unicorn.schema import VERTICALS
 
 MAX_ID = 2**64 - 1
+MAX_ID_DIGITS = len(str(MAX_ID))
 
 # prefix -> value kind per vertical; an entity kind names the vertical its ids belong to
 TERMS: dict[str, dict[str, str]] = {
@@ -122,6 +123,28 @@ def _term(node: Term, vertical: str) -> None:
 
 
 def parse_id(value: str, pos: Pos, what: str) -> int:
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
-        raise _bad(f"{what} (an unsigned 64-bit integer), got {value!r}", pos)
-    return int(value)
+    number = decimal(value)
+    if number is None:
+        raise _bad(f"{what} (an unsigned 64-bit integer), got {shown(value)}", pos)
+    return number
+
+
+def decimal(text: str) -> int | None:
+    """The value of a string of ASCII digits when it is at most MAX_ID, else None.
+
+    The length is checked first: int() refuses strings of thousands of digits (ValueError)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0") or "0"
+    if len(digits) > MAX_ID_DIGITS:
+        return None
+    number = int(digits)
+    return number if number <= MAX_ID else None
+
+
+def shown(value: object) -> str:
+    """A request value as an error message quotes it: repr, cut to 80 characters."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
