@@ -5,14 +5,19 @@ holding append-only segments named by the offset of their first record
 (`00000000000000000000.seg`). A record is `<u32 length><u32 crc32(length + payload)>payload`.
 
 Writers buffer in memory and, on `flush`, append under an exclusive `flock` and fsync, so
-several writer processes can share a log. Any invalid tail a writer finds under the lock is
-what a crashed writer left behind: it is truncated. Readers take no lock and stop before
-an incomplete or invalid record, which is either being written or about to be truncated.
+several writer processes can share a log. A flush is all or nothing: its records are written
+with the first one's CRC inverted, fsynced, and only then made valid by rewriting that CRC in
+place; a flush that fails (a full disk) truncates what it wrote, which no reader has seen.
+Any invalid tail a writer finds under the lock is what a crashed writer left behind: it is
+truncated. Readers take no lock and stop before an incomplete or invalid record, which is
+either being written or about to be truncated.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import hashlib
 import os
 import struct
 import time
@@ -22,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from firehose.events import EventError, parse_json_line
-from firehose.transport import Consumer, Producer, Record
+from firehose.events import EventError, parse_json_line, partition_key, to_msgpack
+from firehose.transport import Consumer, Producer, Record, key_bytes, partition_for
 
 if TYPE_CHECKING:
     from firehose.deadletter import DeadLetters
@@ -190,18 +195,38 @@ class LogProducer(Producer):
         if self._pending_bytes >= FLUSH_BYTES:
             self.flush()
 
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes buffered and not yet flushed."""
+        return self._pending_bytes
+
     def flush(self) -> None:
-        """Append everything buffered and fsync it; then it survives any crash."""
+        """Append everything buffered and fsync it; then it survives any crash.
+
+        All or nothing: when it raises (OSError: a full disk), no reader sees any of it.
+        """
         if not self._pending:
             return
         with open(self.log.path / "LOCK", "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            for partition, records in sorted(self._pending.items()):
-                self._append(partition, b"".join(records))
+            hidden: list[_Hidden] = []
+            try:
+                for partition, records in sorted(self._pending.items()):
+                    hidden.append(self._write_hidden(partition, b"".join(records)))
+            except BaseException:
+                for chunk in hidden:
+                    chunk.undo()
+                raise
+            for chunk in hidden:
+                chunk.reveal()
+                tail = self._tails[chunk.partition]
+                tail.size += chunk.size
+                tail.count += chunk.count
         self._pending.clear()
         self._pending_bytes = 0
 
-    def _append(self, partition: int, data: bytes) -> None:
+    def _write_hidden(self, partition: int, data: bytes) -> _Hidden:
+        """Write `data` at the partition's end with its first CRC inverted, so readers stop before it."""
         directory = self.log.partition_dir(partition)
         tail = self._tails[partition]
         tail.refresh(directory)
@@ -212,26 +237,64 @@ class LogProducer(Producer):
         created = tail.start < 0 or tail.size >= SEGMENT_BYTES
         if created:
             tail.start, tail.size, tail.count = tail.end, 0, 0
-        fd = os.open(directory / _segment_name(tail.start), os.O_WRONLY | os.O_CREAT, 0o644)
+        chunk = _Hidden(partition, directory / _segment_name(tail.start), tail.size, len(data), _count(data),
+                        bytes(data[4:8]), created)
+        hidden = bytearray(data[:8])
+        hidden[4:8] = bytes(b ^ 0xFF for b in hidden[4:8])
+        fd = os.open(chunk.path, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
             os.lseek(fd, tail.size, os.SEEK_SET)
-            view = memoryview(data)
+            view = memoryview(bytes(hidden) + data[8:])
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
+            if created:
+                _fsync_dir(directory)
+        except BaseException:
+            chunk.undo()
+            raise
         finally:
             os.close(fd)
-        if created:
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        tail.size += len(data)
-        tail.count += _count(data)
+        return chunk
 
     def close(self) -> None:
         self.flush()
+
+
+@dataclass
+class _Hidden:
+    """Records written past a partition's valid end, invisible until `reveal`."""
+
+    partition: int
+    path: Path
+    start: int  # file position of the first record
+    size: int
+    count: int
+    crc: bytes  # the first record's true CRC
+    created: bool  # the segment file was created for it
+
+    def reveal(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, self.crc, self.start + 4)  # overwrites allocated bytes: needs no free space
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def undo(self) -> None:
+        if self.created:
+            self.path.unlink(missing_ok=True)
+            _fsync_dir(self.path.parent)
+        else:
+            os.truncate(self.path, self.start)
+
+
+def _fsync_dir(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _count(data: bytes) -> int:
