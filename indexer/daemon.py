@@ -12,7 +12,6 @@ One process at a time writes an index (indexer.lock).
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import threading
@@ -25,6 +24,7 @@ import lmdb
 
 from firehose.deadletter import DeadLetters
 from firehose.events import EventError, from_msgpack
+from firehose.log import cause
 from firehose.transport import Consumer, Record
 from indexer.lock import writer_lock
 from indexer.stats import Stats, meta_key
@@ -52,15 +52,15 @@ def describe(exc: BaseException, where: Path) -> str:
     raw = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, lmdb.MapFullError):
         return f"the index reached its LMDB map size ({raw})"
-    code = getattr(exc, "errno", None)
-    if code == errno.ENOSPC:
-        return f"no space left on device ({raw})"
-    if code == errno.EFBIG:
-        return f"file too large: the process's file size limit was reached ({raw})"
+    if isinstance(exc, OSError):
+        return cause(exc)
+    if not isinstance(exc, lmdb.Error):
+        return raw
     try:
-        free = os.statvfs(where).f_bavail * os.statvfs(where).f_frsize
+        fs = os.statvfs(where)
     except OSError:
         return raw
+    free = fs.f_bavail * fs.f_frsize
     if free < NEARLY_FULL:  # LMDB reports a short write on a full disk as an I/O error
         return f"no space left on device: {free:,} bytes free on {where} ({raw})"
     return raw

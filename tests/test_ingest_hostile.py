@@ -16,13 +16,14 @@ import orjson
 
 from firehose.deadletter import EmbeddedDeadLetters
 from firehose.events import from_msgpack, to_json_line, validate
-from firehose.log import MAX_LINE, EmbeddedLog, ingest_jsonl
+from firehose.log import EmbeddedLog, ingest_jsonl
 from indexer import meta_key
 from tests.test_firehose_log import read_all
 from unicorn.store import Index
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+MAX_LINE = 16 << 20  # SPEC: a line longer than a firehose record (16 MiB) is not an event
 
 
 def unicorn(data: Path, *args: str) -> subprocess.CompletedProcess:
@@ -50,9 +51,11 @@ def small_filesystem(path: Path, size: str) -> Iterator[Callable[[str], None]]:
         subprocess.run(["umount", "--lazy", str(path)], check=True)
 
 
-def write_with_oversize_line(path: Path, oversize: int) -> bytes:
+def write_with_oversize_line(path: Path, oversize: int, not_json: bool = True) -> bytes:
+    """Events 1, 2, 3 with a valid event of `oversize` bytes on line 2 and, if `not_json`, line 4 not JSON."""
     huge = orjson.dumps({"op": "user.upsert", "ts": 9, "user": {"id": 9, "username": "big", "full_name": "x" * oversize}})
-    path.write_bytes(to_json_line(user(1)) + huge + b"\n" + to_json_line(user(2)) + b"{oops\n" + to_json_line(user(3)))
+    path.write_bytes(to_json_line(user(1)) + huge + b"\n" + to_json_line(user(2)) + (b"{oops\n" if not_json else b"")
+                     + to_json_line(user(3)))
     return huge
 
 
@@ -72,10 +75,10 @@ def test_an_oversize_line_is_dead_lettered_and_the_rest_appended(tmp_path: Path)
 
 def test_strict_appends_nothing_when_one_line_is_oversize(tmp_path: Path) -> None:
     source = tmp_path / "events.jsonl"
-    write_with_oversize_line(source, MAX_LINE + 1000)
+    write_with_oversize_line(source, MAX_LINE + 1000, not_json=False)  # the oversize line is the only invalid one
     result = unicorn(tmp_path, "ingest", "--strict", str(source))
     assert result.returncode == 1
-    assert f"{source}:2: line of" in result.stderr and "nothing appended" in result.stderr
+    assert f"{source}:2: line of" in result.stderr and "1 invalid lines, nothing appended" in result.stderr
     assert logged_events(tmp_path) == [] and EmbeddedDeadLetters(tmp_path).count() == 0
 
 
