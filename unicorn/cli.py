@@ -52,8 +52,9 @@ def demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
 def ingest(data: Path, file: Path, strict: bool) -> None:
     """Append the events of a JSON Lines FILE to the embedded firehose.
 
-    Lines that are not valid SPEC §2 events are dead-lettered with their reason and counted on
-    stderr; the rest are appended.
+    Lines that are not valid SPEC §2 events (a line over 16 MiB included) are dead-lettered with
+    their reason and counted on stderr; the rest are appended. When a storage error (a full disk)
+    stops it, running it again on the same file continues after the lines already in.
     """
     from firehose.deadletter import EmbeddedDeadLetters
     from firehose.log import EmbeddedLog, IngestFailed, cause, ingest_jsonl
@@ -86,7 +87,10 @@ def ingest(data: Path, file: Path, strict: bool) -> None:
 @click.option("--topic", default="unicorn.events", show_default=True, help="Kafka topic (with --kafka).")
 @click.option("--batch-size", default=5000, show_default=True, type=int, help="Events per index commit at most.")
 def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size: int) -> None:
-    """Run Slipstream and the indexer: firehose -> index, offsets committed with each batch."""
+    """Run Slipstream and the indexer: firehose -> index, offsets committed with each batch.
+
+    One indexer per index: a second one on the same --data refuses, naming the first.
+    """
     import indexer
     from indexer.daemon import StorageFailure
     from indexer.lock import IndexLocked
