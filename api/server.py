@@ -2,25 +2,88 @@
 
 Every worker opens the same LMDB index read-only (readers share the page cache and never block
 the writer). With several workers or the indexer, Prometheus metrics go through
-PROMETHEUS_MULTIPROC_DIR so `/metrics` reports every process. `--with-indexer` runs the indexer in one child process, stopped
-with SIGTERM (its graceful shutdown) when the server stops.
+PROMETHEUS_MULTIPROC_DIR so `/metrics` reports every process. `--with-indexer` runs
+`unicorn index` as a child process, which takes the index's writer lock. SIGTERM and SIGINT
+stop the server, then the child (SIGTERM, its graceful shutdown), then this process dies of
+the same signal: a stopped service leaves nothing running.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+CHILD_STOP_SECONDS = 30
 
-def _run_indexer(data: str) -> None:
-    import indexer
 
-    indexer.run(Path(data))
+class Stopped(BaseException):
+    """SIGTERM or SIGINT reached the service; raised so every `finally` on the way out runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise Stopped(signum)
+
+
+@contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """Turn SIGTERM/SIGINT into Stopped within the block; after cleanup, die of that signal.
+
+    uvicorn handles the signals while it serves, restores these handlers and re-raises the
+    signal when it returns, so the block is left through Stopped either way.
+    """
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
+    try:
+        yield
+    except Stopped as stopped:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.raise_signal(stopped.signum)
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _check_writer_free(data: Path) -> None:
+    """Refuse to start when another process writes the index (the child takes the lock itself)."""
+    from indexer.lock import writer_lock
+    from unicorn import paths
+
+    with writer_lock(paths.index(data)):
+        pass
+
+
+def start_indexer(data: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "unicorn.cli", "index", "--data", str(data)])
+
+
+def stop_child(child: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within CHILD_STOP_SECONDS; reaped either way."""
+    ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}  # a second signal must not cut this short
+    try:
+        child.terminate()
+        try:
+            child.wait(CHILD_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    finally:
+        for sig, handler in ignored.items():
+            signal.signal(sig, handler)
 
 
 def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 1, with_indexer: bool = False) -> None:
@@ -29,17 +92,17 @@ def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 
     if (workers > 1 or with_indexer) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="unicorn-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    child = None
     if with_indexer:
-        child = multiprocessing.get_context("spawn").Process(target=_run_indexer, args=(str(data),),
-                                                             name="unicorn-indexer")
-        child.start()
-    try:
-        uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    access_log=False, log_level="info")
-    finally:
-        if child is not None:
-            child.terminate()
-            child.join(30)
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        _check_writer_free(Path(data))
+    child = None
+    with stopping_on_signals():
+        try:
+            if with_indexer:
+                child = start_indexer(Path(data))
+            uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                        access_log=False, log_level="info")
+        finally:
+            if child is not None:
+                stop_child(child)
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)

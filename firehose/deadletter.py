@@ -1,7 +1,8 @@
 """Dead letters: what could not be ingested, with why and where it came from.
 
 A record is msgpack `{reason, payload, source, partition, offset, ts}` (`payload` the original
-bytes; `partition` is None and `offset` the line number for a file). Embedded: a one-partition
+bytes; `partition` is None and `offset` the line number for a file). A payload too large for
+a log record keeps its first 64 KiB, and `payload_bytes` says how long it was. Embedded: a one-partition
 log at `DATA/deadletter/`. Kafka: the topic `<topic>.deadletter`. Writers flush dead letters
 before committing the positions past them, so a crash may repeat a dead letter, never lose one.
 """
@@ -18,14 +19,20 @@ from typing import Any
 import msgpack
 
 from firehose.kafka import KafkaConsumer, KafkaProducer
-from firehose.log import EmbeddedLog
+from firehose.log import MAX_RECORD, EmbeddedLog
 from firehose.transport import Consumer, Producer
 
 READ_BATCH = 10_000
+PAYLOAD_MAX = MAX_RECORD - (64 << 10)  # room for the reason, the source and the rest
+PAYLOAD_KEPT = 64 << 10
 
 
 def encode(reason: str, payload: bytes, source: str, partition: int | None, offset: int | None) -> bytes:
+    """The dead letter's record; a payload too big for one log record keeps its first bytes only."""
     record = {"reason": reason, "payload": payload, "source": source, "partition": partition, "offset": offset, "ts": int(time.time() * 1000)}
+    if len(payload) > PAYLOAD_MAX:
+        record["payload"] = payload[:PAYLOAD_KEPT]
+        record["payload_bytes"] = len(payload)  # the payload's size before it was cut
     return msgpack.packb(record, use_bin_type=True)
 
 

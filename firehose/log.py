@@ -5,14 +5,19 @@ holding append-only segments named by the offset of their first record
 (`00000000000000000000.seg`). A record is `<u32 length><u32 crc32(length + payload)>payload`.
 
 Writers buffer in memory and, on `flush`, append under an exclusive `flock` and fsync, so
-several writer processes can share a log. Any invalid tail a writer finds under the lock is
-what a crashed writer left behind: it is truncated. Readers take no lock and stop before
-an incomplete or invalid record, which is either being written or about to be truncated.
+several writer processes can share a log. A flush is all or nothing: its records are written
+with the first one's CRC inverted, fsynced, and only then made valid by rewriting that CRC in
+place; a flush that fails (a full disk) truncates what it wrote, which no reader has seen.
+Any invalid tail a writer finds under the lock is what a crashed writer left behind: it is
+truncated. Readers take no lock and stop before an incomplete or invalid record, which is
+either being written or about to be truncated.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import hashlib
 import os
 import struct
 import time
@@ -22,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from firehose.events import EventError, parse_json_line
-from firehose.transport import Consumer, Producer, Record
+from firehose.events import EventError, parse_json_line, partition_key, to_msgpack
+from firehose.transport import Consumer, Producer, Record, key_bytes, partition_for
 
 if TYPE_CHECKING:
     from firehose.deadletter import DeadLetters
@@ -190,18 +195,38 @@ class LogProducer(Producer):
         if self._pending_bytes >= FLUSH_BYTES:
             self.flush()
 
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes buffered and not yet flushed."""
+        return self._pending_bytes
+
     def flush(self) -> None:
-        """Append everything buffered and fsync it; then it survives any crash."""
+        """Append everything buffered and fsync it; then it survives any crash.
+
+        All or nothing: when it raises (OSError: a full disk), no reader sees any of it.
+        """
         if not self._pending:
             return
         with open(self.log.path / "LOCK", "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            for partition, records in sorted(self._pending.items()):
-                self._append(partition, b"".join(records))
+            hidden: list[_Hidden] = []
+            try:
+                for partition, records in sorted(self._pending.items()):
+                    hidden.append(self._write_hidden(partition, b"".join(records)))
+            except BaseException:
+                for chunk in hidden:
+                    chunk.undo()
+                raise
+            for chunk in hidden:
+                chunk.reveal()
+                tail = self._tails[chunk.partition]
+                tail.size += chunk.size
+                tail.count += chunk.count
         self._pending.clear()
         self._pending_bytes = 0
 
-    def _append(self, partition: int, data: bytes) -> None:
+    def _write_hidden(self, partition: int, data: bytes) -> _Hidden:
+        """Write `data` at the partition's end with its first CRC inverted, so readers stop before it."""
         directory = self.log.partition_dir(partition)
         tail = self._tails[partition]
         tail.refresh(directory)
@@ -212,26 +237,64 @@ class LogProducer(Producer):
         created = tail.start < 0 or tail.size >= SEGMENT_BYTES
         if created:
             tail.start, tail.size, tail.count = tail.end, 0, 0
-        fd = os.open(directory / _segment_name(tail.start), os.O_WRONLY | os.O_CREAT, 0o644)
+        chunk = _Hidden(partition, directory / _segment_name(tail.start), tail.size, len(data), _count(data),
+                        bytes(data[4:8]), created)
+        hidden = bytearray(data[:8])
+        hidden[4:8] = bytes(b ^ 0xFF for b in hidden[4:8])
+        fd = os.open(chunk.path, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
             os.lseek(fd, tail.size, os.SEEK_SET)
-            view = memoryview(data)
+            view = memoryview(bytes(hidden) + data[8:])
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
+            if created:
+                _fsync_dir(directory)
+        except BaseException:
+            chunk.undo()
+            raise
         finally:
             os.close(fd)
-        if created:
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        tail.size += len(data)
-        tail.count += _count(data)
+        return chunk
 
     def close(self) -> None:
         self.flush()
+
+
+@dataclass
+class _Hidden:
+    """Records written past a partition's valid end, invisible until `reveal`."""
+
+    partition: int
+    path: Path
+    start: int  # file position of the first record
+    size: int
+    count: int
+    crc: bytes  # the first record's true CRC
+    created: bool  # the segment file was created for it
+
+    def reveal(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, self.crc, self.start + 4)  # overwrites allocated bytes: needs no free space
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def undo(self) -> None:
+        if self.created:
+            self.path.unlink(missing_ok=True)
+            _fsync_dir(self.path.parent)
+        else:
+            os.truncate(self.path, self.start)
+
+
+def _fsync_dir(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _count(data: bytes) -> int:
@@ -372,11 +435,26 @@ class LogConsumer(Consumer):
         self._close_cursors()
 
 
+MAX_LINE = MAX_RECORD  # a longer line cannot be one event's record
+LINE_HEAD = 64 << 10  # what a dead letter keeps of an oversize line
+INGEST_JOURNALS = "ingesting"  # DIR/ingesting/<sha256 of a file>: how far a failed ingest got
+
+
+def cause(exc: OSError) -> str:
+    """A storage error in words, a full disk named as such."""
+    if exc.errno == errno.ENOSPC:
+        return f"no space left on device ({exc})"
+    if exc.errno == errno.EFBIG:
+        return f"file too large: the process's file size limit was reached ({exc})"
+    return str(exc)
+
+
 @dataclass(frozen=True)
 class IngestReport:
     appended: int
     dead_lettered: int
     errors: list[tuple[int, str]]  # (line number, reason) of every invalid line
+    resumed_after: int = 0  # lines an earlier, failed ingest of the same content had already done
 
     @property
     def rejected(self) -> bool:
@@ -384,39 +462,145 @@ class IngestReport:
         return self.appended == 0 and self.dead_lettered == 0 and bool(self.errors)
 
 
-def _lines(path: Path) -> Iterable[tuple[int, bytes]]:
+class IngestFailed(RuntimeError):
+    """A storage error stopped an ingest; everything through `lines` is durably in, nothing after.
+
+    `appended` and `dead_lettered` count every run on this content so far. Running the same
+    content again continues after line `lines`.
+    """
+
+    def __init__(self, path: Path, lines: int, appended: int, dead_lettered: int, error: OSError):
+        self.lines, self.appended, self.dead_lettered = lines, appended, dead_lettered
+        super().__init__(f"ingest of {path} failed: {cause(error)}; {appended} events appended and "
+                         f"{dead_lettered} lines dead-lettered so far, through line {lines}; "
+                         f"run it again to continue after line {lines} (nothing is appended twice)")
+
+
+class _Journal:
+    """How far the ingest of one file content has durably got: lines done, events appended, lines
+    dead-lettered. A fixed-size record overwritten in place, so saving needs no free space; it
+    is removed when the ingest completes."""
+
+    SIZE = 64
+
+    def __init__(self, log_path: Path, digest: str):
+        self.path = log_path / INGEST_JOURNALS / digest
+        self._fd: int | None = None
+
+    def load(self) -> tuple[int, int, int]:
+        try:
+            lines, appended, dead = map(int, self.path.read_bytes().split())
+        except (FileNotFoundError, ValueError):
+            return 0, 0, 0
+        return lines, appended, dead
+
+    def save(self, lines: int, appended: int, dead: int) -> None:
+        if self._fd is None:
+            self.path.parent.mkdir(exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            os.ftruncate(self._fd, self.SIZE)
+            _fsync_dir(self.path.parent)
+        os.pwrite(self._fd, f"{lines} {appended} {dead}".encode().ljust(self.SIZE), 0)
+        os.fsync(self._fd)
+
+    def close(self, complete: bool) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if complete:
+            self.path.unlink(missing_ok=True)
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
     with open(path, "rb") as f:
-        for number, line in enumerate(f, 1):
-            if line.strip():
-                yield number, line
+        while chunk := f.read(CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()
 
 
-def ingest_jsonl(path: str | os.PathLike, producer: Producer, dead_letters: DeadLetters, strict: bool = False) -> IngestReport:
+def _lines(path: Path, after: int = 0) -> Iterable[tuple[int, bytes, int]]:
+    """(number, line, oversize) of every non-blank line after line `after`. A line longer than
+    MAX_LINE is never held whole: it comes as its first LINE_HEAD bytes, `oversize` its length."""
+    with open(path, "rb") as f:
+        number = 0
+        while line := f.readline(MAX_LINE + 1):
+            number += 1
+            oversize = 0
+            if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                head, oversize = line[:LINE_HEAD], len(line)
+                while (rest := f.readline(CHUNK)) and not rest.endswith(b"\n"):
+                    oversize += len(rest)
+                oversize += len(rest.rstrip(b"\r\n"))
+                line = head
+            if number > after and (oversize or line.strip()):
+                yield number, line, oversize
+
+
+def _record(line: bytes, oversize: int) -> tuple[int, bytes]:
+    """The partition key and log record of a line's event, or EventError."""
+    if oversize:
+        raise EventError(f"line of {oversize:,} bytes is over the {MAX_LINE:,}-byte limit")
+    event = parse_json_line(line)
+    payload = to_msgpack(event)
+    if len(payload) > MAX_RECORD:
+        raise EventError(f"event of {len(payload):,} bytes is over the {MAX_RECORD:,}-byte record limit")
+    return partition_key(event), payload
+
+
+def ingest_jsonl(path: str | os.PathLike, producer: LogProducer, dead_letters: DeadLetters, strict: bool = False) -> IngestReport:
     """SPEC §7 `unicorn ingest`: append the valid events of a JSON Lines file, dead-letter the rest.
 
     With `strict`, one invalid line rejects the whole file: nothing is appended or dead-lettered.
+    Progress is made durable every FLUSH_BYTES of events (dead letters first, then the events,
+    all or nothing, then the journal). When a storage error stops it, IngestFailed says how far
+    it got, and ingesting the same content again continues from there. A process killed between
+    a flush and its journal update repeats that one flush's events on the next run.
     """
     path = Path(path)
     source = f"file:{path}"
     errors: list[tuple[int, str]] = []
     if strict:
-        for number, line in _lines(path):
+        for number, line, oversize in _lines(path):
             try:
-                parse_json_line(line)
+                _record(line, oversize)
             except EventError as exc:
                 errors.append((number, str(exc)))
         if errors:
             return IngestReport(0, 0, errors)
-    appended = 0
-    for number, line in _lines(path):
-        try:
-            event = parse_json_line(line)
-        except EventError as exc:
-            errors.append((number, str(exc)))
-            dead_letters.record(str(exc), line.rstrip(b"\r\n"), source, None, number)
-            continue
-        producer.send(event)
-        appended += 1
-    dead_letters.flush()
-    producer.flush()
-    return IngestReport(appended, len(errors), errors)
+    journal = _Journal(producer.log.path, _digest(path))
+    resumed_after, appended_before, dead_before = journal.load()
+    done, appended, dead = resumed_after, appended_before, dead_before  # durable so far
+
+    def checkpoint(through: int, appended_through: int, dead_through: int) -> None:
+        nonlocal done, appended, dead
+        dead_letters.flush()
+        producer.flush()
+        journal.save(through, appended_through, dead_through)
+        done, appended, dead = through, appended_through, dead_through
+
+    sent, lettered, last = appended, dead, done
+    try:
+        journal.save(done, appended, dead)  # allocated before anything is appended
+        for number, line, oversize in _lines(path, resumed_after):
+            try:
+                key, payload = _record(line, oversize)
+            except EventError as exc:
+                errors.append((number, str(exc)))
+                dead_letters.record(str(exc), line.rstrip(b"\r\n"), source, None, number)
+                lettered += 1
+                last = number
+                continue
+            if producer.pending_bytes and producer.pending_bytes + len(payload) + HEADER.size >= FLUSH_BYTES:
+                checkpoint(last, sent, lettered)
+            producer.send_raw(partition_for(key, producer.partitions), key_bytes(key), payload)
+            sent += 1
+            last = number
+            if not producer.pending_bytes:  # a record big enough to be flushed on its own
+                checkpoint(last, sent, lettered)
+        checkpoint(last, sent, lettered)
+    except OSError as exc:
+        journal.close(complete=False)
+        raise IngestFailed(path, done, appended, dead, exc) from exc
+    journal.close(complete=True)
+    return IngestReport(sent - appended_before, lettered - dead_before, errors, resumed_after)

@@ -3,12 +3,16 @@
 Each batch is applied in one index write transaction that also stores the next firehose offsets
 (and the indexer's figures), so a crash at any instant leaves the index at a batch boundary
 with the offsets that match it: nothing is lost or applied twice. A record that is not a valid
-event, or that Slipstream refuses, is dead-lettered (flushed before the batch commits) and
-skipped; ingestion goes on.
+event, or that Slipstream or the store refuses, is dead-lettered (flushed before the batch
+commits) and skipped; ingestion goes on. A failure of the machine rather than of one event
+(a full disk, an I/O error, the LMDB map full, memory) stops the daemon with StorageFailure
+naming the cause; the index stays at its last batch boundary and a restart continues from it.
+One process at a time writes an index (indexer.lock).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -20,12 +24,46 @@ import lmdb
 
 from firehose.deadletter import DeadLetters
 from firehose.events import EventError, from_msgpack
+from firehose.log import cause
 from firehose.transport import Consumer, Record
+from indexer.lock import writer_lock
 from indexer.stats import Stats, meta_key
 from slipstream import Slipstream
 from unicorn.store import Index
 
 IDLE_POLL = 0.2  # seconds a poll waits for the first record of a batch
+NEARLY_FULL = 64 << 20  # free bytes under which an I/O error is reported as a full disk
+EVENT_STORAGE_ERRORS = (lmdb.BadValsizeError,)  # storage errors caused by one event's content
+
+
+class StorageFailure(RuntimeError):
+    """The machine, not an event, failed: indexing stopped at a batch boundary, nothing lost."""
+
+
+def _environmental(exc: BaseException) -> bool:
+    """True for errors no event can cause: they stop the daemon instead of dead-lettering."""
+    if isinstance(exc, lmdb.Error):
+        return not isinstance(exc, EVENT_STORAGE_ERRORS)
+    return isinstance(exc, (OSError, MemoryError))
+
+
+def describe(exc: BaseException, where: Path) -> str:
+    """The cause of an environmental error in words, a full disk named as such."""
+    raw = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, lmdb.MapFullError):
+        return f"the index reached its LMDB map size ({raw})"
+    if isinstance(exc, OSError):
+        return cause(exc)
+    if not isinstance(exc, lmdb.Error):
+        return raw
+    try:
+        fs = os.statvfs(where)
+    except OSError:
+        return raw
+    free = fs.f_bavail * fs.f_frsize
+    if free < NEARLY_FULL:  # LMDB reports a short write on a full disk as an I/O error
+        return f"no space left on device: {free:,} bytes free on {where} ({raw})"
+    return raw
 
 
 class _Refused(Exception):
@@ -60,20 +98,47 @@ class Indexer:
         return len(records)
 
     def commit(self, records: list[Record]) -> None:
+        """Apply `records` and commit them with their offsets, dead-lettering each event that fails.
+
+        Raises StorageFailure, with nothing of the batch committed, when the machine fails.
+        """
+        lettered: set[tuple[int, int]] = set()
+        try:
+            self._commit(records, lettered)
+        except Exception as exc:
+            if _environmental(exc):
+                raise StorageFailure(f"indexing stopped: {describe(exc, self.index.path)}; nothing is lost, "
+                                     "the index is at its last committed batch: restart once the cause is fixed") from exc
+            raise
+
+    def _commit(self, records: list[Record], lettered: set[tuple[int, int]]) -> None:
+        """Commit `records`; when the store fails at commit without naming the event, halve and retry."""
         started = time.perf_counter()
         refused: dict[int, str] = {}
         while True:
             try:
-                applied, dead, lag = self._apply(records, refused)
+                applied, dead, lag = self._apply(records, refused, lettered)
                 break
             except _Refused as exc:  # the batch was aborted: redo it without that record
                 refused[exc.position] = exc.reason
+            except Exception as exc:  # noqa: BLE001 - one event's storage error must not stop ingestion
+                if _environmental(exc) or 0 in refused:
+                    raise
+                if len(records) == 1:
+                    refused[0] = f"storage: {type(exc).__name__}: {exc}"
+                    continue
+                half = len(records) // 2  # each half commits on its own, in order: exactly once
+                self._commit(records[:half], lettered)
+                self._commit(records[half:], lettered)
+                return
         self.stats.committed(applied, dead, lag, time.perf_counter() - started)
 
-    def _apply(self, records: list[Record], refused: dict[int, str]) -> tuple[int, int, dict[int, int]]:
+    def _apply(self, records: list[Record], refused: dict[int, str],
+               lettered: set[tuple[int, int]]) -> tuple[int, int, dict[int, int]]:
         applied = 0
         dead: list[tuple[Record, str]] = []
-        with self.index.writer() as batch:
+        batch = self.index.writer()
+        try:
             slipstream = Slipstream(batch)
             for position, record in enumerate(records):
                 if position in refused:
@@ -86,14 +151,16 @@ class Indexer:
                     continue
                 try:
                     slipstream.apply(event)
-                except (lmdb.Error, MemoryError):
-                    raise
                 except Exception as exc:  # noqa: BLE001 - any refusal of one event must not stop ingestion
+                    if _environmental(exc):
+                        raise
                     raise _Refused(position, f"slipstream: {type(exc).__name__}: {exc}") from exc
                 applied += 1
-            for record, reason in dead:
+            fresh = [(record, reason) for record, reason in dead if (record.partition, record.offset) not in lettered]
+            for record, reason in fresh:
                 self.dead_letters.record(reason, record.payload, self.source, record.partition, record.offset)
-            if dead:
+                lettered.add((record.partition, record.offset))  # a retry of this batch must not repeat it
+            if fresh:
                 self.dead_letters.flush()  # durable before the offsets past them are
             nexts: dict[int, int] = {}
             for record in records:
@@ -103,6 +170,10 @@ class Indexer:
             lag = {p: max(0, end - positions.get(p, 0)) for p, end in ends.items()}
             batch.set_offsets(self.source, nexts)
             batch.set_meta(meta_key(self.source), self.stats.meta_after(applied, len(dead), lag))
+            batch.commit()
+        except BaseException:
+            batch.abort()  # also when commit itself failed: the next attempt needs the write lock
+            raise
         return applied, len(dead), lag
 
     def drain(self, stop: threading.Event, on_batch=None) -> None:
@@ -146,21 +217,22 @@ def run(data: str | Path, *, once: bool = False, bootstrap: str | None = None, t
 
     data = Path(data)
     stop = stop or threading.Event()
-    consumer, dead_letters, source = _open_source(data, bootstrap, topic)
-    index = Index(paths.index(data))
-    try:
-        indexer = Indexer(index, consumer, dead_letters, source, batch_size, batch_seconds)
-        with _stop_on_signals(stop):
-            if once:
-                with drain_progress(consumer, progress) as on_batch:
-                    indexer.drain(stop, on_batch)
-            else:
-                indexer.follow(stop)
-        return indexer.stats
-    finally:
-        consumer.close()
-        dead_letters.close()
-        index.close()
+    with writer_lock(paths.index(data)):
+        consumer, dead_letters, source = _open_source(data, bootstrap, topic)
+        index = Index(paths.index(data))
+        try:
+            indexer = Indexer(index, consumer, dead_letters, source, batch_size, batch_seconds)
+            with _stop_on_signals(stop):
+                if once:
+                    with drain_progress(consumer, progress) as on_batch:
+                        indexer.drain(stop, on_batch)
+                else:
+                    indexer.follow(stop)
+            return indexer.stats
+        finally:
+            consumer.close()
+            dead_letters.close()
+            index.close()
 
 
 def _open_source(data: Path, bootstrap: str | None, topic: str) -> tuple[Consumer, DeadLetters, str]:

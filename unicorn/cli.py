@@ -35,9 +35,14 @@ def main() -> None:
 @click.option("--seed", default=1, show_default=True, type=int)
 def demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
     """Generate a platform, index it, and serve the API and the typeahead page."""
+    from indexer.daemon import StorageFailure
+    from indexer.lock import IndexLocked
     from unicorn.demo import run_demo
 
-    run_demo(data, host, port, scale, seed)
+    try:
+        run_demo(data, host, port, scale, seed)
+    except (IndexLocked, StorageFailure) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
@@ -47,17 +52,24 @@ def demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
 def ingest(data: Path, file: Path, strict: bool) -> None:
     """Append the events of a JSON Lines FILE to the embedded firehose.
 
-    Lines that are not valid SPEC §2 events are dead-lettered with their reason and counted on
-    stderr; the rest are appended.
+    Lines that are not valid SPEC §2 events (a line over 16 MiB included) are dead-lettered with
+    their reason and counted on stderr; the rest are appended. When a storage error (a full disk)
+    stops it, running it again on the same file continues after the lines already in.
     """
     from firehose.deadletter import EmbeddedDeadLetters
-    from firehose.log import EmbeddedLog, ingest_jsonl
+    from firehose.log import EmbeddedLog, IngestFailed, cause, ingest_jsonl
 
-    log = EmbeddedLog(paths.firehose(data))
-    dead_letters = EmbeddedDeadLetters(data)
-    with log.producer() as producer:
-        report = ingest_jsonl(file, producer, dead_letters, strict=strict)
-    dead_letters.close()
+    try:
+        log = EmbeddedLog(paths.firehose(data))
+        dead_letters = EmbeddedDeadLetters(data)
+        report = ingest_jsonl(file, log.producer(), dead_letters, strict=strict)
+        dead_letters.close()
+    except IngestFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"ingest of {file} failed before appending anything: {cause(exc)}") from None
+    if report.resumed_after:
+        click.echo(f"continued {file} after line {report.resumed_after}, where a failed ingest stopped", err=True)
     for line, reason in report.errors[:20]:
         click.echo(f"{file}:{line}: {reason}", err=True)
     if len(report.errors) > 20:
@@ -75,10 +87,18 @@ def ingest(data: Path, file: Path, strict: bool) -> None:
 @click.option("--topic", default="unicorn.events", show_default=True, help="Kafka topic (with --kafka).")
 @click.option("--batch-size", default=5000, show_default=True, type=int, help="Events per index commit at most.")
 def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size: int) -> None:
-    """Run Slipstream and the indexer: firehose -> index, offsets committed with each batch."""
-    import indexer
+    """Run Slipstream and the indexer: firehose -> index, offsets committed with each batch.
 
-    stats = indexer.run(data, once=once, bootstrap=bootstrap, topic=topic, batch_size=batch_size)
+    One indexer per index: a second one on the same --data refuses, naming the first.
+    """
+    import indexer
+    from indexer.daemon import StorageFailure
+    from indexer.lock import IndexLocked
+
+    try:
+        stats = indexer.run(data, once=once, bootstrap=bootstrap, topic=topic, batch_size=batch_size)
+    except (IndexLocked, StorageFailure) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"applied {stats.applied} events, dead-lettered {stats.dead_lettered}", err=True)
 
 
@@ -91,8 +111,12 @@ def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size:
 def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool) -> None:
     """Serve the HTTP API (SPEC §6). Keys come from UNICORN_API_KEYS="KEY:admin,KEY2:search"."""
     import api
+    from indexer.lock import IndexLocked
 
-    api.serve(data, host=host, port=port, workers=workers, with_indexer=with_indexer)
+    try:
+        api.serve(data, host=host, port=port, workers=workers, with_indexer=with_indexer)
+    except IndexLocked as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from pathlib import Path
 
@@ -41,7 +42,10 @@ def run_demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
                 count += 1
         marker.write_bytes(orjson.dumps({"scale": scale, "seed": seed, "events": count}))
         click.echo(f"generated {count:,} events in {time.perf_counter() - started:.1f} s")
-    stats = indexer.run(data, once=True)
+    stop = threading.Event()  # set by SIGTERM/SIGINT while indexing
+    stats = indexer.run(data, once=True, stop=stop)
+    if stop.is_set():
+        raise SystemExit("stopped while indexing; the next run continues from the last committed batch")
     click.echo(f"index up to date ({stats.applied:,} events applied now) after {time.perf_counter() - started:.1f} s")
 
     key = os.environ.get("UNICORN_DEMO_KEY") or secrets.token_urlsafe(18)

@@ -1,0 +1,96 @@
+"""Issue 10 item 4: one writer per index. A second indexer on the same data directory refuses,
+naming the holder; two started at once apply the stream once between them."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.servers import free_port
+from firehose.log import EmbeddedLog
+from tests.test_indexer_daemon import index_state
+from unicorn.store import Index
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+EVENTS = 20_000
+
+
+def fill(data: Path, count: int = EVENTS) -> None:
+    with EmbeddedLog(data / "firehose").producer() as producer:
+        for i in range(count):
+            producer.send({"op": "follow.add", "ts": i, "follower": i % 101, "followee": i})
+
+
+def unicorn(data: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "unicorn.cli", *args, "--data", str(data)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, str]:
+    _, err = proc.communicate(timeout=300)
+    return proc.returncode, err
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_for_holder(data: Path, holder: subprocess.Popen) -> None:
+    lock = data / "index" / "writer.lock"
+    deadline = time.monotonic() + 120
+    while not (lock.exists() and f'"pid":{holder.pid}' in lock.read_text()):
+        assert time.monotonic() < deadline and holder.poll() is None, holder.stderr.read() if holder.poll() is not None else ""
+        time.sleep(0.05)
+
+
+def test_a_second_indexer_refuses_and_names_the_holder(tmp_path: Path) -> None:
+    fill(tmp_path, 100)
+    holder = unicorn(tmp_path, "index")  # follows the firehose until stopped
+    try:
+        wait_for_holder(tmp_path, holder)
+        code, err = finish(unicorn(tmp_path, "index", "--once"))
+        assert code == 1
+        assert "another indexer is writing the index" in err and f"pid {holder.pid}" in err
+        assert f"index --data {tmp_path}" in err  # the holder's command line
+        code, err = finish(unicorn(tmp_path, "serve", "--with-indexer", "--port", str(free_port())))
+        assert code == 1 and f"pid {holder.pid}" in err
+    finally:
+        stop(holder)
+    code, err = finish(unicorn(tmp_path, "index", "--once"))  # the lock died with its holder
+    assert code == 0, err
+
+
+def test_two_indexers_started_at_once_apply_the_stream_once(tmp_path: Path) -> None:
+    fill(tmp_path / "clean")
+    assert finish(unicorn(tmp_path / "clean", "index", "--once"))[0] == 0
+    fill(tmp_path / "race")
+    racers = [unicorn(tmp_path / "race", "index", "--once") for _ in range(2)]
+    try:
+        outcomes = [finish(proc) for proc in racers]
+    finally:
+        for proc in racers:
+            stop(proc)
+    applied = 0
+    for code, err in outcomes:
+        if code == 0:
+            applied += int(re.search(r"applied (\d+) events", err).group(1))
+        else:
+            assert code == 1 and "another indexer is writing the index" in err, err
+    assert applied == EVENTS
+    clean, race = Index(tmp_path / "clean" / "index"), Index(tmp_path / "race" / "index")
+    try:
+        assert index_state(race) == index_state(clean)
+    finally:
+        clean.close()
+        race.close()
