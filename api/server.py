@@ -22,6 +22,8 @@ from pathlib import Path
 
 import uvicorn
 
+from api import logs
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 CHILD_STOP_SECONDS = 30
 
@@ -100,7 +102,7 @@ def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 
             if with_indexer:
                 child = start_indexer(Path(data))
             uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                        access_log=False, log_level="info")
+                        access_log=False, log_level="info", log_config=logs.config())
         finally:
             if child is not None:
                 stop_child(child)
