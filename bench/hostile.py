@@ -1,7 +1,7 @@
 """Hostile queries against a real server: how long the heaviest allowed query takes to its 504, and
 how long `/healthz` waits while such queries run.
 
-    python -m bench.hostile [--scale S] [--probes 200] [--heavy-clients 1,4]
+    python -m bench.hostile [--scale S] [--probes 200] [--heavy-clients 1,4] [--out FILE]
 
 The index is bench/engine.py's (built once into /tmp/unicorn-bench-engine-SCALE and reused); the
 server is `api.serve` (one uvicorn worker) on a free loopback port. The heavy query is
@@ -14,7 +14,9 @@ time, every 10 ms, meanwhile and on the idle server: p50/p99/max of its latency.
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -107,9 +109,14 @@ def main() -> None:
     parser.add_argument("--scale", default="S")
     parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--heavy-clients", default="1,4")
+    parser.add_argument("--out", help="also write the report (with this command) to this JSON file")
     args = parser.parse_args()
     report = run(args.scale, args.probes, tuple(int(c) for c in args.heavy_clients.split(",")))
-    print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    report["command"] = "python -m bench.hostile " + shlex.join(sys.argv[1:])
+    text = orjson.dumps(report, option=orjson.OPT_INDENT_2).decode()
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
 
 
 if __name__ == "__main__":

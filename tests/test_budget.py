@@ -14,6 +14,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -92,8 +93,12 @@ def server(data):
         [sys.executable, "-c", f"import api; api.serve({str(data)!r}, host='127.0.0.1', port={port})"],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True)
-    reader.start()
+
+    def read_stderr() -> None:
+        for line in process.stderr:
+            lines.put(line)
+
+    threading.Thread(target=read_stderr, daemon=True).start()
     url = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -104,11 +109,15 @@ def server(data):
                 pass
             if process.poll() is not None:
                 raise RuntimeError(f"the server exited with {process.returncode}")
-            threading.Event().wait(0.1)
+            time.sleep(0.1)
         yield url, lines
     finally:
         process.terminate()
-        process.wait(30)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def test_healthz_answers_while_the_heaviest_query_runs(server):
