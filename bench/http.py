@@ -79,10 +79,10 @@ def in_process(index, warm: list[tuple[str, int]], measured: list[tuple[str, int
 class Server:
     """`api.serve` in a child process on a free loopback port."""
 
-    def __init__(self, data: Path, workers: int) -> None:
+    def __init__(self, data: Path, workers: int, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "UNICORN_API_KEYS": f"{KEY}:search", "UNICORN_SLOW_MS": "1000"}
+        env = {**os.environ, "UNICORN_API_KEYS": f"{KEY}:search", "UNICORN_SLOW_MS": "1000", **(env or {})}
         code = f"import api; api.serve({str(data)!r}, host='127.0.0.1', port={self.port}, workers={workers})"
         self.process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)

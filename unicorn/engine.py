@@ -64,7 +64,10 @@ class Engine:
         explain: bool = False,
         timeout_ms: float = 200,
         apply_fanout_max: int = 100_000,
+        arrived: float | None = None,
     ) -> SearchResult:
+        """Every stage keeps to `timeout_ms`, counted from `arrived` (a `time.perf_counter()` taken when
+        the request came in; by default now), and fails past it with `timeout`."""
         started = time.perf_counter()
         typecheck.check_vertical(vertical)
         viewer = None if viewer is None else parse_id(viewer, "viewer")
@@ -75,28 +78,35 @@ class Engine:
         ranker = self.rankers.get(order)
         if ranker is None:
             raise QueryError("bad_request", f"unknown order {order!r}; expected one of {', '.join(self.rankers)}")
+        deadline = (time.perf_counter() if arrived is None else arrived) + timeout_ms / 1000.0
         root = typecheck.check(parse.parse(query), vertical)
         with self.index.reader() as view:
             vis = self._privacy.get(view, viewer)
-            ctx = Context(view, vis, limit, apply_fanout_max, started + timeout_ms / 1000.0,
-                          trace={} if explain else None, budget_ms=timeout_ms)
-            executable = plan.plan(root, view, vis, limit)
+            ctx = Context(view, vis, limit, apply_fanout_max, deadline, trace={} if explain else None,
+                          budget_ms=timeout_ms)
+            ctx.check_time()
+            executable = plan.plan(root, view, vis, limit, ctx.check_time)
             matched = evaluate(executable, ctx)
             ctx.check_time()
             ranked = ranker(view, vertical, matched, limit, viewer)
             results = []
             for iid, score in ranked:
+                ctx.check_time()
                 doc = external_doc(vertical, view.doc(vertical, iid))
                 result = {"id": doc["id"], "score": score, "doc": doc}
                 if explain:
-                    result["why"] = lineage.why(executable, iid, ctx.trace, view)
+                    result["why"] = lineage.why(executable, iid, ctx)
                 results.append(result)
         total = len(results) if tree.has_top_k(root) else len(matched)
         took_ms = (time.perf_counter() - started) * 1000.0
         return SearchResult(vertical, total, ctx.truncated, results, round(took_ms, 3))
 
-    def document(self, vertical: str, id: int | str, viewer: int | str | None = None) -> dict | None:
-        """The SPEC §1 document (ids as strings), or None when absent or not visible to `viewer`."""
+    def document(self, vertical: str, id: int | str, viewer: int | str | None = None, timeout_ms: float = 200,
+                 arrived: float | None = None) -> dict | None:
+        """The SPEC §1 document (ids as strings), or None when absent or not visible to `viewer`; `timeout`
+        when the budget, counted from `arrived`, is spent before the lookup."""
+        if arrived is not None and time.perf_counter() > arrived + timeout_ms / 1000.0:
+            raise QueryError("timeout", f"the request waited past its time budget of {timeout_ms:g} ms")
         typecheck.check_vertical(vertical)
         viewer = None if viewer is None else parse_id(viewer, "viewer")
         key = id if vertical == "hashtag" else parse_id(id, "id")

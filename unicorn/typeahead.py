@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
@@ -31,6 +32,7 @@ MAX_LIMIT = 50
 MAX_CHARS = 200
 EXACT_NAME = 4.0
 MAX_ENTRIES = 200_000  # result entries kept per generation
+CHECK_EVERY = 256  # candidates looked at between deadline checks
 
 
 class _Request:
@@ -44,6 +46,13 @@ class _Request:
     def check_time(self) -> None:
         if time.perf_counter() > self.deadline:
             raise QueryError("timeout", f"the typeahead ran past its time budget of {self.budget_ms:g} ms")
+
+    def checked(self, ids: Iterable[int]) -> Iterator[int]:
+        """`ids`, checking the deadline every CHECK_EVERY of them."""
+        for n, i in enumerate(ids):
+            if n % CHECK_EVERY == 0:
+                self.check_time()
+            yield i
 
 
 class Typeahead:
@@ -70,9 +79,11 @@ class Typeahead:
         return made
 
     def search(self, q: str, viewer: int | None = None, limit: int = 10,
-               verticals: tuple[str, ...] = VERTICALS, timeout_ms: float = 200) -> dict:
-        """SPEC §6's typeahead response: {"q", "results": [...], "took_ms"}."""
+               verticals: tuple[str, ...] = VERTICALS, timeout_ms: float = 200, arrived: float | None = None) -> dict:
+        """SPEC §6's typeahead response: {"q", "results": [...], "took_ms"}; past `timeout_ms`, counted from
+        `arrived` (a `time.perf_counter()` taken when the request came in; by default now), `timeout`."""
         started = time.perf_counter()
+        deadline = (started if arrived is None else arrived) + timeout_ms / 1000.0
         if len(q) > MAX_CHARS:
             raise QueryError("bad_request", f"q must be at most {MAX_CHARS} characters, got {len(q)}")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
@@ -82,7 +93,8 @@ class Typeahead:
                                             f"got {','.join(verticals)!r}")
         typed = q.strip()
         with self.index.reader() as view:
-            req = _Request(view, self.social, viewer, started + timeout_ms / 1000.0, timeout_ms)
+            req = _Request(view, self.social, viewer, deadline, timeout_ms)
+            req.check_time()
             tag = text.hashtag_name(typed[1:].strip() if typed.startswith("#") else typed)
             hashtags = lambda: self._cached((view.gen, "hashtag", tag, limit), lambda: _hashtags(req, tag, limit))
             if typed.startswith("#"):
@@ -147,7 +159,7 @@ class Typeahead:
         while True:
             ranked = self.social.rank(req.view, req.circle, matches - rejected, window, exact)
             passed = []
-            for iid, score in ranked:
+            for iid, score in req.checked(ranked):
                 if iid in exact or check(self._entry(req.view, "user", iid)[0]):
                     passed.append((iid, score))
                     if len(passed) == limit:
@@ -165,7 +177,7 @@ def _hashtags(req: _Request, prefix: str, limit: int) -> list[tuple[int, float]]
         return []
     matches = req.view.posting("hashtag", f"name:{prefix[:PREFIX_MAX]}")
     if len(prefix) > PREFIX_MAX:
-        matches = BitMap(i for i in matches if req.view.ext("hashtag", i).startswith(prefix))
+        matches = BitMap(i for i in req.checked(matches) if req.view.ext("hashtag", i).startswith(prefix))
     exact = req.view.iid("hashtag", prefix)
     return _by_count(req.view, "hashtag", matches, exact if exact is not None and exact in matches else None, limit)
 
@@ -174,7 +186,7 @@ def _places(req: _Request, wanted: list[str], limit: int) -> list[tuple[int, flo
     matches = _all_tokens(req.view, "place", wanted)
     long = [w for w in wanted if len(w) > PREFIX_MAX]
     if long:
-        matches = BitMap(i for i in matches if _starts_tokens(long, req.view.doc("place", i)["name"]))
+        matches = BitMap(i for i in req.checked(matches) if _starts_tokens(long, req.view.doc("place", i)["name"]))
     return _by_count(req.view, "place", matches, None, limit)
 
 

@@ -9,6 +9,7 @@ posting size before apply/extract), and fixes weak-and budgets and strong-or quo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyroaring import AbstractBitMap
@@ -82,14 +83,14 @@ class Extract(Plan):
     inner: Plan
 
 
-def plan(node: tree.Node, view, vis: Visibility, limit: int) -> Plan:
-    """The executable plan of a type-checked tree."""
-    return _Planner(view, vis, limit).plan(node)
+def plan(node: tree.Node, view, vis: Visibility, limit: int, check_time: Callable[[], None] = lambda: None) -> Plan:
+    """The executable plan of a type-checked tree; `check_time` is called before each term's postings are read."""
+    return _Planner(view, vis, limit, check_time).plan(node)
 
 
 class _Planner:
-    def __init__(self, view, vis: Visibility, limit: int) -> None:
-        self.view, self.vis, self.limit = view, vis, limit
+    def __init__(self, view, vis: Visibility, limit: int, check_time: Callable[[], None]) -> None:
+        self.view, self.vis, self.limit, self.check_time = view, vis, limit, check_time
 
     def plan(self, node: tree.Node) -> Plan:
         v = node.vertical
@@ -169,6 +170,7 @@ class _Planner:
         return StrongOr(node.vertical, node, operands, self.limit, estimate=self.limit)
 
     def term(self, node: tree.Term) -> Plan:
+        self.check_time()
         v, prefix, value = node.vertical, node.prefix, node.value
         label = f"{prefix}:{value}"
         verify = None

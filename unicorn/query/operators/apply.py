@@ -76,6 +76,11 @@ def _inner(node: Apply, ctx) -> np.ndarray:
 
 
 def _exts(ctx, vertical: str, ids: np.ndarray) -> list:
-    if vertical == "hashtag":
-        return [ctx.view.ext("hashtag", x) for x in ids.tolist()]
-    return ctx.view.rank(vertical).ext_id[ids].tolist()
+    if vertical != "hashtag":
+        return ctx.view.rank(vertical).ext_id[ids].tolist()
+    names = []
+    for n, x in enumerate(ids.tolist()):
+        if n % CHECK_EVERY == 0:
+            ctx.check_time()
+        names.append(ctx.view.ext("hashtag", x))
+    return names
