@@ -198,7 +198,7 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
             return error_response("method_not_allowed", f"{request.method} is not allowed on {path}",
                                   headers=exc.headers)
         if exc.status_code == 404:
-            if any(isinstance(r, Mount) and r.matches(request.scope)[0] == Match.FULL for r in routes):
+            if isinstance(request.scope.get("endpoint"), StaticFiles):
                 return error_response("not_found", f"no such file {path}")
             return error_response("not_found", f"no route {request.method} {path}")
         return error_response("bad_request", str(exc.detail))
