@@ -8,10 +8,12 @@ key (403), index open (503), then the query (400 bad_query, 404, 413, 504).
 Viewers: without a viewer secret, the `viewer` parameter is the viewer. With one, a `search` key
 must send `X-Viewer-Token` (api.auth.ViewerTokens) and its `sub` is the viewer; a `viewer`
 parameter may come too and must equal it. An `admin` key may omit both (no viewer: everything is
-visible) or give a bare `viewer` parameter; a token it sends is verified like any other. Engine work runs on the event loop's
-thread: it is CPU-bound and holds the GIL, so a worker thread only adds a hand-off (measured with
-bench/http.py at M, 2 workers, 16 connections: 3,268 typeaheads/s inline, 1,676/s through
-starlette's thread pool); the time budget bounds how long one request can hold the loop.
+visible) or give a bare `viewer` parameter; a token it sends is verified like any other.
+
+Engine work runs on the event loop's thread: it is CPU-bound and holds the GIL, so a worker
+thread only adds a hand-off (measured with bench/http.py at M, 2 workers, 16 connections: 3,268
+typeaheads/s inline, 1,676/s through starlette's thread pool); the time budget bounds how long
+one request can hold the loop.
 """
 
 from __future__ import annotations

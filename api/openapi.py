@@ -20,7 +20,7 @@ SEARCH_MAX_LIMIT = 1000
 
 
 def _decimal_at_most(bound: int) -> str:
-    """A regular expression for the decimal strings (leading zeros allowed) of value at most `bound`."""
+    """A regular expression for the decimal strings (leading zeros allowed) of value at most `bound` (>= 10)."""
     digits = str(bound)
     below = [f"{digits[:i]}[{int(i == 0)}-{int(d) - 1}][0-9]{{{len(digits) - i - 1}}}"  # a leading 0 is in 0*
              for i, d in enumerate(digits) if int(d) > int(i == 0)]
