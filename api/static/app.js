@@ -1,30 +1,80 @@
-// The typeahead page: every keystroke asks GET /v1/typeahead (the previous request is aborted).
+// The typeahead page: log in as a demo user, then every keystroke asks GET /v1/typeahead (the
+// previous request is aborted). The demo's login answers a search key and a signed viewer token;
+// both stay in this tab's sessionStorage and go in headers, never in a URL or in localStorage.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const params = new URLSearchParams(location.search);
-const fields = { key: $("key"), viewer: $("viewer") };
-for (const [name, input] of Object.entries(fields)) {
-  input.value = params.get(name) ?? localStorage.getItem(`unicorn.${name}`) ?? "";
-  input.addEventListener("input", () => { localStorage.setItem(`unicorn.${name}`, input.value.trim()); search(); });
-}
-$("q").addEventListener("input", search);
-
+const SESSION = "unicorn.session";
+let session = JSON.parse(sessionStorage.getItem(SESSION) || "null");
 let inflight = null;
 const PIN = '<svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" ' +
   'd="M12 2a7 7 0 0 0-7 7c0 5.2 7 13 7 13s7-7.8 7-13a7 7 0 0 0-7-7zm0 9.5A2.5 2.5 0 1 1 12 6.5a2.5 2.5 0 0 1 0 5z"/></svg>';
+
+localStorage.removeItem("unicorn.key");  // a key must not outlive the tab: drop one an older page kept
+localStorage.removeItem("unicorn.viewer");
+$("persona").addEventListener("change", async () => {
+  const username = $("persona").value;
+  if (!username) { forget(); return; }
+  if (await logIn(username)) search();
+});
+$("q").addEventListener("input", search);
+loadPersonas();
+
+async function loadPersonas() {
+  const response = await fetch("/v1/demo/users");
+  if (!response.ok) {
+    forget();
+    $("persona").disabled = true;
+    who(response.status === 404 ? "No demo login on this server: run `unicorn demo`." : "The demo users are not ready yet.",
+        true);
+    return;
+  }
+  const { users } = await response.json();
+  $("persona").append(...users.map((u) => {
+    const option = el("option", "", `${u.username} · ${u.full_name || "no name"} · follows ${u.following_count}`);
+    option.value = u.username;
+    return option;
+  }));
+  if (session) {
+    $("persona").value = session.username;
+    who(`Logged in as ${session.username} (user ${session.viewer})`);
+    if ($("q").value) search();
+  }
+}
+
+async function logIn(username) {
+  const response = await fetch("/v1/demo/login", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username }) });
+  const body = await response.json();
+  if (!response.ok) { forget(); who(body.error ? body.error.message : response.statusText, true); return false; }
+  session = body;
+  sessionStorage.setItem(SESSION, JSON.stringify(session));
+  who(`Logged in as ${session.username} (user ${session.viewer})`);
+  return true;
+}
+
+function forget() {
+  session = null;
+  sessionStorage.removeItem(SESSION);
+  who("");
+}
+
+function typeahead(q, signal) {
+  const query = new URLSearchParams({ q, limit: "10" });
+  return fetch(`/v1/typeahead?${query}`, {
+    headers: { Authorization: `Bearer ${session.key}`, "X-Viewer-Token": session.token }, signal });
+}
 
 async function search() {
   const q = $("q").value;
   if (inflight) inflight.abort();
   if (!q.trim()) { render([]); status(""); return; }
+  if (!session) { render([]); status("Log in as a demo user first.", true); return; }
   inflight = new AbortController();
-  const query = new URLSearchParams({ q, limit: "10" });
-  const viewer = fields.viewer.value.trim();
-  if (viewer) query.set("viewer", viewer);
+  const signal = inflight.signal;
   try {
-    const response = await fetch(`/v1/typeahead?${query}`, {
-      headers: { Authorization: `Bearer ${fields.key.value.trim()}` }, signal: inflight.signal });
+    let response = await typeahead(q, signal);
+    if (response.status === 401 && await logIn(session.username)) response = await typeahead(q, signal);  // expired
     const body = await response.json();
     if (!response.ok) { render([]); status(body.error ? body.error.message : response.statusText, true); return; }
     render(body.results);
@@ -32,6 +82,11 @@ async function search() {
   } catch (error) {
     if (error.name !== "AbortError") status(String(error), true);
   }
+}
+
+function who(text, isError = false) {
+  $("who").textContent = text;
+  $("who").className = isError ? "error" : "";
 }
 
 function status(text, isError = false) {
@@ -89,4 +144,3 @@ function render(results) {
   }));
 }
 
-if ($("q").value) search();
