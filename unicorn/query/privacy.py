@@ -11,8 +11,9 @@ not owned by someone in H. A hashtag has a visible public carrier iff its `media
 public carriers, SPEC §1) exceeds the number of its public carriers owned in H; the hashtags
 with a positive count are slipstream's `_public` posting. So visible hashtags are `_public`,
 minus those whose every public carrier is owned in H (counted over H's media only, when V has
-blocks), plus the hashtags of the private media of `F&P | {V}` outside H. A viewer without
-blocks or visible private media sees exactly `_public`, shared by every such viewer.
+blocks), plus the hashtags of the private media of `F&P | {V}` outside H. Most viewers see
+exactly `_public` (no hashtag only hidden owners carry, none only private media carry), and
+share it.
 
 `Cache` keeps these sets per (generation, viewer); each vertical's visible set is computed on
 first use (a people search never pays for media privacy) with the snapshot at hand, which has
@@ -76,7 +77,9 @@ class _Viewer:
                 visible = visible - BitMap(only_hidden.tolist())
         seen_private = _owners_media(view, self._allowed() - self.hidden) & private
         if seen_private:
-            visible = visible | BitMap(view.link_columns().targets("hashtag", seen_private))
+            extra = BitMap(view.link_columns().targets("hashtag", seen_private)) - visible
+            if extra:
+                visible = visible | extra
         self.public_hashtags_only = visible is public
         return visible
 
