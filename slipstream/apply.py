@@ -92,16 +92,20 @@ class Slipstream:
             self._fan_out_owner(uid, doc["username"], doc["is_private"])
 
     def _fan_out_owner(self, uid: int, username: str | None, is_private: bool) -> None:
-        """Carry the owner's username and privacy into each of their media."""
+        """Carry the owner's username and privacy into each of their media; a media that turns
+        private leaves its place's and hashtags' counts, one that turns public joins them."""
         b = self.batch
         for media in self._live("media", b.posting("media", f"owner:{uid}")):
             doc = b.doc("media", media)
             doc["owner_username"] = username
             b.put_doc("media", media, doc)
+            if (media in b.posting("media", "_private")) == is_private:
+                continue
             if is_private:
                 b.add("media", "_private", media)
             else:
                 b.remove("media", "_private", media)
+            self._count_public(doc, -1 if is_private else 1)
 
     def _user_delete(self, event: Event) -> None:
         uid = event["id"]
@@ -207,7 +211,8 @@ class Slipstream:
         old = b.doc("place", iid)
         doc = dict(place)
         doc["media_count"] = (
-            old["media_count"] if old is not None else self._live_count("media", f"place:{place['id']}", "media")
+            old["media_count"] if old is not None
+            else len(self._live("media", b.posting("media", f"place:{place['id']}")) - b.posting("media", "_private"))
         )
         b.put_doc("place", iid, doc)
         self._retag("place", iid, place_terms(old) if old is not None else set(), place_terms(doc))
@@ -242,14 +247,13 @@ class Slipstream:
             "like_count": old["like_count"] if old is not None else self._live_count("user", f"_liked:{mid}", "user"),
         }
         owner_private = owner is not None and owner["is_private"]
-        if old is not None:
-            self._count_media(old, -1)
-            old_terms = media_terms(old, iid in b.posting("media", "_private"))
-        else:
-            old_terms = set()
+        was_private = iid in b.posting("media", "_private")
         b.put_doc("media", iid, doc)
-        self._retag("media", iid, old_terms, media_terms(doc, owner_private))
-        self._count_media(doc, +1)
+        self._retag("media", iid, media_terms(old, was_private) if old is not None else set(),
+                    media_terms(doc, owner_private))
+        if old is not None:
+            self._count_media(old, -1, not was_private)
+        self._count_media(doc, +1, not owner_private)
         b.set_links(
             iid,
             (
@@ -270,32 +274,46 @@ class Slipstream:
                 resolved.append(min(b.ext("user", iid) for iid in known))
         return list(dict.fromkeys(resolved))
 
-    def _count_media(self, doc: dict, delta: int) -> None:
-        """Adjust the media counts of the owner, hashtags and place that a media document has."""
-        b = self.batch
-        owner = b.iid("user", doc["owner"])
+    def _count_media(self, doc: dict, delta: int, public: bool) -> None:
+        """Adjust the counts of a media document's owner and, when the media is public (its owner
+        is not private), of its place and hashtags (SPEC §1). Call it after the media's postings changed."""
+        owner = self.batch.iid("user", doc["owner"])
         if owner is not None:
             self._bump("user", owner, "media_count", delta)
-        for tag in doc["hashtags"]:
-            self._count_hashtag(tag, delta)
-        if doc["place"] is not None:
-            place = b.iid("place", doc["place"])
+        self._count_public(doc, delta if public else 0)
+
+    def _count_public(self, doc: dict, delta: int) -> None:
+        """Adjust by `delta` the counts of the place and hashtags of a media document, and keep
+        each of those hashtags in existence exactly while live media carry it."""
+        if delta and doc["place"] is not None:
+            place = self.batch.iid("place", doc["place"])
             if place is not None:
                 self._bump("place", place, "media_count", delta)
+        for tag in doc["hashtags"]:
+            self._count_hashtag(tag, delta)
 
     def _count_hashtag(self, name: str, delta: int) -> None:
-        """A hashtag document lives while live media carry it."""
+        """A hashtag document lives while live media carry it (its `hashtag:` media posting);
+        `media_count` counts the public ones, and `_public` holds the hashtags where it is positive."""
         b = self.batch
         iid = b.intern("hashtag", name)
         doc = b.doc("hashtag", iid)
+        if not b.posting("media", f"hashtag:{name}"):
+            if doc is not None:
+                self._retag("hashtag", iid, hashtag_terms(name), set())
+                b.remove("hashtag", "_public", iid)
+                b.delete_doc("hashtag", iid)
+            return
+        if doc is None:
+            self._retag("hashtag", iid, set(), hashtag_terms(name))
+        elif not delta:
+            return
         count = (doc["media_count"] if doc is not None else 0) + delta
+        b.put_doc("hashtag", iid, {"id": name, "name": name, "media_count": count})
         if count > 0:
-            if doc is None:
-                self._retag("hashtag", iid, set(), hashtag_terms(name))
-            b.put_doc("hashtag", iid, {"id": name, "name": name, "media_count": count})
-        elif doc is not None:
-            self._retag("hashtag", iid, hashtag_terms(name), set())
-            b.delete_doc("hashtag", iid)
+            b.add("hashtag", "_public", iid)
+        else:
+            b.remove("hashtag", "_public", iid)
 
     def _media_delete(self, event: Event) -> None:
         iid = self.batch.iid("media", event["id"])
@@ -311,7 +329,8 @@ class Slipstream:
         old = b.doc("media", iid)
         if old is None:
             return
-        self._count_media(old, -1)
-        self._retag("media", iid, media_terms(old, iid in b.posting("media", "_private")), set())
+        was_private = iid in b.posting("media", "_private")
+        self._retag("media", iid, media_terms(old, was_private), set())
         b.delete_doc("media", iid)
+        self._count_media(old, -1, not was_private)
         b.set_links(iid, None)

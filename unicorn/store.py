@@ -141,6 +141,11 @@ class LinkColumns:
 
     def targets(self, field: str, media: AbstractBitMap) -> list[int]:
         """The distinct internal ids that field `field` of the given media points to, ascending."""
+        return self.target_counts(field, media)[0].tolist()
+
+    def target_counts(self, field: str, media: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct internal ids that field `field` of the given media points to, ascending,
+        and for each how many of the media point to it."""
         ids = np.frombuffer(media.to_array(), dtype=np.uint32)
         column = getattr(self, field)[ids[ids < len(self.owner)]]
         found = column[column >= 0].astype(np.int64, copy=False)
@@ -148,10 +153,10 @@ class LinkColumns:
             extra = [i for m in media & self.overflowing[field] for i in self.overflow[field][m]]
             found = np.concatenate([found, np.asarray(extra, dtype=np.int64)])
         if not len(found):
-            return []
-        present = np.zeros(int(found.max()) + 1, dtype=bool)
-        present[found] = True
-        return np.flatnonzero(present).tolist()
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        counts = np.bincount(found)
+        present = np.flatnonzero(counts)
+        return present, counts[present]
 
     def pointing(self, field: str, media: AbstractBitMap, targets: AbstractBitMap) -> BitMap:
         """Those of `media` whose field `field` points to one of `targets`, ascending."""

@@ -9,7 +9,8 @@ whose name tokens are started by every token of q (SPEC §3 `name:`), and hashta
 starts with q. Users are ranked socially (unicorn.social); hashtags score
 `4 * (name equals q) + popularity(media_count)` and places `popularity(media_count)`, on the
 same scale as users, so the verticals blend into one list. Privacy is SPEC §5:
-only users visible to the viewer are found, counted or named.
+only users visible to the viewer are found, counted or named, and only hashtags that media
+visible to the viewer carry are found (their rankings are shared by the viewers who see the same hashtags).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class _Request:
     def __init__(self, view, social: Social, viewer: int | None, deadline: float, budget_ms: float) -> None:
         self.view, self.viewer, self.deadline, self.budget_ms = view, viewer, deadline, budget_ms
         self.circle = social.circle(view, viewer)
-        self.visible_users = social.privacy.get(view, viewer).visible["user"]
+        self.visibility = social.privacy.get(view, viewer)
+        self.visible_users = self.visibility.visible["user"]
 
     def check_time(self) -> None:
         if time.perf_counter() > self.deadline:
@@ -96,7 +98,8 @@ class Typeahead:
             req = _Request(view, self.social, viewer, deadline, timeout_ms)
             req.check_time()
             tag = text.hashtag_name(typed[1:].strip() if typed.startswith("#") else typed)
-            hashtags = lambda: self._cached((view.gen, "hashtag", tag, limit), lambda: _hashtags(req, tag, limit))
+            hashtags = lambda: self._cached((view.gen, "hashtag", tag, limit, req.visibility.hashtag_scope()),
+                                            lambda: _hashtags(req, tag, limit))
             if typed.startswith("#"):
                 plan = {"hashtag": hashtags}
             elif typed.startswith("@"):
@@ -175,7 +178,7 @@ class Typeahead:
 def _hashtags(req: _Request, prefix: str, limit: int) -> list[tuple[int, float]]:
     if not prefix or any(c.isspace() for c in prefix):
         return []
-    matches = req.view.posting("hashtag", f"name:{prefix[:PREFIX_MAX]}")
+    matches = req.view.posting("hashtag", f"name:{prefix[:PREFIX_MAX]}") & req.visibility.visible["hashtag"]
     if len(prefix) > PREFIX_MAX:
         matches = BitMap(i for i in req.checked(matches) if req.view.ext("hashtag", i).startswith(prefix))
     exact = req.view.iid("hashtag", prefix)
