@@ -25,7 +25,7 @@ from urllib.parse import quote, quote_from_bytes
 import msgpack
 import orjson
 import pytest
-from hypothesis import event, example, given, seed, settings
+from hypothesis import event, example, given, note, seed, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -53,8 +53,12 @@ def fuzz(ci_examples: int):
 tried: dict[str, int] = {}
 
 
-def count(target: str) -> None:
+def count(target: str, *inputs) -> None:
+    """Count one input of `target`, and show it (shortened) should it fail."""
     tried[target] = tried.get(target, 0) + 1
+    for value in inputs:
+        shown = repr(value)
+        note(shown if len(shown) <= 400 else f"{shown[:400]}... ({len(shown)} characters)")
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +89,7 @@ def _parsed_or_refused(query, vertical: str, check_position) -> None:
 @given(fz.query_text, st.sampled_from(VERTICALS))
 @example("(term following:" + "9" * 5000 + ")", "user")  # issue 10 item 5: a term id of thousands of digits
 def test_query_text(text, vertical):
-    count("query_text")
+    count("query_text", text, vertical)
 
     def at_position(exc: QueryError) -> None:
         assert isinstance(exc.position, int) and 0 <= exc.position <= len(text), exc.position
@@ -98,7 +102,7 @@ def test_query_text(text, vertical):
 @given(fz.query_json, st.sampled_from(VERTICALS))
 @example({"term": "owner:" + "9" * 5000}, "media")  # issue 10 item 5: a term id of thousands of digits
 def test_query_json(obj, vertical):
-    count("query_json")
+    count("query_json", obj, vertical)
     decoded = orjson.loads(orjson.dumps(obj))  # exactly what a request body gives the parser
 
     def at_position(exc: QueryError) -> None:
@@ -138,7 +142,7 @@ def _decoded_or_refused(decode, record) -> None:
 @example(b'{"op": [], "ts": 1}')
 @example('{"op": {"user.upsert": 1}, "ts": 1}')
 def test_event_json_line(record):
-    count("event_json_line")
+    count("event_json_line", record)
     _decoded_or_refused(parse_json_line, record)
 
 
@@ -146,7 +150,7 @@ def test_event_json_line(record):
 @given(fz.msgpack_payload)
 @example(b"\x82\xa2op\x90\xa2ts\x01")  # {"op": [], "ts": 1}
 def test_event_msgpack(record):
-    count("event_msgpack")
+    count("event_msgpack", record)
     _decoded_or_refused(from_msgpack, record)
 
 
@@ -234,7 +238,7 @@ def typeahead_query(draw) -> str:
 @example("q=jo&viewer=" + "9" * 5000, {"Authorization": f"Bearer {ADMIN}"})  # issue 10 item 5
 @example("q=jo&limit=" + "9" * 5000, {"Authorization": f"Bearer {ADMIN}"})  # issue 10 item 5
 def test_http_typeahead(client, query, headers):
-    count("http_typeahead")
+    count("http_typeahead", "GET /v1/typeahead?" + query, headers)
     _answered(client.get("/v1/typeahead?" + query, headers=headers), {"q", "results", "took_ms"})
 
 
@@ -253,10 +257,11 @@ document_id = st.one_of(
 @example("hashtag", "h" * 600, None, {"Authorization": f"Bearer {ADMIN}"})  # issue 10 items 1-2: a key over 511 bytes
 @example("user", "9" * 5000, None, {"Authorization": f"Bearer {ADMIN}"})  # issue 10 item 5
 def test_http_documents(client, vertical, ident, viewer, headers):
-    count("http_documents")
     url = f"/v1/documents/{quote(vertical, safe='')}/{quote(ident, safe='')}"
-    params = {} if viewer is None else {"viewer": viewer}
-    _answered(client.get(url, params=params, headers=headers), {"vertical", "id", "doc"})
+    if viewer is not None:
+        url += f"?viewer={quote(viewer, safe='')}"
+    count("http_documents", "GET " + url, headers)
+    _answered(client.get(url, headers=headers), {"vertical", "id", "doc"})
 
 
 search_field_values = {
@@ -303,6 +308,6 @@ def search_body(draw) -> bytes:
 @example(b'{"vertical": "user", "query": "(term following:' + b"9" * 5000 + b')"}',
          {"Authorization": f"Bearer {ADMIN}"})  # issue 10 item 5
 def test_http_search(client, body, headers):
-    count("http_search")
+    count("http_search", body, headers)
     response = client.post("/v1/search", content=body, headers={**headers, "Content-Type": "application/json"})
     _answered(response, {"vertical", "total", "truncated", "results", "took_ms"})
