@@ -70,8 +70,10 @@ number_text = st.one_of(
 modifier_name = st.sampled_from(list(MODIFIERS) * 4 + ["optional", "weight", "", "optional_hits", "OPTIONAL-HITS"])
 modifiers = mostly(st.just([]), st.lists(st.tuples(modifier_name, number_text), max_size=2))
 prefix_text = mostly(st.sampled_from(PREFIXES),
-                     st.sampled_from(["", "_docs", "_x", "Name", "name ", "na:me"]) | st.text(significant_char, max_size=6))
-op_text = mostly(st.sampled_from(sorted(OPERATORS)), st.sampled_from(["AND", "weak_and", "xor", "", "term", "apply", "(and"]))
+                     st.sampled_from(["", "_docs", "_x", "Name", "name ", "na:me"])
+                     | st.text(significant_char, max_size=6))
+op_text = mostly(st.sampled_from(sorted(OPERATORS)),
+                 st.sampled_from(["AND", "weak_and", "xor", "", "term", "apply", "(and"]))
 
 
 def _term(prefix, value, mods):

@@ -213,8 +213,9 @@ q_param = st.one_of(
     st.sampled_from(["", " ", "#", "@", "# ", "##x", "jo ", "\x00", "a" * 200, "a" * 201, "é" * 201]),
     url_text,
 )
-verticals_param = fz.mostly(st.lists(st.sampled_from(["user", "hashtag", "place"]), min_size=1, max_size=3).map(",".join),
-                         st.lists(st.sampled_from(list(VERTICALS) + ["", " user", "users", ","]), max_size=4).map(",".join))
+verticals_param = fz.mostly(
+    st.lists(st.sampled_from(["user", "hashtag", "place"]), min_size=1, max_size=3).map(",".join),
+    st.lists(st.sampled_from(list(VERTICALS) + ["", " user", "users", ","]), max_size=4).map(",".join))
 limit_param = fz.mostly(st.integers(1, 50).map(str), st.integers(0, 60).map(str) | fz.number_text | url_text)
 
 
@@ -226,7 +227,7 @@ raw_param_bytes = st.binary(max_size=16) | st.sampled_from([b"\xff", b"\xed\xa0\
 
 @st.composite
 def typeahead_query(draw) -> str:
-    """A typeahead query string: drawn parameters (any may be missing), sometimes one percent-encoded raw byte string."""
+    """A typeahead query string: drawn parameters (all but q may be missing), sometimes raw bytes percent-encoded."""
     params = {"q": draw(q_param), "viewer": draw(id_param), "limit": draw(limit_param),
               "verticals": draw(verticals_param), "typos": draw(typos_param)}
     params = {k: v for k, v in params.items() if k == "q" or draw(st.booleans())}
@@ -273,7 +274,8 @@ VALID_SEARCHES = [
     ("user", f"(difference (term following:{USERS[0]}) (term follower:{USERS[1]}))"),
     ("user", f"(extract owner: (term hashtag:{HASHTAGS[0]}))"),
     ("media", f"(or (term owner:{USERS[2]}) (term hashtag:#{HASHTAGS[1]} :optional-weight 0.5))"),
-    ("media", f"(strong-or (apply liker: (term name:{USERNAMES[3][:2]}) :optional-weight 0.3) (term place:{PLACES[0]}))"),
+    ("media", f"(strong-or (apply liker: (term name:{USERNAMES[3][:2]}) :optional-weight 0.3) "
+              f"(term place:{PLACES[0]}))"),
     ("media", {"and": [{"term": f"owner:{USERS[3]}"}, {"apply": "mention:", "query": {"term": "name:a"}}]}),
     ("hashtag", f"(term name:{HASHTAGS[2][:2]})"), ("hashtag", f"(extract hashtag: (term owner:{USERS[4]}))"),
     ("place", f"(and (term name:{PLACES[0]}) (term city:x))"), ("place", f"(extract place: (term liker:{USERS[5]}))"),
