@@ -139,7 +139,7 @@ def validate(obj: Any) -> Event:
     if not isinstance(obj, dict):
         raise EventError(f"expected a JSON object, got {type(obj).__name__}")
     op = obj.get("op")
-    if op not in _BODIES:
+    if not isinstance(op, str) or op not in _BODIES:
         raise EventError(f"op: unknown operation {op!r}")
     event = {"op": op, "ts": _int(obj, "ts", "")}
     event.update(_BODIES[op](obj))

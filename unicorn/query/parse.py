@@ -45,7 +45,7 @@ def parse(query: str | dict) -> Node:
         return parse_text(query)
     if isinstance(query, dict):
         return parse_json(query)
-    raise QueryError("bad_query", f"query must be a string or a JSON object, got {type(query).__name__}")
+    raise _bad(f"query must be a string or a JSON object, got {type(query).__name__}", "$")
 
 
 def _bad(message: str, pos: Pos) -> QueryError:
