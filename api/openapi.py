@@ -159,7 +159,7 @@ def document(demo: bool = False) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "unicorn", "version": "1",
-                 "description": "Social-graph-aware search: set queries, typeahead and documents (SPEC §6)."},
+                 "description": "Social-graph-aware search: set queries, typeahead and documents (see docs/http-api.md)."},
         "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
         "paths": {
             "/v1/typeahead": {"get": {
@@ -190,6 +190,8 @@ def document(demo: bool = False) -> dict:
                 "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {
                 "description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/docs": {"get": {"summary": "An interactive explorer of this document", "responses": {"200": {
+                "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}},
             "/": {"get": {"summary": "The typeahead page", "responses": {"200": {
                 "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}},
             "/static/{file}": {"get": {
