@@ -9,8 +9,8 @@ The final state does not depend on how the firehose's partitions interleave (SPE
   do). `_atname:NAME` lists the media whose mentions come from a caption with `@NAME`; whenever
   the holder of a name changes (user created, renamed or deleted) those media are re-resolved.
 - Event time decides between a delete and the edges keyed by other users. Each stored follow,
-  block and like keeps the `ts` of its latest add; each deleted user or media keeps a tombstone,
-  the `ts` of its latest delete (listed in `_tombstoned`). A delete removes the edges touching it
+  block and like keeps the newest `ts` among its adds; each deleted user or media keeps a tombstone,
+  the newest `ts` among its deletes (listed in `_tombstoned`). A delete removes the edges touching it
   whose `ts` is not newer than its own; an add older than a tombstone of either end is dropped.
   At equal `ts` arrival order decides.
 - Upserts and deletes of one entity share a partition (SPEC §2 keys), so they apply in arrival
@@ -91,7 +91,7 @@ class Slipstream:
         return NEVER if ts is None else ts
 
     def _stamp_edge(self, kind: bytes, a: int, z: int, ts: int) -> None:
-        """Keep the latest add's time of a stored edge."""
+        """A stored edge keeps the newest `ts` among its adds."""
         key = _EDGE_KEY.pack(kind, a, z)
         stored = self.batch.time(key)
         if stored is None or stored < ts:

@@ -325,7 +325,7 @@ def interleavings(stream: list[dict], seed: int) -> dict[str, list[dict]]:
     }
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(events=st.lists(any_event(), min_size=10, max_size=40), seed=st.integers(0, 2**32),
        batch_size=st.integers(1, 8))
 def test_every_interleaving_of_partitions_gives_the_same_index(events, seed, batch_size, tmp_path_factory):
