@@ -10,7 +10,7 @@ The final state does not depend on how the firehose's partitions interleave (SPE
   the holder of a name changes (user created, renamed or deleted) those media are re-resolved.
 - Event time decides between a delete and the edges keyed by other users. Each stored follow,
   block and like keeps the newest `ts` among its adds; each deleted user or media keeps a tombstone,
-  the newest `ts` among its deletes (listed in `_tombstoned`). A delete removes the edges touching it
+  the newest `ts` among its deletes. A delete removes the edges touching it
   whose `ts` is not newer than its own; an add older than a tombstone of either end is dropped.
   At equal `ts` arrival order decides.
 - Upserts and deletes of one entity share a partition (SPEC §2 keys), so they apply in arrival
@@ -37,7 +37,6 @@ _EDGE_KEY = struct.Struct(">cII")
 _TOMBSTONE_KEY = struct.Struct(">cI")
 FOLLOW, BLOCK, LIKE = b"f", b"b", b"l"
 _TOMBSTONE_KIND = {"user": b"u", "media": b"m"}
-TOMBSTONED = "_tombstoned"
 NEVER = -(2**63)  # the time of an edge stored without one (bulk rebuild): older than every delete
 
 
@@ -101,8 +100,6 @@ class Slipstream:
         self.batch.set_time(_EDGE_KEY.pack(kind, a, z), None)
 
     def _tombstone(self, vertical: str, iid: int) -> int | None:
-        if iid not in self.batch.posting(vertical, TOMBSTONED):
-            return None
         return self.batch.time(_TOMBSTONE_KEY.pack(_TOMBSTONE_KIND[vertical], iid))
 
     def _bury(self, vertical: str, iid: int, ts: int) -> None:
@@ -110,7 +107,6 @@ class Slipstream:
         stored = self._tombstone(vertical, iid)
         if stored is None or stored < ts:
             self.batch.set_time(_TOMBSTONE_KEY.pack(_TOMBSTONE_KIND[vertical], iid), ts)
-            self.batch.add(vertical, TOMBSTONED, iid)
 
     def _predates_delete(self, ts: int, *ends: tuple[str, int]) -> bool:
         """Whether an edge added at `ts` is older than a delete of one of its ends."""
