@@ -28,6 +28,7 @@ _IID = struct.Struct(">I")
 _GEN = struct.Struct(">Q")
 _RANK = struct.Struct("<qqQ")  # count, taken_at, external id
 _LEN = struct.Struct(">I")
+_TIME = struct.Struct(">q")  # an event's ts
 RANKDIRTY_KEEP = 4096  # generations of document changes kept for incremental reader refresh
 ID_CACHE_MAX = 4_000_000  # id map entries a writer keeps in memory
 
@@ -210,6 +211,7 @@ class Index:
         )
         create = not readonly
         self._meta = self.env.open_db(b"meta", create=create)
+        self._times = self.env.open_db(b"times", create=create)
         self._dbs: dict[tuple[str, str], Any] = {}
         for vertical in VERTICALS:
             for kind in ("ids", "ext", "docs", "post", "rank", "links", "rankdirty"):
@@ -352,6 +354,11 @@ class ReadView:
     def meta(self, key: str, default: Any = None) -> Any:
         raw = self._txn.get(key.encode(), db=self._index._meta)
         return _unpack(raw) if raw is not None else default
+
+    def times(self) -> Iterator[tuple[bytes, int]]:
+        """Every stored event time (`times` db), in key order."""
+        for key, raw in self._txn.cursor(db=self._index._times):
+            yield bytes(key), _TIME.unpack(raw)[0]
 
     def rank(self, vertical: str) -> RankColumns:
         """Static-order columns, refreshed to this view's generation when they are older."""
@@ -540,6 +547,17 @@ class WriteBatch:
 
     def meta(self, key: str, default: Any = None) -> Any:
         return self._get_meta(key, default)
+
+    def time(self, key: bytes) -> int | None:
+        """The event time stored under `key` (slipstream's edge times and tombstones)."""
+        raw = self._txn.get(key, db=self._index._times)
+        return _TIME.unpack(raw)[0] if raw is not None else None
+
+    def set_time(self, key: bytes, ts: int | None) -> None:
+        if ts is None:
+            self._txn.delete(key, db=self._index._times)
+        else:
+            self._txn.put(key, _TIME.pack(ts), db=self._index._times)
 
     # completion
 
