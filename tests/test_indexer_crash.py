@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -27,8 +26,9 @@ from firehose.kafka import KafkaProducer
 from firehose.log import EmbeddedLog
 from firehose.transport import Producer
 from indexer import meta_key
-from bench.servers import Tansu, free_port
+from tests.brokers import running_tansu
 from tests.model.platform import Platform
+from tests.processes import started
 from tests.test_indexer_daemon import committed, index_state, model_docs
 from unicorn.store import Index
 
@@ -121,20 +121,21 @@ def test_sigkill_at_random_instants_loses_and_doubles_nothing(stream, clean, tmp
     kills_mid_stream = 0
     for attempt in range(40):
         before = committed(index_dir)
-        daemon = subprocess.Popen([sys.executable, "-c", RUN, str(tmp_path), str(rng.choice([50, 200, 1000]))], env=env)
-        if attempt >= 25:  # enough kills: let it finish
-            assert daemon.wait(300) == 0
-            break
-        deadline = time.monotonic() + 60
-        while committed(index_dir) == before and daemon.poll() is None:  # kill only once it is working
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0, 0.12))
-        if daemon.poll() is not None:
-            assert daemon.returncode == 0
-            break
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait()
+        with started([sys.executable, "-c", RUN, str(tmp_path), str(rng.choice([50, 200, 1000]))],
+                     tmp_path / "daemon.log", env=env) as daemon:
+            if attempt >= 25:  # enough kills: let it finish
+                assert daemon.wait(300) == 0
+                break
+            deadline = time.monotonic() + 60
+            while committed(index_dir) == before and daemon.poll() is None:  # kill only once it is working
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0, 0.12))
+            if daemon.poll() is not None:
+                assert daemon.returncode == 0
+                break
+            daemon.send_signal(signal.SIGKILL)
+            daemon.wait()
         kills_mid_stream += committed(index_dir) < len(stream) + garbage
     assert kills_mid_stream >= 8
     index = Index(index_dir, readonly=True)
@@ -151,37 +152,30 @@ KAFKA_RUN = "import sys, indexer; indexer.run(sys.argv[1], bootstrap=sys.argv[2]
 
 def test_kafka_broker_outage_mid_stream_loses_nothing(stream, clean, tmp_path):
     """The broker stops answering (SIGSTOP: tansu keeps topics only in memory) and comes back."""
-    broker = Tansu(free_port())
-    broker.start()
-    topic = "outage"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    daemon = None
-    try:
+    with running_tansu(tmp_path / "broker") as broker:
+        topic = "outage"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         producer = KafkaProducer(broker.bootstrap, topic, PARTITIONS)
-        daemon = subprocess.Popen([sys.executable, "-c", KAFKA_RUN, str(tmp_path), broker.bootstrap, topic], env=env)
-        third = len(stream) // 3
-        garbage = produce(producer, stream[:third])
-        broker.pause()
-        result: dict = {}
-        sender = threading.Thread(target=lambda: result.update(garbage=produce(producer, stream[third:])))
-        sender.start()  # producing into the outage: librdkafka buffers and retries
-        time.sleep(3)
-        broker.resume()
-        sender.join(120)
-        assert not sender.is_alive()
-        total = len(stream) + garbage + result["garbage"]
-        index_dir = tmp_path / "index"
-        deadline = time.monotonic() + 120
-        while (done := committed(index_dir, f"kafka:{topic}")) != total:
-            assert time.monotonic() < deadline and daemon.poll() is None, f"indexed {done} of {total}"
-            time.sleep(0.1)
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(30) == 0
-    finally:
-        if daemon is not None and daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
-        broker.stop()
+        with started([sys.executable, "-c", KAFKA_RUN, str(tmp_path), broker.bootstrap, topic],
+                     tmp_path / "daemon.log", env=env) as daemon:
+            third = len(stream) // 3
+            garbage = produce(producer, stream[:third])
+            broker.pause()
+            result: dict = {}
+            sender = threading.Thread(target=lambda: result.update(garbage=produce(producer, stream[third:])))
+            sender.start()  # producing into the outage: librdkafka buffers and retries
+            time.sleep(3)
+            broker.resume()
+            sender.join(120)
+            assert not sender.is_alive()
+            total = len(stream) + garbage + result["garbage"]
+            index_dir = tmp_path / "index"
+            deadline = time.monotonic() + 120
+            while (done := committed(index_dir, f"kafka:{topic}")) != total:
+                assert time.monotonic() < deadline and daemon.poll() is None, f"indexed {done} of {total}"
+                time.sleep(0.1)
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(30) == 0
     index = Index(index_dir, readonly=True)
     assert index_state(index) == clean
     with index.reader() as view:

@@ -4,6 +4,8 @@ give exactly the model's live documents, documents and term postings."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,15 +19,21 @@ from unicorn.store import Index
 from unicorn.text import normalize, tokens
 
 
-def build(event_list, cuts):
-    index = Index(tempfile.mkdtemp(prefix="slip-"))
-    bounds = sorted({0, len(event_list), *(c % (len(event_list) + 1) for c in cuts)})
-    for lo, hi in zip(bounds, bounds[1:]):
-        with index.writer() as batch:
-            slip = Slipstream(batch)
-            for e in event_list[lo:hi]:
-                slip.apply(e)
-    return index
+@contextmanager
+def built(event_list, cuts) -> Iterator[Index]:
+    """An index after `event_list`, applied in batches cut at `cuts`; removed on exit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        index = Index(tmp)
+        try:
+            bounds = sorted({0, len(event_list), *(c % (len(event_list) + 1) for c in cuts)})
+            for lo, hi in zip(bounds, bounds[1:]):
+                with index.writer() as batch:
+                    slip = Slipstream(batch)
+                    for e in event_list[lo:hi]:
+                        slip.apply(e)
+            yield index
+        finally:
+            index.close()
 
 
 def candidate_terms(model: Platform, vertical: str) -> set[str]:
@@ -104,9 +112,8 @@ def test_slipstream_matches_model(event_list, cuts):
     model = Platform()
     for e in event_list:
         model.apply(e)
-    index = build(event_list, cuts)
-    assert_index_equals_model(index, model)
-    index.close()
+    with built(event_list, cuts) as index:
+        assert_index_equals_model(index, model)
 
 
 @settings(max_examples=100, deadline=None)
@@ -117,6 +124,5 @@ def test_replaying_every_event_twice_changes_nothing(event_list):
     for e in event_list:
         model.apply(e)
     doubled = [e for e in event_list for _ in range(2)]
-    index = build(doubled, [])
-    assert_index_equals_model(index, model)
-    index.close()
+    with built(doubled, []) as index:
+        assert_index_equals_model(index, model)
