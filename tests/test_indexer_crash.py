@@ -2,9 +2,10 @@
 broker outage mid-stream, end in the same index as one clean run.
 
 The stream has 4 partitions, so its events are applied in different interleavings across
-partitions from run to run; it is built so that SPEC §2 gives the same final state for every
-interleaving that keeps each partition's order (explicit mentions, no user deletes, likes only
-on media never deleted). Each key's events keep their order, as the firehose guarantees.
+partitions from run to run. SPEC §2 gives the same final state for every interleaving that keeps
+each partition's order: events carry increasing `ts`, and user and media deletes meet follows,
+blocks and likes from other partitions by event time (mentions are explicit). Each key's events
+keep their order, as the firehose guarantees.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def order_free_stream(seed: int, size: int) -> list[dict]:
     def pair(op, a, b, left, right):
         return lambda: {"op": op, "ts": 0, a: rng.choice(left), b: rng.choice(right)}
 
-    liked = [m for m in owners if m not in deletable]
-    makers = [user, media, media,
+    liked = list(owners)
+    makers = [user, media, media, lambda: {"op": "user.delete", "ts": 0, "id": rng.choice(users)},
               lambda: {"op": "media.delete", "ts": 0, "id": (m := rng.choice(sorted(deletable))), "owner": owners[m]},
               lambda: {"op": "place.upsert", "ts": 0, "place": {"id": rng.choice(places), "name": f"{rng.choice(words)} spot",
                                                                 "city": rng.choice(words), "country": "X", "lat": 1.0, "lng": 2.0}},
@@ -70,7 +71,7 @@ def order_free_stream(seed: int, size: int) -> list[dict]:
               pair("block.add", "blocker", "blocked", users, users), pair("block.remove", "blocker", "blocked", users, users),
               pair("like.add", "user", "media", users, liked), pair("like.add", "user", "media", users, liked),
               pair("like.remove", "user", "media", users, liked)]
-    return [validate(rng.choice(makers)()) for _ in range(size)]
+    return [validate({**rng.choice(makers)(), "ts": 1_700_000_000_000 + i}) for i in range(size)]
 
 
 def produce(producer: Producer, stream: list[dict]) -> int:

@@ -116,7 +116,7 @@ def wait_for_end(source: Source, total: int) -> None:
     consumer.close()
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stream=events(60), garbage_at=st.lists(st.integers(0, 60), max_size=5),
        runs=st.lists(st.tuples(st.integers(1, 8), st.integers(1, 12)), max_size=4))
 def test_index_matches_the_model_across_restarts(make_source, stream, garbage_at, runs):
