@@ -3,6 +3,8 @@ typeahead's social context still give the model's exact answer (no cap at 1,000 
 
 from __future__ import annotations
 
+import pytest
+
 from firehose.events import validate
 from tests.indexed import indexed
 from tests.model.queries import QueryModel
@@ -53,3 +55,25 @@ def test_typeahead_counts_every_visible_followee_who_follows_a_result():
         assert results[0]["id"] == str(TARGET)
         assert results[0]["social"]["followed_by_count"] == len(via)
         assert {int(f["id"]) for f in results[0]["social"]["followed_by"]} <= via
+
+
+HEAVY = f"(apply follower: (apply following: (or (term following:{VIEWER}) (term follower:{TARGET}))))"
+
+
+def test_a_real_query_overrunning_its_budget_is_a_timeout_and_answers_within_a_large_one():
+    """Two nested applies over 1,000+ ids read thousands of postings: far more than 1 ms of work."""
+    from starlette.testclient import TestClient
+
+    from api import create_app
+    from unicorn.errors import QueryError
+
+    with indexed(history()) as (index, _):
+        engine = Engine(index)
+        assert engine.search("user", HEAVY, VIEWER, timeout_ms=60_000).total > 0
+        with pytest.raises(QueryError) as info:
+            engine.search("user", HEAVY, VIEWER, timeout_ms=1)
+        assert info.value.code == "timeout"
+        with TestClient(create_app(index=index, keys={"k": "admin"}, timeout_ms=1)) as client:
+            got = client.post("/v1/search", json={"vertical": "user", "query": HEAVY, "viewer": VIEWER},
+                              headers={"Authorization": "Bearer k"})
+            assert got.status_code == 504 and got.json()["error"]["code"] == "timeout"
