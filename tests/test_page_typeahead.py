@@ -7,21 +7,19 @@ screenshot goes to test-artifacts/."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from bench.servers import free_port
 
 expect.set_options(timeout=20_000)  # a busy shared machine can take seconds to start a browser or answer
 
 from firehose.events import validate
 from slipstream import Slipstream
+from tests.processes import started, wait_for_line
 from tests.test_typeahead_behaviour import HISTORY
 from unicorn import paths
 from unicorn.store import Index
@@ -43,29 +41,15 @@ def server(tmp_path_factory):
         for event in HISTORY:
             slip.apply(validate(event))
     index.close()
-    port = free_port()
     env = {**os.environ, "UNICORN_API_KEYS": f"{KEY}:search", "UNICORN_VIEWER_SECRET": SECRET,
            "UNICORN_DEMO_LOGIN_KEY": KEY, "UNICORN_TIMEOUT_MS": "60000"}
-    process = subprocess.Popen(
-        [sys.executable, "-c", f"import api; api.serve({str(data)!r}, host='127.0.0.1', port={port})"],
-        env=env, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                raise RuntimeError(process.stderr.read().decode())
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("the server did not become ready")
+    log = data.parent / "server.log"
+    with started([sys.executable, "-c", f"import api; api.serve({str(data)!r}, host='127.0.0.1', port=0)"],
+                 log, env=env, cwd=Path(__file__).resolve().parent.parent) as process:
+        port = wait_for_line(log, r"Uvicorn running on http://127\.0\.0\.1:(\d+)", process, 60).group(1)
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{url}/readyz").status_code == 200
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_typing_shows_people_ranked_by_who_the_viewer_knows(server):

@@ -14,8 +14,8 @@ from slipstream import Slipstream
 from tests.indexed import indexed
 from tests.model.platform import Platform
 from tests.model.queries import QueryModel
+from tests.model.text import hashtag_name, normalize, tokens
 from tests.strategies import USER_IDS, events
-from unicorn.text import hashtag_name, normalize, tokens
 from unicorn.typeahead import Typeahead
 
 TYPED = ["", " ", "j", "jo", "JO ", "jon d", "joh li", "zoë", "Ångström", "jonathanatha", "jonathanathan", "东",
@@ -65,8 +65,8 @@ def model_typeahead(p: Platform, typed: str, viewer: int | None, limit: int, ver
     if "hashtag" in verticals and not typed.startswith("@"):
         prefix = hashtag_name(typed[1:].strip() if typed.startswith("#") else typed)
         if prefix and not any(c.isspace() for c in prefix):
-            seen = {t for m in qm.visible("media") for t in p.media[m]["hashtags"]}  # SPEC §5: carried by visible media
-            tags = [(name, count) for name, count in p.hashtags().items() if name.startswith(prefix) and name in seen]
+            visible = qm.visible("hashtag")
+            tags = [(name, count) for name, count in p.hashtags().items() if name in visible and name.startswith(prefix)]
             tags.sort(key=lambda t: (t[0] != prefix, -t[1], t[0]))
             for n, (name, count) in enumerate(tags[:limit]):
                 score = round(4.0 * (name == prefix) + pop(count), 4)
