@@ -53,14 +53,16 @@ def test_torn_tail_is_truncated_and_appends_continue(before, after, data):
         size = segment.stat().st_size
         cut = data.draw(st.integers(0, size), label="cut")
         garbage = data.draw(st.binary(max_size=20), label="garbage")
+        original = segment.read_bytes()
         with open(segment, "r+b") as f:  # what a writer killed mid-write leaves behind
             f.truncate(cut)
             f.seek(cut)
             f.write(garbage)
+        torn = original[:cut] + garbage
         ends, kept = 0, 0
-        for p in before:
-            ends += 8 + len(p)
-            if ends > cut:
+        for p in before:  # records whose bytes all survived (garbage may happen to rewrite the cut-off ones)
+            start, ends = ends, ends + 8 + len(p)
+            if torn[start:ends] != original[start:ends]:
                 break
             kept += 1
         survivors = before[:kept]
