@@ -23,6 +23,7 @@ from firehose.events import EventError, from_msgpack
 from firehose.transport import Consumer, Record
 from indexer.stats import Stats, meta_key
 from slipstream import Slipstream
+from trending import Pipeline
 from unicorn.store import Index
 
 IDLE_POLL = 0.2  # seconds a poll waits for the first record of a batch
@@ -40,6 +41,7 @@ class Indexer:
                  batch_size: int = 5000, batch_seconds: float = 0.05):
         self.index, self.consumer, self.dead_letters, self.source = index, consumer, dead_letters, source
         self.batch_size, self.batch_seconds = batch_size, batch_seconds
+        self.trending = Pipeline.from_env()  # trending state commits with each batch (trending/)
         with index.reader() as view:
             self.stats = Stats.resume(source, view.meta(meta_key(source)))
         committed = index.offsets(source)
@@ -75,6 +77,7 @@ class Indexer:
         dead: list[tuple[Record, str]] = []
         with self.index.writer() as batch:
             slipstream = Slipstream(batch)
+            trending = self.trending.begin(batch)
             for position, record in enumerate(records):
                 if position in refused:
                     dead.append((record, refused[position]))
@@ -90,11 +93,13 @@ class Indexer:
                     raise
                 except Exception as exc:  # noqa: BLE001 - any refusal of one event must not stop ingestion
                     raise _Refused(position, f"slipstream: {type(exc).__name__}: {exc}") from exc
+                trending.observe(event)
                 applied += 1
             for record, reason in dead:
                 self.dead_letters.record(reason, record.payload, self.source, record.partition, record.offset)
             if dead:
                 self.dead_letters.flush()  # durable before the offsets past them are
+            trending.finish()
             nexts: dict[int, int] = {}
             for record in records:
                 nexts[record.partition] = record.offset + 1

@@ -67,15 +67,16 @@ def _aux_key(name: str, key: bytes) -> bytes:
     return name.encode() + b"\0" + key
 
 
-def _aux_scan(txn, db, name: str, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+def _aux_scan(txn, db, name: str, prefix: bytes, below: bytes | None) -> Iterator[tuple[bytes, bytes]]:
     start = _aux_key(name, prefix)
+    stop = None if below is None else _aux_key(name, below)
     skip = len(name) + 1
     cursor = txn.cursor(db=db)
     if not cursor.set_range(start):
         return
     for key, value in cursor.iternext():
         key = bytes(key)
-        if not key.startswith(start):
+        if not key.startswith(start) or (stop is not None and key >= stop):
             return
         yield key[skip:], bytes(value)
 
@@ -376,11 +377,12 @@ class ReadView:
         raw = self._txn.get(_aux_key(name, key), db=self._index._aux)
         return bytes(raw) if raw is not None else None
 
-    def aux_items(self, name: str, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
-        """(key, value) pairs of `name` whose key starts with `prefix`, in byte order of the key."""
+    def aux_items(self, name: str, prefix: bytes = b"", below: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) pairs of `name` whose key starts with `prefix` (and is below `below`), in
+        byte order of the key."""
         if self._index._aux is None:
             return iter(())
-        return _aux_scan(self._txn, self._index._aux, name, prefix)
+        return _aux_scan(self._txn, self._index._aux, name, prefix, below)
 
     def rank(self, vertical: str) -> RankColumns:
         """Static-order columns, refreshed to this view's generation when they are older."""
@@ -582,10 +584,10 @@ class WriteBatch:
     def delete_aux(self, name: str, key: bytes) -> None:
         self._txn.delete(_aux_key(name, key), db=self._index._aux)
 
-    def aux_items(self, name: str, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
-        """(key, value) pairs of `name` whose key starts with `prefix`, in byte order; a list, so
-        the caller may put or delete while going through it."""
-        return list(_aux_scan(self._txn, self._index._aux, name, prefix))
+    def aux_items(self, name: str, prefix: bytes = b"", below: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """(key, value) pairs of `name` whose key starts with `prefix` (and is below `below`), in
+        byte order; a list, so the caller may put or delete while going through it."""
+        return list(_aux_scan(self._txn, self._index._aux, name, prefix, below))
 
     # completion
 
