@@ -25,7 +25,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from api import explorer, openapi
+from api import explorer, openapi, trending
 from api.auth import Keys, keys_from_env
 from api.errors import ApiError, error_response
 from api.metrics import Metrics
@@ -79,6 +79,13 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
         with slow.watch(f"typeahead q={params['q']!r} viewer={viewer} limit={limit} verticals={verticals}"):
             return JSONResponse(service.typeahead.search(params["q"], viewer, limit, verticals, timeout_ms))
 
+    async def trending_endpoint(request: Request) -> Response:
+        role = role_of(request)
+        kind, limit = trending.params(request.query_params)
+        viewer = _viewer(request.query_params.get("viewer"))
+        allow(role, viewer)
+        return JSONResponse(service.trending.top(kind, limit, viewer))
+
     async def search(request: Request) -> Response:
         role = role_of(request)
         body = await _json_body(request)
@@ -126,6 +133,7 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
 
     routes = [
         Route("/v1/typeahead", typeahead, methods=["GET"]),
+        Route("/v1/trending", trending_endpoint, methods=["GET"]),
         Route("/v1/search", search, methods=["POST"]),
         Route("/v1/documents/{vertical}/{id}", document, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

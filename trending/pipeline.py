@@ -20,9 +20,7 @@ from trending.parser import KINDS, parse
 from trending.preprocess import preprocess
 from trending.ranker import MIN_DISTINCT, Ranked, Ranker
 from trending.scorer import Scorer
-from unicorn.trending import SNAPSHOT, encode
-
-DSN_ENV = "UNICORN_TRENDING_DSN"
+from unicorn.trending import DSN_ENV, SNAPSHOT, encode
 
 
 class Pipeline:
@@ -46,11 +44,12 @@ class Pipeline:
         return self
 
     def observe(self, event: Event) -> None:
-        self.scorer.advance(event["ts"])
+        scorer = self.scorer
+        scorer.advance(event["ts"])
         enriched = preprocess(self._batch, event)
         if enriched is not None:
             for use in parse(enriched):
-                self.scorer.add(use)
+                scorer.add(use)
 
     def finish(self) -> dict[str, dict]:
         """Rank and store the snapshots; returns them per kind ({"as_of", "results"})."""

@@ -32,8 +32,8 @@ from typing import NamedTuple
 from trending.parser import KINDS, Kind
 from trending.scorer import RECENT, Flushed, Scorer
 
-PRIOR = 5.0  # pseudo-accounts per window added to every baseline
-MIN_DISTINCT = 12  # distinct accounts in the window below which nothing trends
+PRIOR = 3.0  # pseudo-accounts per window added to every baseline
+MIN_DISTINCT = 10  # distinct accounts in the window below which nothing trends
 MIN_LIFT = 3.0  # recent over expected at least this
 SNAPSHOT_SIZE = 50
 

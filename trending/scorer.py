@@ -1,7 +1,7 @@
 """Stage 3, the scorer: per item, the distinct accounts that used it, in time buckets.
 
 Contract: `Scorer.begin(batch)`, then `advance(ts)` for every event and `add(use)` for every
-parser `Use`, in stream order, then `flush() -> Flushed`. Buckets are `BUCKET_MS` of event time
+parser `Use` of that event, in stream order, then `flush() -> Flushed`. Buckets are `BUCKET_MS` of event time
 (the event's `ts`, not the wall clock). For each (kind, item, bucket) the scorer keeps the set of
 accounts (a roaring BitMap of internal user ids), so each account counts once per item per bucket,
 and the union over the recent window counts it once per window.
@@ -118,7 +118,7 @@ class Scorer:
             self._window_start = bucket_of(ts) - RECENT + 1
 
     def add(self, use: Use) -> None:
-        self.advance(use.ts)
+        """Count one use; `advance(use.ts)` has been called."""
         bucket = use.ts // BUCKET_MS
         if bucket < self._window_start:
             return
@@ -130,10 +130,7 @@ class Scorer:
         accounts = buckets.get(bucket)
         if accounts is None:
             accounts = buckets[bucket] = BitMap()
-            members = self.bucket_items.get(bucket)
-            if members is None:
-                members = self.bucket_items[bucket] = set()
-            members.add(item)
+            self.bucket_items.setdefault(bucket, set()).add(item)
         account = use.account
         if account in accounts:
             return

@@ -18,6 +18,7 @@ from cachetools import TTLCache
 
 from unicorn.query import privacy
 
+DSN_ENV = "UNICORN_TRENDING_DSN"  # PostgreSQL for the snapshots, for the indexer and the server
 SNAPSHOT = "trending.snapshot"  # aux name; key: the kind, utf-8
 KINDS = ("hashtag", "place")
 LIMIT_MAX = 50
@@ -45,6 +46,7 @@ class Trending:
         self._privacy = privacy.Cache()
         self._cache: TTLCache = TTLCache(maxsize=len(KINDS), ttl=ttl_seconds)
         self._lock = threading.Lock()
+        self._table_ready = False
 
     def snapshot(self, kind: str, view) -> dict[str, Any]:
         if self._dsn is None:
@@ -61,7 +63,9 @@ class Trending:
         import psycopg
 
         with psycopg.connect(self._dsn, connect_timeout=5) as conn:
-            conn.execute(DDL)
+            if not self._table_ready:  # the server may start before the indexer made it
+                conn.execute(DDL)
+                self._table_ready = True
             row = conn.execute(f"SELECT as_of, results FROM {TABLE} WHERE kind = %s", (kind,)).fetchone()
         return {"as_of": None, "results": []} if row is None else {"as_of": row[0], "results": row[1]}
 
