@@ -144,7 +144,8 @@ class TrendScenario:
         per_window = self.trend_accounts * self.trend_every_minutes // self.trend_minutes
         for start in range(T0, self.end, self.trend_every_minutes * MINUTE):
             for owner in rng.choice(self._public_ids, size=per_window, replace=False).tolist():
-                yield int(rng.integers(start, start + self.trend_every_minutes * MINUTE)), owner, ["daily_decoy"], None, True
+                stop = min(start + self.trend_every_minutes * MINUTE, self.end)
+                yield int(rng.integers(start, stop)), owner, ["daily_decoy"], None, True
 
 
 def _zipf_cdf(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray:
