@@ -40,6 +40,7 @@ from trending.parser import KINDS, Kind, Use
 BUCKET_MS = 60_000  # one minute of event time
 RECENT = 30  # buckets in the recent window: 30 minutes
 HORIZON = 24 * 60  # buckets of baseline history before the window: one day
+ITEM_CACHE_MAX = 1_000_000  # item -> internal id entries kept in memory
 
 OPEN, HIST, SUM, CLOCK = "trending.open", "trending.hist", "trending.sum", "trending.clock"
 KIND_BYTE: dict[str, bytes] = {"hashtag": b"h", "place": b"p"}
@@ -106,6 +107,7 @@ class Scorer:
         self.union = {item: BitMap.union(*buckets.values()) for item, buckets in self.open.items()}
         self.candidates = {item for item, accounts in self.union.items() if len(accounts) >= self.candidate_min}
         self.sums: dict[tuple[Kind, int], int] = {}
+        self.items: dict[tuple[Kind, str | int], tuple[Kind, int]] = {}  # (kind, hashtag name | place id) -> (kind, iid)
         self._window_start = None if self.as_of is None else bucket_of(self.as_of) - RECENT + 1
 
     # -- per event -----------------------------------------------------------------------
@@ -122,7 +124,11 @@ class Scorer:
         bucket = use.ts // BUCKET_MS
         if bucket < self._window_start:
             return
-        item = (use.kind, self._batch.intern(use.kind, use.item))
+        item = self.items.get(use[:2])
+        if item is None:
+            if len(self.items) >= ITEM_CACHE_MAX:
+                self.items.clear()
+            item = self.items[use[:2]] = (use.kind, self._batch.intern(use.kind, use.item))
         buckets = self.open.get(item)
         if buckets is None:
             buckets = self.open[item] = {}
