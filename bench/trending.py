@@ -99,7 +99,18 @@ def run(scenario: TrendScenario, batch_minutes: float = 1.0, data: Path | None =
         "batch_minutes": batch_minutes,
         "per_minute_batches_events_per_s": round(len(events) / wall),
         "per_minute_batches_events_per_cpu_s": round(len(events) / cpu),
+        "machine_loop_ns": _loop_ns(),
     }
+
+
+def _loop_ns() -> float:
+    """CPU ns per iteration of a plain dict-lookup loop, to scale the throughput between machines
+    (lower on a faster or less loaded machine)."""
+    table = {i: i for i in range(1000)}
+    started = time.process_time()
+    for i in range(1_000_000):
+        table.get(i % 1000)
+    return round((time.process_time() - started) * 1000, 1)
 
 
 def _throughput(index: Index, events: list[dict]) -> tuple[int, int]:

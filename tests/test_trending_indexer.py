@@ -87,7 +87,7 @@ def test_sigkill_at_random_instants_neither_loses_nor_doubles_a_count(events, cl
         before = committed(index_dir)
         daemon = subprocess.Popen([sys.executable, "-c", RUN, str(tmp_path), str(rng.choice([40, 150, 700]))], env=env)
         try:
-            if attempt >= 12:  # enough kills: let it finish
+            if attempt >= 9:  # enough kills: let it finish
                 assert daemon.wait(300) == 0
                 break
             deadline = time.monotonic() + 60
@@ -105,7 +105,7 @@ def test_sigkill_at_random_instants_neither_loses_nor_doubles_a_count(events, cl
             if daemon.poll() is None:
                 daemon.kill()
                 daemon.wait()
-    assert kills_mid_stream >= 5
+    assert kills_mid_stream >= 4
     assert committed(index_dir) == len(events)
     index = Index(index_dir, readonly=True)
     try:

@@ -27,21 +27,27 @@ class Use(NamedTuple):
 
 
 _hashtag = lru_cache(maxsize=65_536)(hashtag_name)
+_use = Use._make
 _CAPTION_TAG = re.compile(r"#(\w+)")  # as unicorn.text.caption_hashtags
 
 
 def hashtags(media: dict) -> list[str]:
     """The media's normalized hashtags, distinct, in order."""
-    if "hashtags" in media:
-        return list(dict.fromkeys(name for name in map(_hashtag, media["hashtags"]) if name))
+    given = media.get("hashtags")
+    if given is not None:
+        names = list(dict.fromkeys(map(_hashtag, given)))
+        if "" in names:
+            names.remove("")
+        return names
     return list(dict.fromkeys(map(_hashtag, _CAPTION_TAG.findall(media["caption"]))))
 
 
 def parse(enriched: Enriched) -> list[Use]:
     if not enriched.owner_public:
         return []
-    ts, account, media = enriched.ts, enriched.owner, enriched.media
-    uses = [Use("hashtag", name, account, ts) for name in hashtags(media)]
-    if media.get("place") is not None:
-        uses.append(Use("place", media["place"], account, ts))
+    ts, media, account = enriched.ts, enriched.media, enriched.owner
+    uses = [_use(("hashtag", name, account, ts)) for name in hashtags(media)]
+    place = media.get("place")
+    if place is not None:
+        uses.append(_use(("place", place, account, ts)))
     return uses

@@ -121,14 +121,15 @@ class Scorer:
 
     def add(self, use: Use) -> None:
         """Count one use; `advance(use.ts)` has been called."""
-        bucket = use.ts // BUCKET_MS
+        kind, name, account, ts = use
+        bucket = ts // BUCKET_MS
         if bucket < self._window_start:
             return
-        item = self.items.get(use[:2])
+        item = self.items.get((kind, name))
         if item is None:
             if len(self.items) >= ITEM_CACHE_MAX:
                 self.items.clear()
-            item = self.items[use[:2]] = (use.kind, self._batch.intern(use.kind, use.item))
+            item = self.items[kind, name] = (kind, self._batch.intern(kind, name))
         buckets = self.open.get(item)
         if buckets is None:
             buckets = self.open[item] = {}
@@ -137,11 +138,10 @@ class Scorer:
         if accounts is None:
             accounts = buckets[bucket] = BitMap()
             self.bucket_items.setdefault(bucket, set()).add(item)
-        account = use.account
         if account in accounts:
             return
         accounts.add(account)
-        self._dirty_open.add((use.kind, bucket, item[1]))
+        self._dirty_open.add((kind, bucket, item[1]))
         union = self.union[item]
         if account not in union:
             union.add(account)
