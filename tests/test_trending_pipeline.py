@@ -19,6 +19,7 @@ from trending.preprocess import Enriched, preprocess
 from trending.ranker import MIN_DISTINCT, MIN_LIFT, PRIOR, score
 from trending.scorer import BUCKET_MS, CLOCK, HIST, HORIZON, OPEN, RECENT, SUM
 from unicorn.store import Index
+from unicorn.trending import SNAPSHOT as SNAPSHOT_NAME
 
 AUX = (OPEN, HIST, SUM, CLOCK, "trending.snapshot")
 
@@ -214,3 +215,39 @@ def test_an_aborted_batch_leaves_no_trace_in_the_next(index):
         list(feed(clean, events))
         assert aux_state(clean) == aux_state(index)
         clean.close()
+
+
+def test_aux_values_commit_with_the_batch_and_scan_by_prefix_and_bound(tmp_path):
+    index = Index(tmp_path / "index")
+    try:
+        with index.writer() as batch:
+            for key in (b"a1", b"a2", b"a3", b"b1"):
+                batch.put_aux("x", key, key.upper())
+            batch.put_aux("xy", b"a1", b"other")  # another name: never mixed in
+            assert batch.aux_items("x", b"a", b"a3") == [(b"a1", b"A1"), (b"a2", b"A2")]
+        with pytest.raises(RuntimeError):
+            with index.writer() as batch:
+                batch.delete_aux("x", b"a1")
+                batch.put_aux("x", b"c", b"C")
+                raise RuntimeError("aborted")
+        with index.reader() as view:
+            assert list(view.aux_items("x")) == [(b"a1", b"A1"), (b"a2", b"A2"), (b"a3", b"A3"), (b"b1", b"B1")]
+            assert (view.aux("x", b"b1"), view.aux("x", b"c"), view.aux("xy", b"a1")) == (b"B1", None, b"other")
+    finally:
+        index.close()
+
+
+def test_a_reader_of_an_index_without_the_aux_db_sees_no_trending_state(tmp_path):
+    import lmdb
+
+    Index(tmp_path).close()
+    env = lmdb.open(str(tmp_path), max_dbs=64)
+    with env.begin(write=True) as txn:  # as an index written before the aux db existed
+        txn.drop(env.open_db(b"aux", txn=txn), delete=True)
+    env.close()
+    index = Index(tmp_path, readonly=True)
+    try:
+        with index.reader() as view:
+            assert view.aux(SNAPSHOT_NAME, b"hashtag") is None and list(view.aux_items(OPEN)) == []
+    finally:
+        index.close()
