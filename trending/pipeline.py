@@ -75,7 +75,3 @@ class Pipeline:
             results.append({"id": str(doc["id"]), "title": title, "score": round(item.score, 6),
                             "recent": item.recent, "baseline": round(item.baseline, 6)})
         return results
-
-    def close(self) -> None:
-        if self.sink is not None:
-            self.sink.close()

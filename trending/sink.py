@@ -1,6 +1,7 @@
 """The ranker's snapshots in PostgreSQL (table `unicorn.trending.TABLE`, one row per kind), for
 the API's read-through cache. A snapshot replaces the previous one, so writing one again is
-harmless; a failed write is reported and retried with the next batch, never stopping indexing."""
+harmless: it is written before its batch commits, and a batch lost in a crash is redone and
+written again. A failed write is logged and retried with the next batch, never stopping indexing."""
 
 from __future__ import annotations
 
