@@ -9,8 +9,9 @@ and the union over the recent window counts it once per window.
 `as_of` is the highest event time seen. The recent window is the `RECENT` buckets ending at
 `as_of`'s bucket; its buckets are open. A use older than the window is too late to count and is
 dropped. A bucket that leaves the window closes: its bitmaps become one number per item (distinct
-accounts), kept as baseline history for `HORIZON` buckets and then dropped, with a running sum per
-item; that bounds the state by the items active over the horizon.
+accounts), kept as baseline history for `HORIZON` buckets and then dropped; the running sum per
+item over that history is kept in memory and rebuilt from it on load. That bounds the state by
+the items active over the horizon.
 
 State lives in the index's `aux` db, written in the batch's own transaction (so with the firehose
 offsets); it is also kept in memory between batches, valid while the batch generations follow
@@ -19,8 +20,7 @@ each other (an aborted batch, or any other writer, makes the next `begin` reload
 | aux name | key | value |
 |---|---|---|
 | `trending.open` | kind, bucket, iid | `BitMap.serialize()` of the accounts |
-| `trending.hist` | kind, bucket, iid | distinct accounts of a closed bucket, 4-byte BE |
-| `trending.sum` | kind, iid | the sum of that item's `trending.hist`, 8-byte BE |
+| `trending.hist` | kind, bucket | a closed bucket: its items' iids, ascending, then their distinct accounts (uint32 LE arrays) |
 | `trending.clock` | empty | msgpack `{"as_of", "first"}` (`first`: the first event's bucket) |
 
 kind is one byte (`h`, `p`), bucket 8 bytes BE (offset by 2^63 so that any int64 time sorts), iid
@@ -33,6 +33,7 @@ import struct
 from typing import NamedTuple
 
 import msgpack
+import numpy as np
 from pyroaring import BitMap
 
 from trending.parser import KINDS, Kind, Use
@@ -42,12 +43,11 @@ RECENT = 30  # buckets in the recent window: 30 minutes
 HORIZON = 24 * 60  # buckets of baseline history before the window: one day
 ITEM_CACHE_MAX = 1_000_000  # item -> internal id entries kept in memory
 
-OPEN, HIST, SUM, CLOCK = "trending.open", "trending.hist", "trending.sum", "trending.clock"
+OPEN, HIST, CLOCK = "trending.open", "trending.hist", "trending.clock"
 KIND_BYTE: dict[str, bytes] = {"hashtag": b"h", "place": b"p"}
 _BUCKET = struct.Struct(">Q")
 _IID = struct.Struct(">I")
-_COUNT = struct.Struct(">I")
-_SUM = struct.Struct(">Q")
+_U32 = np.dtype("<u4")
 _OFFSET = 1 << 63
 
 
@@ -57,6 +57,20 @@ def bucket_of(ts: int) -> int:
 
 def _row_key(kind: Kind, bucket: int, iid: int) -> bytes:
     return KIND_BYTE[kind] + _BUCKET.pack(bucket + _OFFSET) + _IID.pack(iid)
+
+
+def _bucket_key(kind: Kind, bucket: int) -> bytes:
+    return KIND_BYTE[kind] + _BUCKET.pack(bucket + _OFFSET)
+
+
+def _hist_value(iids: list[int], counts: list[int]) -> bytes:
+    order = np.argsort(np.asarray(iids, dtype=_U32), kind="stable")
+    return np.asarray(iids, dtype=_U32)[order].tobytes() + np.asarray(counts, dtype=_U32)[order].tobytes()
+
+
+def _hist_arrays(value: bytes) -> tuple[np.ndarray, np.ndarray]:
+    both = np.frombuffer(value, dtype=_U32)
+    return both[: len(both) // 2], both[len(both) // 2:]
 
 
 def _parse_row_key(key: bytes) -> tuple[Kind, int, int]:
@@ -91,7 +105,6 @@ class Scorer:
         self._begun_at = self._window_start
         self._changed: set[tuple[Kind, int]] = set()
         self._dirty_open: set[tuple[Kind, int, int]] = set()
-        self._dirty_sums: set[tuple[Kind, int]] = set()
 
     def _load(self, batch) -> None:
         raw = batch.get_aux(CLOCK, b"")
@@ -106,7 +119,10 @@ class Scorer:
             self.bucket_items.setdefault(bucket, set()).add((kind, iid))
         self.union = {item: BitMap.union(*buckets.values()) for item, buckets in self.open.items()}
         self.candidates = {item for item, accounts in self.union.items() if len(accounts) >= self.candidate_min}
-        self.sums: dict[tuple[Kind, int], int] = {}
+        self.sums: dict[Kind, np.ndarray] = {kind: np.zeros(0, dtype=np.int64) for kind in KINDS}
+        for kind in KINDS:
+            for _, value in batch.aux_items(HIST, KIND_BYTE[kind]):
+                self._add_sums(kind, *_hist_arrays(value))
         self.items: dict[tuple[Kind, str | int], tuple[Kind, int]] = {}  # (kind, hashtag name | place id) -> (kind, iid)
         self._window_start = None if self.as_of is None else bucket_of(self.as_of) - RECENT + 1
 
@@ -158,13 +174,6 @@ class Scorer:
         moved = self._close() | self._prune() | (self._window_start != self._begun_at)
         for kind, bucket, iid in self._dirty_open:
             batch.put_aux(OPEN, _row_key(kind, bucket, iid), self.open[kind, iid][bucket].serialize())
-        for kind, iid in self._dirty_sums:
-            key = KIND_BYTE[kind] + _IID.pack(iid)
-            if self.sums[kind, iid]:
-                batch.put_aux(SUM, key, _SUM.pack(self.sums[kind, iid]))
-            else:
-                batch.delete_aux(SUM, key)
-                del self.sums[kind, iid]
         if self.as_of is not None:
             batch.put_aux(CLOCK, b"", msgpack.packb({"as_of": self.as_of, "first": self.first}))
         return Flushed(self.as_of, self._window_start, self._changed & self.candidates, self._reset or moved)
@@ -176,14 +185,21 @@ class Scorer:
         batch = self._batch
         affected: set[tuple[Kind, int]] = set()
         for bucket in closing:
-            for kind, iid in sorted(self.bucket_items.pop(bucket)):
-                accounts = self.open[kind, iid].pop(bucket)
-                key = _row_key(kind, bucket, iid)
-                batch.put_aux(HIST, key, _COUNT.pack(len(accounts)))
-                batch.delete_aux(OPEN, key)
+            closed: dict[Kind, tuple[list[int], list[int]]] = {kind: ([], []) for kind in KINDS}
+            for item in self.bucket_items.pop(bucket):
+                kind, iid = item
+                accounts = self.open[item].pop(bucket)
+                closed[kind][0].append(iid)
+                closed[kind][1].append(len(accounts))
                 self._dirty_open.discard((kind, bucket, iid))
-                self._add_sum(kind, iid, len(accounts))
-                affected.add((kind, iid))
+                affected.add(item)
+            for kind, (iids, counts) in closed.items():
+                for key, _ in batch.aux_items(OPEN, _bucket_key(kind, bucket)):
+                    batch.delete_aux(OPEN, key)
+                if iids:
+                    value = _hist_value(iids, counts)
+                    batch.put_aux(HIST, _bucket_key(kind, bucket), value)
+                    self._add_sums(kind, *_hist_arrays(value))
         for item in affected:
             buckets = self.open[item]
             if buckets:
@@ -201,27 +217,29 @@ class Scorer:
             return False
         batch, pruned = self._batch, False
         for kind in KINDS:
-            start = KIND_BYTE[kind]
-            for key, value in batch.aux_items(HIST, start, start + _BUCKET.pack(self._window_start - HORIZON + _OFFSET)):
-                _, _, iid = _parse_row_key(key)
-                self._add_sum(kind, iid, -_COUNT.unpack(value)[0])
+            for key, value in batch.aux_items(HIST, KIND_BYTE[kind], _bucket_key(kind, self._window_start - HORIZON)):
+                iids, counts = _hist_arrays(value)
+                self._add_sums(kind, iids, -counts.astype(np.int64))
                 batch.delete_aux(HIST, key)
                 pruned = True
         return pruned
 
-    def _add_sum(self, kind: Kind, iid: int, delta: int) -> None:
-        self.sums[kind, iid] = self.sum(kind, iid) + delta
-        self._dirty_sums.add((kind, iid))
+    def _add_sums(self, kind: Kind, iids: np.ndarray, counts: np.ndarray) -> None:
+        if not len(iids):
+            return
+        sums = self.sums[kind]
+        if int(iids.max()) >= len(sums):
+            grown = np.zeros(max(int(iids.max()) + 1, 2 * len(sums)), dtype=np.int64)
+            grown[: len(sums)] = sums
+            sums = self.sums[kind] = grown
+        np.add.at(sums, iids.astype(np.int64), counts.astype(np.int64))
 
     # -- what the ranker reads -------------------------------------------------------------
 
     def sum(self, kind: Kind, iid: int) -> int:
         """Distinct accounts summed over the item's closed buckets within the horizon."""
-        total = self.sums.get((kind, iid))
-        if total is None:
-            raw = self._batch.get_aux(SUM, KIND_BYTE[kind] + _IID.pack(iid))
-            total = self.sums[kind, iid] = _SUM.unpack(raw)[0] if raw is not None else 0
-        return total
+        sums = self.sums[kind]
+        return int(sums[iid]) if iid < len(sums) else 0
 
     def history_buckets(self) -> int:
         """How many closed buckets the baseline spans: from the first event, at most `HORIZON`."""
