@@ -14,8 +14,7 @@ rule stricter.
     score = recent * ln(recent / expected)
 
 Why these: the score is the item's term of the Kullback-Leibler divergence of the observed counts
-from the expected ones (as in Instagram's trending), so it grows with both the lift and the
-support. `PRIOR` is additive smoothing: every item is assumed to have a few accounts per window
+from the expected ones, so it grows with both the lift and the support. `PRIOR` is additive smoothing: every item is assumed to have a few accounts per window
 already, so a new or rare item (baseline near 0) is not infinitely far above its baseline after
 two posts, and a small item needs several times `PRIOR` distinct accounts to lift. `MIN_DISTINCT`
 is the floor of real support: with fewer distinct accounts no lift counts (a handful of friends
