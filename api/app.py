@@ -35,7 +35,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from api import demo, explorer, openapi
+from api import demo, explorer, openapi, trending
 from api.auth import Keys, ViewerTokens, keys_from_env
 from api.errors import ApiError, error_response
 from api.metrics import Metrics
@@ -123,6 +123,15 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
                                 lambda: service.typeahead.search(params["q"], viewer, limit, verticals, timeout_ms, arrived))
         return JSONResponse(result)
 
+    async def trending_endpoint(request: Request) -> Response:
+        role = role_of(request)
+        kind, limit = trending.params(request.query_params)
+        viewer = viewer_of(request, role, _viewer(request.query_params.get("viewer")))
+        allow(role, viewer)
+        result = await off_loop(f"trending kind={kind} limit={limit} viewer={viewer}",
+                                lambda: service.trending.top(kind, limit, viewer))
+        return JSONResponse(result)
+
     async def search(request: Request) -> Response:
         arrived = time.perf_counter()
         role = role_of(request)
@@ -194,6 +203,7 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
 
     routes = [
         Route("/v1/typeahead", typeahead, methods=["GET"]),
+        Route("/v1/trending", trending_endpoint, methods=["GET"]),
         Route("/v1/search", search, methods=["POST"]),
         Route("/v1/documents/{vertical}/{id}", document, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

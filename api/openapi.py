@@ -75,6 +75,15 @@ SCHEMAS = {
     "TypeaheadResponse": {"type": "object", "required": ["q", "results", "took_ms"], "properties": {
         "q": {"type": "string"}, "results": {"type": "array", "items": _ref("TypeaheadResult")},
         "took_ms": {"type": "number"}}},
+    "TrendingResult": {"type": "object", "required": ["id", "title", "score", "recent", "baseline"], "properties": {
+        "id": ID, "title": {"type": "string"},
+        "score": {"type": "number", "description": "recent x ln(recent / (baseline + prior)): higher trends more"},
+        "recent": {"type": "integer", "minimum": 0, "description": "distinct public accounts in the recent window"},
+        "baseline": {"type": "number", "minimum": 0, "description": "the item's expected distinct accounts per window"}}},
+    "TrendingResponse": {"type": "object", "required": ["kind", "results", "as_of"], "properties": {
+        "kind": {"type": "string", "enum": ["hashtag", "place"]},
+        "results": {"type": "array", "items": _ref("TrendingResult")},
+        "as_of": {"type": ["integer", "null"], "description": "the event time (ms) the counters have reached"}}},
     "SearchRequest": {"type": "object", "required": ["vertical", "query"], "additionalProperties": False,
                       "properties": {
         "vertical": {"type": "string", "enum": list(VERTICALS)},
@@ -176,6 +185,17 @@ def document(demo: bool = False) -> dict:
                                 "default": ",".join(TYPEAHEAD_VERTICALS)},
                      "description": "comma-separated, no spaces: " + ", ".join(TYPEAHEAD_VERTICALS)}],
                 "responses": {**_ok("TypeaheadResponse", "ranked results"), **_errors(*API_ERRORS)}}},
+            "/v1/trending": {"get": {
+                "summary": "Trending hashtags or places: distinct public accounts far above their baseline",
+                "security": SECURED,
+                "parameters": [
+                    {"name": "kind", "in": "query", "required": True,
+                     "schema": {"type": "string", "enum": ["hashtag", "place"]}},
+                    {"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}},
+                    VIEWER_PARAM],
+                "responses": {**_ok("TrendingResponse", "trending items, best first"),
+                              **_errors("bad_request", "unauthorized", "forbidden", "not_ready")}}},
             "/v1/search": {"post": {
                 "summary": "Evaluate a SPEC §4 set query", "security": SECURED,
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SearchRequest")}}},

@@ -64,6 +64,24 @@ def _posting_term(key: bytes, raw: bytes | memoryview) -> str:
     return text_from_bytes(key)
 
 
+def _aux_key(name: str, key: bytes) -> bytes:
+    return name.encode() + b"\0" + key
+
+
+def _aux_scan(txn, db, name: str, prefix: bytes, below: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+    start = _aux_key(name, prefix)
+    stop = None if below is None else _aux_key(name, below)
+    skip = len(name) + 1
+    cursor = txn.cursor(db=db)
+    if not cursor.set_range(start):
+        return
+    for key, value in cursor.iternext():
+        key = bytes(key)
+        if not key.startswith(start) or (stop is not None and key >= stop):
+            return
+        yield key[skip:], bytes(value)
+
+
 class RankColumns:
     """Static-order fields per internal id, as numpy columns (SPEC §4 static order).
 
@@ -203,13 +221,17 @@ class Index:
         self.env = lmdb.open(
             str(self.path),
             map_size=map_size,
-            max_dbs=8 * len(VERTICALS) + 2,
+            max_dbs=8 * len(VERTICALS) + 3,
             max_readers=1024,
             readonly=readonly,
             readahead=False,
             metasync=False,
         )
         create = not readonly
+        try:  # created before `meta`, so that a reader that finds `meta` finds `aux`
+            self._aux = self.env.open_db(b"aux", create=create)
+        except lmdb.NotFoundError:  # a read-only open of an index written before `aux` existed
+            self._aux = None
         self._meta = self.env.open_db(b"meta", create=create)
         self._times = self.env.open_db(b"times", create=create)
         self._dbs: dict[tuple[str, str], Any] = {}
@@ -359,6 +381,20 @@ class ReadView:
         """Every stored event time (`times` db), in key order."""
         for key, raw in self._txn.cursor(db=self._index._times):
             yield bytes(key), _TIME.unpack(raw)[0]
+
+    def aux(self, name: str, key: bytes) -> bytes | None:
+        """The value stored under (`name`, `key`) by `WriteBatch.put_aux`, or None."""
+        if self._index._aux is None:
+            return None
+        raw = self._txn.get(_aux_key(name, key), db=self._index._aux)
+        return bytes(raw) if raw is not None else None
+
+    def aux_items(self, name: str, prefix: bytes = b"", below: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) pairs of `name` whose key starts with `prefix` (and is below `below`), in
+        byte order of the key."""
+        if self._index._aux is None:
+            return iter(())
+        return _aux_scan(self._txn, self._index._aux, name, prefix, below)
 
     def rank(self, vertical: str) -> RankColumns:
         """Static-order columns, refreshed to this view's generation when they are older."""
@@ -558,6 +594,23 @@ class WriteBatch:
             self._txn.delete(key, db=self._index._times)
         else:
             self._txn.put(key, _TIME.pack(ts), db=self._index._times)
+
+    # auxiliary key-value state of other components (e.g. trending), committed with the batch
+
+    def put_aux(self, name: str, key: bytes, value: bytes) -> None:
+        self._txn.put(_aux_key(name, key), value, db=self._index._aux)
+
+    def get_aux(self, name: str, key: bytes) -> bytes | None:
+        raw = self._txn.get(_aux_key(name, key), db=self._index._aux)
+        return bytes(raw) if raw is not None else None
+
+    def delete_aux(self, name: str, key: bytes) -> None:
+        self._txn.delete(_aux_key(name, key), db=self._index._aux)
+
+    def aux_items(self, name: str, prefix: bytes = b"", below: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """(key, value) pairs of `name` whose key starts with `prefix` (and is below `below`), in
+        byte order; a list, so the caller may put or delete while going through it."""
+        return list(_aux_scan(self._txn, self._index._aux, name, prefix, below))
 
     # completion
 
