@@ -1,4 +1,4 @@
-"""The HTTP API of SPEC §6 over unicorn.engine and unicorn.typeahead.
+"""The HTTP API of docs/http-api.md over unicorn.engine and unicorn.typeahead.
 
     app = create_app(Path("unicorn-data"), keys={"k1": "admin", "k2": "search"})
 
@@ -62,7 +62,7 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
     """The ASGI app over the index under `data` (opened when it appears), or over an open `index`.
 
     `keys` maps API key -> "admin" | "search"; by default they come from the environment (api.auth).
-    `viewer_secret` makes viewers come as signed tokens (SPEC §6). `demo_key`, a `search` key, turns
+    `viewer_secret` makes viewers come as signed tokens (docs/http-api.md). `demo_key`, a `search` key, turns
     on the demo's login (api.demo), which hands out that key with a token; it needs `viewer_secret`.
     """
     keys = keys_from_env() if keys is None else keys

@@ -1,4 +1,4 @@
-"""API keys and signed viewers (SPEC §6).
+"""API keys and signed viewers (docs/http-api.md).
 
 Keys: `Authorization: Bearer KEY`, each key an `admin` or a `search` key, from
 `UNICORN_API_KEYS="KEY:admin,KEY2:search"` and/or a file named by `UNICORN_API_KEYS_FILE` with one

@@ -1,4 +1,4 @@
-"""SPEC §6 error responses: `{"error": {"code", "message"}}` with the code's status."""
+"""docs/http-api.md error responses: `{"error": {"code", "message"}}` with the code's status."""
 
 from __future__ import annotations
 

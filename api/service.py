@@ -1,5 +1,5 @@
 """What one server process serves from: the index under a data directory, once it can be opened,
-with the engine and the typeahead over it, and the readiness figures (SPEC §6 `/readyz`)."""
+with the engine and the typeahead over it, and the readiness figures (docs/http-api.md `/readyz`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`GET /v1/trending` parameters (SPEC §6): kind hashtag|place, limit 1..50 (default 10)."""
+"""`GET /v1/trending` parameters (docs/http-api.md): kind hashtag|place, limit 1..50 (default 10)."""
 
 from __future__ import annotations
 

@@ -1,14 +1,14 @@
 """PostgreSQL side by side: the bench dataset in a real PostgreSQL, and each query class in SQL.
 
-The server is `bench.servers.Postgres` with a data directory kept between runs; `load` puts a `SyntheticPlatform` snapshot into it with COPY, the counts SPEC §1
+The server is `bench.servers.Postgres` with a data directory kept between runs; `load` puts a `SyntheticPlatform` snapshot into it with COPY, the counts docs/events.md
 derives as columns (as a platform keeps counters), and the indexes a good engineer would add:
 name tokens with `text_pattern_ops` for prefix search, follows and blocks both ways, media by
 hashtag and by owner, and each vertical's static order. `SQL` holds every query class written
-with the same privacy rules (SPEC §5), the same exact static order and the same limit as the
+with the same privacy rules (docs/privacy.md), the same exact static order and the same limit as the
 engine, so that both must return the same ids in the same order.
 
 Ids are stored as `bigint`; the generator's ids are all below 2**63, where signed order is the
-unsigned order SPEC §4 means (`load` checks this).
+unsigned order docs/query-language.md means (`load` checks this).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ CREATE TABLE hashtags (name text PRIMARY KEY, media_count integer NOT NULL);
 CREATE TABLE bench_dataset_v3 (scale text NOT NULL, seed integer NOT NULL, rows jsonb NOT NULL);
 """
 
-# Counts as SPEC §1 derives them (live users and media only; places and hashtags count media of
+# Counts as docs/events.md derives them (live users and media only; places and hashtags count media of
 # public owners), then the indexes.
 DERIVE = """
 UPDATE users u SET followers_count = c.n FROM (
@@ -168,7 +168,7 @@ def _flush(conn: psycopg.Connection, pending: dict[str, list[tuple]], counts: di
 
 
 # -- the query classes in SQL -------------------------------------------------------------------
-# Parameters: v viewer, p LIKE prefix pattern, t hashtag, k limit. `hidden` is SPEC §5's
+# Parameters: v viewer, p LIKE prefix pattern, t hashtag, k limit. `hidden` is docs/privacy.md's
 # "hidden from each other"; a user's media are visible when the owner is not hidden and is
 # public, the viewer, or followed by the viewer; an edge term following:X is visible when X is
 # not hidden and is public, the viewer, or followed by the viewer.

@@ -1,10 +1,10 @@
-"""Slipstream: turns each SPEC §2 event into document updates and term diffs on a WriteBatch.
+"""Slipstream: turns each docs/events.md event into document updates and term diffs on a WriteBatch.
 
 Edges (follows, blocks, likes) are stored whether or not their endpoints exist; documents,
-`_live` and the derived counts of SPEC §1 follow existence. Every handler is idempotent, so a
+`_live` and the derived counts of docs/events.md follow existence. Every handler is idempotent, so a
 replayed event changes nothing.
 
-The final state does not depend on how the firehose's partitions interleave (SPEC §2):
+The final state does not depend on how the firehose's partitions interleave (docs/events.md):
 - A caption's `@name` points to the live user holding that name now (the lowest id when several
   do). `_atname:NAME` lists the media whose mentions come from a caption with `@NAME`; whenever
   the holder of a name changes (user created, renamed or deleted) those media are re-resolved.
@@ -13,7 +13,7 @@ The final state does not depend on how the firehose's partitions interleave (SPE
   the newest `ts` among its deletes. A delete removes the edges touching it
   whose `ts` is not newer than its own; an add older than a tombstone of either end is dropped.
   At equal `ts` arrival order decides.
-- Upserts and deletes of one entity share a partition (SPEC §2 keys), so they apply in arrival
+- Upserts and deletes of one entity share a partition (docs/events.md keys), so they apply in arrival
   order: an upsert after a delete recreates the entity whatever its `ts`, and the tombstone stays.
 """
 
@@ -399,7 +399,7 @@ class Slipstream:
 
     def _count_media(self, doc: dict, delta: int, public: bool) -> None:
         """Adjust the counts of a media document's owner and, when the media is public (its owner
-        is not private), of its place and hashtags (SPEC §1). Call it after the media's postings changed."""
+        is not private), of its place and hashtags (docs/events.md). Call it after the media's postings changed."""
         owner = self.batch.iid("user", doc["owner"])
         if owner is not None:
             self._bump("user", owner, "media_count", delta)

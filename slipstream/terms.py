@@ -1,4 +1,4 @@
-"""The terms of a document (SPEC §3): pure functions shared by live indexing and bulk rebuild."""
+"""The terms of a document (docs/query-language.md): pure functions shared by live indexing and bulk rebuild."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Stage 2, the parser: the hashtags and the place of a media event, after the filters.
 
-Contract: `parse(enriched) -> list[Use]`. Only media of a live, public owner count (SPEC §6):
-anything else gives no use. Hashtags are normalized by SPEC §1 and taken from the event's
+Contract: `parse(enriched) -> list[Use]`. Only media of a live, public owner count (docs/http-api.md):
+anything else gives no use. Hashtags are normalized by docs/events.md and taken from the event's
 `hashtags` field, or, without one, from the caption's `#tags` (as Slipstream does); empty names
 are dropped and each item appears once per event.
 """

@@ -15,7 +15,7 @@ from firehose.events import Event
 
 class Enriched(NamedTuple):
     ts: int  # the event's time, ms
-    media: dict  # the SPEC §2 `media` object, as the event carries it
+    media: dict  # the docs/events.md `media` object, as the event carries it
     owner: int | None  # the owner's internal user id; None when the index has never seen the owner
     owner_live: bool  # the owner's user document exists
     owner_public: bool  # ... and is not private

@@ -1,4 +1,4 @@
-"""The `unicorn` command line (SPEC §7)."""
+"""The `unicorn` command line (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
 def ingest(data: Path, file: Path, strict: bool) -> None:
     """Append the events of a JSON Lines FILE to the embedded firehose.
 
-    Lines that are not valid SPEC §2 events (a line over 16 MiB included) are dead-lettered with
+    Lines that are not valid docs/events.md events (a line over 16 MiB included) are dead-lettered with
     their reason and counted on stderr; the rest are appended. When a storage error (a full disk)
     stops it, running it again on the same file continues after the lines already in.
     """
@@ -109,7 +109,7 @@ def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size:
 @click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes.")
 @click.option("--with-indexer", is_flag=True, help="Also run the indexer on the embedded firehose.")
 def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool) -> None:
-    """Serve the HTTP API (SPEC §6). Keys come from UNICORN_API_KEYS="KEY:admin,KEY2:search"."""
+    """Serve the HTTP API (docs/http-api.md). Keys come from UNICORN_API_KEYS="KEY:admin,KEY2:search"."""
     import api
     from indexer.lock import IndexLocked
 
@@ -127,9 +127,9 @@ def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool) ->
 @click.option("--limit", default=20, show_default=True, type=int)
 @click.option("--order", default="static", show_default=True, type=click.Choice(["static", "social"]))
 @click.option("--explain", is_flag=True, help="Show which terms and apply paths matched each result.")
-@click.option("--json", "as_json", is_flag=True, help="Print the SPEC §6 search response as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the docs/http-api.md search response as JSON.")
 def query(data: Path, query: str, vertical: str, viewer: str | None, limit: int, order: str, explain: bool, as_json: bool) -> None:
-    """Evaluate one QUERY (SPEC §4 s-expression or its JSON form) and print the results."""
+    """Evaluate one QUERY (docs/query-language.md s-expression or its JSON form) and print the results."""
     from unicorn.service import open_engine
     from unicorn.errors import QueryError
 

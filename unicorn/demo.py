@@ -4,7 +4,7 @@ The first run writes the generated events into the embedded firehose and indexes
 later run on the same data directory finds the marker, and the indexer resumes from its
 committed offsets, so nothing is generated or indexed again.
 
-The demo serves with signed viewers (SPEC §6): an admin key for curl, and a search key and a
+The demo serves with signed viewers (docs/http-api.md): an admin key for curl, and a search key and a
 viewer secret behind the demo's login (api.demo), which the page uses. All three are made on the
 first run and kept, readable by the owner only, in CREDENTIALS, so a later run keeps them.
 """

@@ -83,7 +83,7 @@ def _aux_scan(txn, db, name: str, prefix: bytes, below: bytes | None) -> Iterato
 
 
 class RankColumns:
-    """Static-order fields per internal id, as numpy columns (SPEC §4 static order).
+    """Static-order fields per internal id, as numpy columns (docs/query-language.md static order).
 
     `count` leads the order of every vertical; `taken_at` breaks media ties; `ext_id` is the
     external id (0 for hashtags, whose ties break by name via `ReadView.ext`).

@@ -1,10 +1,10 @@
-"""Trending hashtags and places, read side (SPEC §6 `/v1/trending`).
+"""Trending hashtags and places, read side (docs/http-api.md `/v1/trending`).
 
 The indexer's trending pipeline (`trending/`) writes one ranked snapshot per kind with every batch,
 into the index (`SNAPSHOT` in the store's `aux` db) and, when a PostgreSQL DSN is configured, into
 the table `trending_snapshot` as well. `Trending` reads it from PostgreSQL through an in-process
 read-through cache (cachetools TTLCache) when it has a DSN, else from the index, and applies the
-viewer's privacy (SPEC §5): places are public; a hashtag is shown only while some media visible to
+viewer's privacy (docs/privacy.md): places are public; a hashtag is shown only while some media visible to
 the viewer carries it.
 """
 
@@ -70,7 +70,7 @@ class Trending:
         return {"as_of": None, "results": []} if row is None else {"as_of": row[0], "results": row[1]}
 
     def top(self, kind: str, limit: int, viewer: int | None) -> dict[str, Any]:
-        """SPEC §6: {"kind", "results": [{"id", "title", "score", "recent", "baseline"}], "as_of"}."""
+        """docs/http-api.md: {"kind", "results": [{"id", "title", "score", "recent", "baseline"}], "as_of"}."""
         with self._index.reader() as view:
             snapshot = self.snapshot(kind, view)
             results = snapshot["results"]

@@ -1,8 +1,8 @@
 """A trending scenario: a platform's media stream over hours of event time, with planted trends
-and decoys, for the trending pipeline's tests and bench (SPEC §6 Trending).
+and decoys, for the trending pipeline's tests and bench (docs/http-api.md Trending).
 
     scenario = TrendScenario(seed=1)
-    for event in scenario.events(): ...        # canonical SPEC §2 events, in `ts` order
+    for event in scenario.events(): ...        # canonical docs/events.md events, in `ts` order
     scenario.planted, scenario.decoys          # what the evaluation looks for
 
 Background: users (a share of them private) post media at a steady rate; hashtags and places are

@@ -1,4 +1,4 @@
-"""Query text or JSON -> query tree (SPEC §4), with SPEC §6's size limits.
+"""Query text or JSON -> query tree (docs/query-language.md), with docs/http-api.md's size limits.
 
 S-expression form::
 

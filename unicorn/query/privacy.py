@@ -1,4 +1,4 @@
-"""SPEC §5 per viewer, by ARCHITECTURE.md's formulas over the index's own postings.
+"""docs/privacy.md per viewer, by ARCHITECTURE.md's formulas over the index's own postings.
 
 For viewer V: F = `following:V` (whom V follows), P = `is:private`, H = `_blocks:V | _blockedby:V`.
 Visible users are `_live - H`; visible media are `_live - (_private - owner:X for X in F&P | {V})
@@ -8,7 +8,7 @@ Visible users are `_live - H`; visible media are `_live - (_private - owner:X fo
 Visible hashtags are those some visible media carries, without scanning the visible media. A
 visible media is public (not `_private`) or private and owned by someone in `F&P | {V}`, and
 not owned by someone in H. A hashtag has a visible public carrier iff its `media_count` (its
-public carriers, SPEC §1) exceeds the number of its public carriers owned in H; the hashtags
+public carriers, docs/events.md) exceeds the number of its public carriers owned in H; the hashtags
 with a positive count are slipstream's `_public` posting. So visible hashtags are `_public`,
 minus those whose every public carrier is owned in H (counted over H's media only, when V has
 blocks), plus the hashtags of the private media of `F&P | {V}` outside H. Most viewers see
