@@ -11,8 +11,9 @@ The final state does not depend on how the firehose's partitions interleave (doc
 - Event time decides between a delete and the edges keyed by other users. Each stored follow,
   block and like keeps the newest `ts` among its adds; each deleted user or media keeps a tombstone,
   the newest `ts` among its deletes. A delete removes the edges touching it
-  whose `ts` is not newer than its own; an add older than a tombstone of either end is dropped.
-  At equal `ts` arrival order decides.
+  whose `ts` is older than its own; an add older than a tombstone of either end is dropped. An
+  edge of the same `ts` as the delete survives in either arrival order, so no tie depends on how
+  partitions interleave.
 - Upserts and deletes of one entity share a partition (docs/events.md keys), so they apply in arrival
   order: an upsert after a delete recreates the entity whatever its `ts`, and the tombstone stays.
 """
@@ -117,8 +118,9 @@ class Slipstream:
         return False
 
     def _removed_by(self, kind: bytes, a: int, z: int, ts: int) -> bool:
-        """Whether a delete at `ts` removes the stored edge: it is not newer than the delete."""
-        return self._edge_time(kind, a, z) <= ts
+        """Whether a delete at `ts` removes the stored edge: it is older than the delete. An edge of
+        the same `ts` survives whichever arrives first, so ties never depend on partition order."""
+        return self._edge_time(kind, a, z) < ts
 
     # caption mentions
 
