@@ -67,12 +67,9 @@ def bench(ctx: click.Context, scale: str, scenarios: tuple[str, ...], out: str |
 def main(argv: list[str] | None = None) -> int:
     """`python -m bench ARGV`; returns the exit status."""
     try:
-        bench.main(sys.argv[1:] if argv is None else argv, prog_name="python -m bench", standalone_mode=False)
-    except click.exceptions.Exit as exit_:
-        return exit_.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        bench.main(sys.argv[1:] if argv is None else argv, prog_name="python -m bench")
+    except SystemExit as exit_:  # click's standalone mode ends every run with one
+        return exit_.code
     return 0
 
 
