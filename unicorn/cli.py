@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import orjson
 
 from bench.__main__ import bench as bench_command
 from unicorn import paths
+
+if TYPE_CHECKING:
+    from unicorn.engine import SearchResult
 
 
 def _data_option(f):
@@ -110,7 +114,11 @@ def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size:
 @click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes.")
 @click.option("--with-indexer", is_flag=True, help="Also run the indexer on the embedded firehose.")
 def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool) -> None:
-    """Serve the HTTP API (docs/http-api.md). Keys come from UNICORN_API_KEYS="KEY:admin,KEY2:search"."""
+    """Serve the HTTP API (docs/http-api.md). Keys come from UNICORN_API_KEYS="KEY:admin,KEY2:search".
+
+    Without any key (UNICORN_API_KEYS or UNICORN_API_KEYS_FILE) it starts, so that health checks and
+    metrics answer, and warns on stderr that every API call will be refused.
+    """
     import api
     from indexer.lock import IndexLocked
 
@@ -154,12 +162,12 @@ def query(data: Path, query: str, vertical: str, viewer: str | None, limit: int,
 COLUMNS = {  # vertical -> (header, cell of a document) after the id and score columns
     "user": (("username", lambda doc: f"@{doc['username']}"), ("full name", lambda doc: doc["full_name"])),
     "media": (("owner", lambda doc: f"@{doc['owner_username']}"), ("caption", lambda doc: doc["caption"])),
-    "hashtag": (("media", lambda doc: str(doc["media_count"])),),
+    "hashtag": (("media count", lambda doc: str(doc["media_count"])),),
     "place": (("name", lambda doc: doc["name"]), ("city", lambda doc: doc["city"])),
 }
 
 
-def _print_table(vertical: str, result, explain: bool) -> None:
+def _print_table(vertical: str, result: SearchResult, explain: bool) -> None:
     """The results as a table with headers on stdout, then a line with the total and the time."""
     from rich.console import Console
     from rich.table import Table
