@@ -12,7 +12,6 @@ import os
 import re
 import socket
 import stat
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,11 +25,11 @@ from starlette.testclient import TestClient
 from api import create_app
 from api.auth import ViewerTokens, keys_from_env, parse_keys
 from api.openapi import ID_PATTERN, document
-from bench.servers import free_port
 from firehose.events import validate
 from tests.indexed import indexed
 from tests.test_api_endpoints import ADMIN, AS_ADMIN, AS_SEARCH, KEYS, MEDIA, SEARCH, error
-from tests.test_demo import start_demo, stop
+from tests.processes import started, wait_for_line
+from tests.test_demo import SERVING, demo
 from tests.test_typeahead_behaviour import HISTORY
 
 SECRET = "s" * 64  # long enough for HS512 too (the wrong-algorithm case)
@@ -191,11 +190,10 @@ def test_demo_login_of_no_such_user(signed):
 
 
 def test_the_demo_keeps_its_keys_and_secret_and_logs_the_page_in(tmp_path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc, lines = start_demo(tmp_path, port)
-    try:
-        key = re.search(r"API key for this session \(admin\): (\S+)", "".join(lines)).group(1)
+    with demo(tmp_path, tmp_path / "first.log") as proc:
+        url = f"http://127.0.0.1:{wait_for_line(tmp_path / 'first.log', SERVING, proc, 300).group(1)}"
+        lines = (tmp_path / "first.log").read_text()
+        key = re.search(r"API key for this session \(admin\): (\S+)", lines).group(1)
         users = httpx.get(f"{url}/v1/demo/users", timeout=30).json()["users"]
         session = httpx.post(f"{url}/v1/demo/login", json={"username": users[0]["username"]}, timeout=30).json()
         search_as = {"Authorization": f"Bearer {session['key']}", "X-Viewer-Token": session["token"]}
@@ -203,20 +201,16 @@ def test_the_demo_keeps_its_keys_and_secret_and_logs_the_page_in(tmp_path):
         bare = httpx.get(f"{url}/v1/typeahead", params={"q": "a", "viewer": session["viewer"]},
                          headers={"Authorization": f"Bearer {session['key']}"}, timeout=30)
         assert bare.status_code == 401  # the demo runs with signed viewers
-    finally:
-        stop(proc)
     credentials = tmp_path / "demo-credentials.json"
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
 
-    proc, lines = start_demo(tmp_path, port)
-    try:
-        assert f"API key for this session (admin): {key}" in "".join(lines)
+    with demo(tmp_path, tmp_path / "second.log") as proc:
+        url = f"http://127.0.0.1:{wait_for_line(tmp_path / 'second.log', SERVING, proc, 300).group(1)}"
+        assert f"API key for this session (admin): {key}" in (tmp_path / "second.log").read_text()
         # the first run's token and search key still work: the second run kept the secret and the keys
         assert httpx.get(f"{url}/v1/typeahead", params={"q": "a"}, headers=search_as, timeout=30).status_code == 200
         assert httpx.get(f"{url}/v1/documents/user/{session['viewer']}",
                          headers={"Authorization": f"Bearer {key}"}, timeout=30).status_code == 200
-    finally:
-        stop(proc)
 
 
 # item 10: routes, methods, key entries, bodies, the OpenAPI document
@@ -255,25 +249,11 @@ def test_a_malformed_entry_in_the_keys_file_names_the_file(tmp_path):
 
 @pytest.fixture
 def real_server(tmp_path):
-    port = free_port()
     env = {**os.environ, "UNICORN_API_KEYS": f"{ADMIN}:admin"}
-    process = subprocess.Popen(
-        [sys.executable, "-c", f"import api; api.serve({str(tmp_path)!r}, host='127.0.0.1', port={port})"],
-        env=env, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                raise RuntimeError(process.stderr.read().decode())
-            time.sleep(0.1)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(10)
+    log = tmp_path / "server.log"
+    with started([sys.executable, "-c", f"import api; api.serve({str(tmp_path / 'data')!r}, host='127.0.0.1', port=0)"],
+                 log, env=env, cwd=Path(__file__).resolve().parent.parent) as process:
+        yield int(wait_for_line(log, SERVING, process, 120).group(1))
 
 
 @pytest.mark.parametrize("framing", ["chunked", "content-length"])

@@ -5,6 +5,7 @@ never meets a first run's indexer on the same index."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -18,7 +19,9 @@ SERVING = r"Uvicorn running on http://127\.0\.0\.1:(\d+)"
 
 
 def demo(data: Path, log: Path):
-    return started([sys.executable, "-m", "unicorn.cli", "demo", "--data", str(data), "--port", "0"], log)
+    """`unicorn demo` with a generous time budget: the answers, not the speed of a cold demo, are tested."""
+    return started([sys.executable, "-m", "unicorn.cli", "demo", "--data", str(data), "--port", "0"], log,
+                   env={**os.environ, "UNICORN_TIMEOUT_MS": "60000"})
 
 
 def test_demo_serves_typeahead_and_reuses_its_index(tmp_path: Path) -> None:
