@@ -334,7 +334,10 @@ async function open(index) {
   const dialog = $("doc");
   dialog.dataset.vertical = item.vertical;
   $("doc-body").replaceChildren(documentHead(item, null), el("p", "loading", "Loading…"));
-  if (!dialog.open) dialog.showModal();
+  if (!dialog.open) {
+    dialog.showModal();
+    dialog.querySelector(".sheet").focus();  // the dialog's start, not its close button: Tab reaches that
+  }
   try {
     const response = await api(`/v1/documents/${encodeURIComponent(item.vertical)}/${encodeURIComponent(item.id)}`, signal);
     const body = await response.json();
@@ -383,7 +386,7 @@ function documentSubtitle(vertical, doc) {
 }
 
 function stat(field, label, value) {
-  const node = el("div", "stat");
+  const node = el("div", typeof value === "number" ? "stat" : "stat words");
   node.dataset.field = field;
   node.append(el("dd", "", typeof value === "number" ? value.toLocaleString("en") : value), el("dt", "", label));
   return node;
