@@ -314,7 +314,7 @@ function onKey(event) {
     const step = event.key === "ArrowDown" ? 1 : -1;
     select(active === -1 ? (step > 0 ? 0 : items.length - 1) : (active + step + items.length) % items.length);
   } else if (event.key === "Enter") {
-    if (!isOpen || !items.length) return;
+    if (!isOpen || !items.length || (active === -1 && !$("q").value.trim())) return;  // trending: pick one first
     event.preventDefault();
     open(active === -1 ? 0 : active);
   } else if (event.key === "Escape") {
