@@ -6,15 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import orjson
 import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from firehose.events import validate
-from slipstream import Slipstream
-from tests.test_docs import DOCS
-from unicorn.store import Index
+from tests.test_docs import example_index
 from unicorn_client import AsyncClient, Client, UnicornError
 
 KEYS = {"client-admin": "admin", "client-search": "search"}
@@ -22,11 +18,7 @@ KEYS = {"client-admin": "admin", "client-search": "search"}
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    index = Index(tmp_path_factory.mktemp("client-index"))
-    with index.writer() as batch:
-        slip = Slipstream(batch)
-        for line in (DOCS / "examples" / "platform.jsonl").read_text().splitlines():
-            slip.apply(validate(orjson.loads(line)))
+    index = example_index(tmp_path_factory.mktemp("client-index"))
     yield create_app(index=index, keys=KEYS, timeout_ms=10_000)
     index.close()
 

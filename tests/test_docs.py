@@ -50,13 +50,19 @@ def http_examples() -> list:
             for where, m in _blocks(HTTP)]
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    index = Index(tmp_path_factory.mktemp("docs-index"))
+def example_index(path) -> Index:
+    """An index at `path` of docs/examples/platform.jsonl, through firehose validation and Slipstream."""
+    index = Index(path)
     with index.writer() as batch:
         slip = Slipstream(batch)
         for line in (DOCS / "examples" / "platform.jsonl").read_text().splitlines():
             slip.apply(validate(orjson.loads(line)))
+    return index
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    index = example_index(tmp_path_factory.mktemp("docs-index"))
     yield index
     index.close()
 

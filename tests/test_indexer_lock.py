@@ -12,7 +12,9 @@ from pathlib import Path
 
 from bench.servers import free_port
 from firehose.log import EmbeddedLog
+from indexer.lock import writer_lock
 from tests.test_indexer_daemon import index_state
+from unicorn import paths
 from unicorn.store import Index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,3 +96,13 @@ def test_two_indexers_started_at_once_apply_the_stream_once(tmp_path: Path) -> N
     finally:
         clean.close()
         race.close()
+
+
+def test_rebuild_refuses_while_an_indexer_writes(tmp_path):
+    """`unicorn rebuild` writes the index too: it takes the same lock, before touching PostgreSQL."""
+    with writer_lock(paths.index(tmp_path)):
+        refused = subprocess.run([sys.executable, "-m", "unicorn.cli", "rebuild", "--data", str(tmp_path),
+                                  "--from-postgres", "postgresql://nobody@127.0.0.1:1/none"],
+                                 capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1
+    assert "another indexer is writing the index" in refused.stderr and str(os.getpid()) in refused.stderr

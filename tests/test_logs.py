@@ -14,11 +14,8 @@ import httpx
 import pytest
 
 from api import logs
-from firehose.events import validate
-from slipstream import Slipstream
-from tests.test_docs import DOCS
+from tests.test_docs import example_index
 from unicorn import paths
-from unicorn.store import Index
 
 
 def test_an_unknown_format_is_refused(monkeypatch):
@@ -28,12 +25,7 @@ def test_an_unknown_format_is_refused(monkeypatch):
 
 
 def test_serve_logs_json_lines(tmp_path: Path):
-    index = Index(paths.index(tmp_path))
-    with index.writer() as batch:
-        slip = Slipstream(batch)
-        for line in (DOCS / "examples" / "platform.jsonl").read_text().splitlines():
-            slip.apply(validate(json.loads(line)))
-    index.close()
+    example_index(paths.index(tmp_path)).close()
     stderr = tmp_path / "stderr.log"
     env = {**os.environ, "UNICORN_API_KEYS": "logs-key:admin", "UNICORN_SLOW_MS": "0"}
     env.pop("UNICORN_LOG_FORMAT", None)

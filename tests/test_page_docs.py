@@ -6,28 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from pathlib import Path
 
-import orjson
 import pytest
 import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
 from api.app import create_app
-from firehose.events import validate
-from slipstream import Slipstream
-from tests.test_docs import DOCS
+from tests.test_docs import example_index
 from tests.test_page_typeahead import ARGS, ARTIFACTS, CHROMIUM
-from unicorn.store import Index
 
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    index = Index(tmp_path_factory.mktemp("explorer-index"))
-    with index.writer() as batch:
-        slip = Slipstream(batch)
-        for line in (DOCS / "examples" / "platform.jsonl").read_text().splitlines():
-            slip.apply(validate(orjson.loads(line)))
+    index = example_index(tmp_path_factory.mktemp("explorer-index"))
     app = create_app(index=index, keys={"explorer-key": "admin"}, timeout_ms=10_000)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),))

@@ -194,10 +194,18 @@ def _print_table(vertical: str, result: SearchResult, explain: bool) -> None:
 @_data_option
 @click.option("--from-postgres", "dsn", required=True, metavar="DSN", help="PostgreSQL connection string.")
 def rebuild(data: Path, dsn: str) -> None:
-    """Build the index from a consistent PostgreSQL snapshot, then tail the outbox from there."""
+    """Build the index from a consistent PostgreSQL snapshot, then tail the outbox from there.
+
+    Holds the index's writer lock: it refuses while an indexer writes the same index.
+    """
+    from indexer.lock import IndexLocked, writer_lock
     from unicorn.rebuild import rebuild as run_rebuild
 
-    run_rebuild(dsn, data)
+    try:
+        with writer_lock(paths.index(data)):
+            run_rebuild(dsn, data)
+    except IndexLocked as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
