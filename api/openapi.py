@@ -45,6 +45,7 @@ SCHEMAS = {
         "vertical": {"type": "string", "enum": ["user", "hashtag", "place"]}, "id": ID,
         "title": {"type": "string"}, "subtitle": {"type": "string"}, "score": {"type": "number"},
         "verified": {"type": "boolean", "description": "users only: a verified account"},
+        "typo": {"type": "boolean", "const": True, "description": "present when found only through an edit"},
         "social": {**_ref("Social"), "description": "users only, when there is a viewer"}}},
     "TypeaheadResponse": {"type": "object", "required": ["q", "results", "took_ms"], "properties": {
         "q": {"type": "string"}, "results": {"type": "array", "items": _ref("TypeaheadResult")},
@@ -105,7 +106,11 @@ def document() -> dict:
                      "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}},
                     {"name": "verticals", "in": "query", "required": False,
                      "schema": {"type": "string", "default": "user,hashtag,place"},
-                     "description": "comma-separated subset of user, hashtag, place"}],
+                     "description": "comma-separated subset of user, hashtag, place"},
+                    {"name": "typos", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["auto", "0"], "default": "auto"},
+                     "description": "auto: a token of 4-7 characters also matches a name starting within one edit "
+                                    "of it, 8 or more within two; 0: exact matches only"}],
                 "responses": {**_ok("TypeaheadResponse", "ranked results"), **_errors(*API_ERRORS)}}},
             "/v1/search": {"post": {
                 "summary": "Evaluate a SPEC §4 set query", "security": SECURED,
