@@ -136,7 +136,7 @@ def ours(searcher: Searchers, item: Item) -> tuple[list[str], float]:
     started = time.perf_counter()
     if item.order == "typeahead":
         found = searcher.typeahead.search(item.text, item.viewer, limit=item.limit, verticals=("user",),
-                                          timeout_ms=TIMEOUT_MS)["results"]
+                                          timeout_ms=TIMEOUT_MS, typos="0")["results"]  # PostgreSQL's SQL is exact
     else:
         found = searcher.engine.search(item.vertical, item.query, item.viewer, limit=item.limit, order=item.order,
                                        timeout_ms=TIMEOUT_MS).results
