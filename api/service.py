@@ -57,6 +57,8 @@ class Service:
         self.index = index
         self.engine = Engine(index, rankers=rankers(social))
         self.typeahead = Typeahead(index, social)
+        with index.reader() as view:  # the typo vocabularies too
+            self.typeahead.typos.refresh(view)
 
     def state(self) -> dict:
         """{"index_open", "index_generation", "index_size_bytes", "firehose_lag", "indexer"}.

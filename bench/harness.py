@@ -65,6 +65,9 @@ def searchers(index: Index) -> Searchers:
         typeahead = importlib.import_module("unicorn.typeahead").Typeahead(index)
     except ImportError:
         typeahead = None
+    if typeahead is not None:
+        with index.reader() as view:  # as the server does before it serves (api/service.py)
+            typeahead.typos.refresh(view)
     return Searchers(Engine(index), typeahead)
 
 

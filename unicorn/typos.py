@@ -163,6 +163,11 @@ class Typos:
     def __init__(self) -> None:
         self._vocabularies = {vertical: Vocabulary(vertical) for vertical in ("user", "hashtag", "place")}
 
+    def refresh(self, view) -> None:
+        """Bring every vocabulary to `view` (the first build scans the `name:` terms: do it before serving)."""
+        for vocabulary in self._vocabularies.values():
+            vocabulary.refresh(view)
+
     def nearby(self, view, vertical: str, typed: str) -> Nearby:
         vocabulary = self._vocabularies[vertical]
         vocabulary.refresh(view)
