@@ -140,10 +140,12 @@ def measure(searcher, index, rng: random.Random, pairs: int = 200) -> dict:
             if out["social"][kind]["pairs"] else None for kind in (*KINDS, "all")}
     if typo_rankings:
         out["typo_reduction_vs_typos_off"] = {
-            kind: round(1 - out["social_typos"][kind]["mean_keystrokes"] / out["social_typos_off"][kind]["mean_keystrokes"], 3)
+            kind: round(1 - out["social_typos"][kind]["mean_keystrokes"]
+                        / out["social_typos_off"][kind]["mean_keystrokes"], 3)
             if out["social_typos"][kind]["pairs"] else None for kind in (*KINDS, "all")}
         out["latency"] = {path: {"p50_ms": round(statistics.median(ms), 4),
-                                 "p99_ms": round(sorted(ms)[min(len(ms) - 1, int(len(ms) * 0.99))], 4), "calls": len(ms)}
+                                 "p99_ms": round(sorted(ms)[min(len(ms) - 1, int(len(ms) * 0.99))], 4),
+                                 "calls": len(ms)}
                           for path, ms in sorted(LATENCY.items())}
     return out
 

@@ -68,13 +68,13 @@ class Typeahead:
     def __init__(self, index, social: Social | None = None, shared_size: int = 4096) -> None:
         self.index = index
         self.social = social or Social()
-        self._shared: OrderedDict[tuple, list[tuple[int, float]]] = OrderedDict()  # viewer-independent rankings
+        self._shared: OrderedDict[tuple, list[tuple[int, float, bool]]] = OrderedDict()  # viewer-independent rankings
         self._shared_size = shared_size
         self._lock = threading.Lock()
         self._entries: tuple[int, dict[tuple[str, int], tuple[dict, int | str]]] = (-1, {})
         self.typos = Typos()
 
-    def _cached(self, key: tuple, make) -> list[tuple[int, float]]:
+    def _cached(self, key: tuple, make) -> list[tuple[int, float, bool]]:
         """Hashtag and place rankings depend on the snapshot and text only, not on the viewer."""
         with self._lock:
             hit = self._shared.get(key)
@@ -109,7 +109,8 @@ class Typeahead:
             req = _Request(view, self.social, viewer, deadline, timeout_ms, self.typos if typos == "auto" else None)
             req.check_time()
             tag = text.hashtag_name(typed[1:].strip() if typed.startswith("#") else typed)
-            hashtags = lambda: self._cached((view.gen, "hashtag", tag, limit, typos), lambda: _hashtags(req, tag, limit))
+            hashtags = lambda: self._cached((view.gen, "hashtag", tag, limit, typos),
+                                            lambda: _hashtags(req, tag, limit))
             if typed.startswith("#"):
                 plan = {"hashtag": hashtags}
             elif typed.startswith("@"):
@@ -126,7 +127,8 @@ class Typeahead:
                                  for n, (iid, score, typo) in enumerate(plan[vertical]()))
                     req.check_time()
             found.sort()
-            results = [self._result(req, vertical, iid, -score, typo) for score, _, _, vertical, iid, typo in found[:limit]]
+            results = [self._result(req, vertical, iid, -score, typo)
+                       for score, _, _, vertical, iid, typo in found[:limit]]
         took_ms = (time.perf_counter() - started) * 1000.0
         return {"q": q, "results": results, "took_ms": round(took_ms, 3)}
 
@@ -167,7 +169,8 @@ class Typeahead:
         wanted = text.tokens(typed)
         matches = _all_tokens(req.view, "user", wanted) & req.visible_users
         exact = req.view.posting("user", f"username:{text.normalize(typed)}") & req.visible_users
-        ranked = self._ranked_users(req, matches | exact, exact, limit, lambda user: _starts_tokens(wanted, user["title"]))
+        ranked = self._ranked_users(req, matches | exact, exact, limit,
+                                    lambda user: _starts_tokens(wanted, user["title"]))
         return [(iid, score, False) for iid, score in ranked]
 
     def _ranked_users(self, req: _Request, matches: AbstractBitMap, exact: AbstractBitMap, limit: int,
@@ -201,7 +204,8 @@ def _hashtags(req: _Request, prefix: str, limit: int) -> list[tuple[int, float, 
         matches = BitMap(i for i in req.checked(matches) if req.view.ext("hashtag", i).startswith(prefix))
     typo = _typo_hashtags(req, prefix) - matches
     exact = req.view.iid("hashtag", prefix)
-    return _by_count(req.view, "hashtag", matches, exact if exact is not None and exact in matches else None, limit, typo)
+    exact = exact if exact is not None and exact in matches else None
+    return _by_count(req.view, "hashtag", matches, exact, limit, typo)
 
 
 def _typo_hashtags(req: _Request, prefix: str) -> AbstractBitMap:
