@@ -1,4 +1,4 @@
-"""The HTTP API (SPEC §6): `create_app` builds the ASGI app, `serve` runs it under uvicorn."""
+"""The HTTP API (docs/http-api.md): `create_app` builds the ASGI app, `serve` runs it under uvicorn."""
 
 from api.app import create_app
 from api.server import serve

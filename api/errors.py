@@ -1,4 +1,4 @@
-"""SPEC §6 error responses: `{"error": {"code", "message"}}` with the code's status."""
+"""docs/http-api.md error responses: `{"error": {"code", "message"}}` with the code's status."""
 
 from __future__ import annotations
 
@@ -17,6 +17,6 @@ class ApiError(Exception):
         self.code, self.message = code, message
 
 
-def error_response(code: str, message: str) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if code == "unauthorized" else None
+def error_response(code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if code == "unauthorized" else {})}
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=STATUS[code], headers=headers)

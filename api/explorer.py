@@ -20,13 +20,9 @@ PAGE = """<!doctype html>
 <body>
   <div id="explorer"></div>
   <script src="/docs/assets/swagger-ui-bundle.js"></script>
-  <script src="/docs/start.js"></script>
+  <script src="/static/explorer.js"></script>
 </body>
 </html>
-"""
-
-START = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#explorer", deepLinking: true,
-  tryItOutEnabled: true, persistAuthorization: false});
 """
 
 
@@ -34,10 +30,6 @@ async def page(request: Request) -> Response:
     return HTMLResponse(PAGE)
 
 
-async def start(request: Request) -> Response:
-    return Response(START, media_type="text/javascript")
-
-
 def routes() -> list:
-    return [Route("/docs", page, methods=["GET"]), Route("/docs/start.js", start, methods=["GET"]),
+    return [Route("/docs", page, methods=["GET"]),
             Mount("/docs/assets", app=StaticFiles(directory=swagger_ui_path), name="docs-assets")]

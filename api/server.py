@@ -10,6 +10,7 @@ the same signal: a stopped service leaves nothing running.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ from pathlib import Path
 import uvicorn
 
 from api import logs
+from api.auth import keys_from_env
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 CHILD_STOP_SECONDS = 30
@@ -88,7 +90,19 @@ def stop_child(child: subprocess.Popen) -> None:
             signal.signal(sig, handler)
 
 
+def warn_without_keys() -> None:
+    """Log a warning when no API key is configured: the service starts (health checks and metrics
+    answer), but every API call will be refused."""
+    if not keys_from_env():
+        logs.configure()
+        logging.getLogger("unicorn.serve").warning(
+            "no API key is configured: every API call will be refused with 401 unauthorized; "
+            "set UNICORN_API_KEYS=\"KEY:admin,KEY2:search\" or UNICORN_API_KEYS_FILE (docs/configuration.md). "
+            "/healthz, /readyz, /metrics and /docs answer without a key")
+
+
 def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 1, with_indexer: bool = False) -> None:
+    warn_without_keys()
     os.environ["UNICORN_DATA"] = str(Path(data).resolve())
     metrics_dir = None
     if (workers > 1 or with_indexer) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

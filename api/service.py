@@ -1,8 +1,9 @@
 """What one server process serves from: the index under a data directory, once it can be opened,
-with the engine and the typeahead over it, and the readiness figures (SPEC §6 `/readyz`)."""
+with the engine and the typeahead over it, and the readiness figures (docs/http-api.md `/readyz`)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from unicorn.engine import Engine
 from unicorn.schema import VERTICALS
 from unicorn.social import Social
 from unicorn.store import Index
+from unicorn.trending import DSN_ENV, Trending
 from unicorn.typeahead import Typeahead, rankers
 
 SOURCE = "embedded"  # the firehose source whose offsets the indexer commits with each batch
@@ -25,6 +27,7 @@ class Service:
         self.index: Index | None = None
         self.engine: Engine | None = None
         self.typeahead: Typeahead | None = None
+        self.trending: Trending | None = None
         self._log = None
         self._lock = threading.Lock()
         if index is not None:
@@ -56,6 +59,7 @@ class Service:
             social.popular(view)
         self.index = index
         self.engine = Engine(index, rankers=rankers(social))
+        self.trending = Trending(index, dsn=os.environ.get(DSN_ENV) or None)
         self.typeahead = Typeahead(index, social)
         with index.reader() as view:  # the typo vocabularies too
             self.typeahead.typos.refresh(view)

@@ -1,14 +1,14 @@
 """PostgreSQL side by side: the bench dataset in a real PostgreSQL, and each query class in SQL.
 
-The server is `bench.servers.Postgres` with a data directory kept between runs; `load` puts a `SyntheticPlatform` snapshot into it with COPY, the counts SPEC §1
+The server is `bench.servers.Postgres` with a data directory kept between runs; `load` puts a `SyntheticPlatform` snapshot into it with COPY, the counts docs/events.md
 derives as columns (as a platform keeps counters), and the indexes a good engineer would add:
 name tokens with `text_pattern_ops` for prefix search, follows and blocks both ways, media by
 hashtag and by owner, and each vertical's static order. `SQL` holds every query class written
-with the same privacy rules (SPEC §5), the same exact static order and the same limit as the
+with the same privacy rules (docs/privacy.md), the same exact static order and the same limit as the
 engine, so that both must return the same ids in the same order.
 
 Ids are stored as `bigint`; the generator's ids are all below 2**63, where signed order is the
-unsigned order SPEC §4 means (`load` checks this).
+unsigned order docs/query-language.md means (`load` checks this).
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ CREATE TABLE media (id bigint PRIMARY KEY, owner bigint NOT NULL, taken_at bigin
 CREATE TABLE media_hashtags (tag text NOT NULL, media_id bigint NOT NULL);
 CREATE TABLE likes (user_id bigint NOT NULL, media bigint NOT NULL);
 CREATE TABLE hashtags (name text PRIMARY KEY, media_count integer NOT NULL);
-CREATE TABLE bench_dataset_v2 (scale text NOT NULL, seed integer NOT NULL, rows jsonb NOT NULL);
+CREATE TABLE bench_dataset_v3 (scale text NOT NULL, seed integer NOT NULL, rows jsonb NOT NULL);
 """
 
-# Counts as SPEC §1 derives them (live users and media only), then the indexes.
+# Counts as docs/events.md derives them (live users and media only; places and hashtags count media of
+# public owners), then the indexes.
 DERIVE = """
 UPDATE users u SET followers_count = c.n FROM (
     SELECT f.followee, count(*) AS n FROM follows f JOIN users a ON a.id = f.follower GROUP BY f.followee) c
@@ -49,9 +50,12 @@ UPDATE users u SET followers_count = c.n FROM (
 UPDATE media m SET like_count = c.n FROM (
     SELECT l.media, count(*) AS n FROM likes l JOIN users a ON a.id = l.user_id GROUP BY l.media) c
   WHERE m.id = c.media;
-UPDATE places p SET media_count = c.n FROM (SELECT place, count(*) AS n FROM media GROUP BY place) c
+UPDATE places p SET media_count = c.n FROM (
+    SELECT m.place, count(*) AS n FROM media m LEFT JOIN users o ON o.id = m.owner
+    WHERE o.is_private IS NOT TRUE GROUP BY m.place) c
   WHERE p.id = c.place;
-INSERT INTO hashtags SELECT tag, count(*) FROM media_hashtags GROUP BY tag;
+INSERT INTO hashtags SELECT h.tag, count(*) FILTER (WHERE o.is_private IS NOT TRUE)
+  FROM media_hashtags h JOIN media m ON m.id = h.media_id LEFT JOIN users o ON o.id = m.owner GROUP BY h.tag;
 ALTER TABLE follows ADD PRIMARY KEY (follower, followee);
 CREATE INDEX follows_by_followee ON follows (followee, follower);
 ALTER TABLE blocks ADD PRIMARY KEY (blocker, blocked);
@@ -75,10 +79,10 @@ CREATE INDEX media_hashtags_by_media ON media_hashtags (media_id);
 def loaded(dsn: str, scale: str, seed: int) -> dict | None:
     """Row counts of the dataset in the database when it is this (scale, seed), else None."""
     with psycopg.connect(dsn) as conn:
-        exists = conn.execute("SELECT to_regclass('bench_dataset_v2') IS NOT NULL").fetchone()[0]
+        exists = conn.execute("SELECT to_regclass('bench_dataset_v3') IS NOT NULL").fetchone()[0]
         if not exists:
             return None
-        row = conn.execute("SELECT rows FROM bench_dataset_v2 WHERE scale = %s AND seed = %s", (scale, seed)).fetchone()
+        row = conn.execute("SELECT rows FROM bench_dataset_v3 WHERE scale = %s AND seed = %s", (scale, seed)).fetchone()
         return row[0] if row else None
 
 
@@ -149,7 +153,7 @@ def load(dsn: str, events: Iterator[Event], scale: str, seed: int, progress=prin
         conn.execute("VACUUM ANALYZE")
         counts["load_s"] = round(time.perf_counter() - started, 1)
         counts["size_bytes"] = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
-        conn.execute("INSERT INTO bench_dataset_v2 VALUES (%s, %s, %s)", (scale, seed, psycopg.types.json.Jsonb(counts)))
+        conn.execute("INSERT INTO bench_dataset_v3 VALUES (%s, %s, %s)", (scale, seed, psycopg.types.json.Jsonb(counts)))
     return counts
 
 
@@ -164,7 +168,7 @@ def _flush(conn: psycopg.Connection, pending: dict[str, list[tuple]], counts: di
 
 
 # -- the query classes in SQL -------------------------------------------------------------------
-# Parameters: v viewer, p LIKE prefix pattern, t hashtag, k limit. `hidden` is SPEC §5's
+# Parameters: v viewer, p LIKE prefix pattern, t hashtag, k limit. `hidden` is docs/privacy.md's
 # "hidden from each other"; a user's media are visible when the owner is not hidden and is
 # public, the viewer, or followed by the viewer; an edge term following:X is visible when X is
 # not hidden and is public, the viewer, or followed by the viewer.
@@ -181,8 +185,15 @@ SELECT u.id FROM users u
 WHERE {NAME_MATCH} AND u.id NOT IN (SELECT id FROM hidden)
 ORDER BY u.followers_count DESC, u.id LIMIT %(k)s""",
 
-    "hashtag_typeahead": """
-SELECT name FROM hashtags WHERE name LIKE %(p)s ORDER BY media_count DESC, name LIMIT %(k)s""",
+    "hashtag_typeahead": f"""
+WITH {HIDDEN}
+SELECT t.name FROM hashtags t
+WHERE t.name LIKE %(p)s
+  AND EXISTS (SELECT 1 FROM media_hashtags h JOIN media m ON m.id = h.media_id LEFT JOIN users o ON o.id = m.owner
+              WHERE h.tag = t.name AND m.owner NOT IN (SELECT id FROM hidden)
+                AND (o.is_private IS NOT TRUE OR m.owner = %(v)s
+                     OR EXISTS (SELECT 1 FROM follows vf WHERE vf.follower = %(v)s AND vf.followee = m.owner)))
+ORDER BY t.media_count DESC, t.name LIMIT %(k)s""",
 
     "place_typeahead": """
 SELECT p.id FROM places p WHERE p.id IN (SELECT place_id FROM place_tokens WHERE token LIKE %(p)s)

@@ -123,7 +123,7 @@ def _make(cls: str, inputs: Inputs, rng: random.Random, length: int) -> Item:
     if cls == "hashtag_typeahead":
         tp = rng.choice(inputs.hashtag_prefixes)
         return Item(cls, "hashtag", f"(term name:{quoted(tp)})", v, TYPEAHEAD_LIMIT, cls,
-                    {"p": like_prefix(tp), "k": TYPEAHEAD_LIMIT})
+                    {"v": v, "p": like_prefix(tp), "k": TYPEAHEAD_LIMIT})
     if cls == "place_typeahead":
         pp = rng.choice(inputs.place_prefixes)
         return Item(cls, "place", f"(term name:{quoted(pp)})", v, TYPEAHEAD_LIMIT, cls,

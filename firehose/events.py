@@ -1,4 +1,4 @@
-"""The SPEC §2 event schema: validation, and JSON Lines / msgpack encodings.
+"""The docs/events.md event schema: validation, and JSON Lines / msgpack encodings.
 
 `validate` returns a canonical event (a plain dict with only the known fields, defaults
 filled in) or raises `EventError` with the reason. Everything downstream relies on it.
@@ -19,7 +19,7 @@ Event = dict[str, Any]
 
 
 class EventError(ValueError):
-    """An event that is not valid per SPEC §2; the message is the dead-letter reason."""
+    """An event that is not valid per docs/events.md; the message is the dead-letter reason."""
 
 
 def _id(obj: dict, key: str, where: str) -> int:
@@ -135,11 +135,11 @@ OPS = frozenset(_BODIES)
 
 
 def validate(obj: Any) -> Event:
-    """The canonical form of a SPEC §2 event, or `EventError` naming what is wrong."""
+    """The canonical form of a docs/events.md event, or `EventError` naming what is wrong."""
     if not isinstance(obj, dict):
         raise EventError(f"expected a JSON object, got {type(obj).__name__}")
     op = obj.get("op")
-    if op not in _BODIES:
+    if not isinstance(op, str) or op not in _BODIES:
         raise EventError(f"op: unknown operation {op!r}")
     event = {"op": op, "ts": _int(obj, "ts", "")}
     event.update(_BODIES[op](obj))
@@ -147,7 +147,7 @@ def validate(obj: Any) -> Event:
 
 
 def partition_key(event: Event) -> int:
-    """The acting user (SPEC §2): all events of one entity share a partition and keep their order."""
+    """The acting user (docs/events.md): all events of one entity share a partition and keep their order."""
     op = event["op"]
     if op == "user.upsert":
         return event["user"]["id"]

@@ -549,7 +549,7 @@ def _record(line: bytes, oversize: int) -> tuple[int, bytes]:
 
 
 def ingest_jsonl(path: str | os.PathLike, producer: LogProducer, dead_letters: DeadLetters, strict: bool = False) -> IngestReport:
-    """SPEC §7 `unicorn ingest`: append the valid events of a JSON Lines file, dead-letter the rest.
+    """docs/configuration.md `unicorn ingest`: append the valid events of a JSON Lines file, dead-letter the rest.
 
     With `strict`, one invalid line rejects the whole file: nothing is appended or dead-lettered.
     Progress is made durable every FLUSH_BYTES of events (dead letters first, then the events,

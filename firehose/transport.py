@@ -1,7 +1,7 @@
 """One interface over the two firehose transports (embedded log, Kafka).
 
 A record's partition is `partition_for(key, partitions)`: crc32 of the 8-byte big-endian
-SPEC §2 key, modulo the number of partitions, the same for both transports. Offsets are
+docs/events.md key, modulo the number of partitions, the same for both transports. Offsets are
 record indices within a partition; a consumer position is the next offset to read.
 """
 
@@ -21,7 +21,7 @@ def key_bytes(key: int) -> bytes:
 
 
 def partition_for(key: int, partitions: int) -> int:
-    """The partition of a SPEC §2 key: stable across processes, machines and transports."""
+    """The partition of a docs/events.md key: stable across processes, machines and transports."""
     return zlib.crc32(key_bytes(key)) % partitions
 
 
@@ -38,7 +38,7 @@ class Producer(ABC):
     partitions: int
 
     def send(self, event: Event) -> int:
-        """Send one canonical event (msgpack, keyed per SPEC §2); returns its partition."""
+        """Send one canonical event (msgpack, keyed per docs/events.md); returns its partition."""
         key = partition_key(event)
         partition = partition_for(key, self.partitions)
         self.send_raw(partition, key_bytes(key), to_msgpack(event))

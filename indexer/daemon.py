@@ -29,6 +29,7 @@ from firehose.transport import Consumer, Record
 from indexer.lock import writer_lock
 from indexer.stats import Stats, meta_key
 from slipstream import Slipstream
+from trending import Pipeline
 from unicorn.store import Index
 
 IDLE_POLL = 0.2  # seconds a poll waits for the first record of a batch
@@ -78,6 +79,7 @@ class Indexer:
                  batch_size: int = 5000, batch_seconds: float = 0.05):
         self.index, self.consumer, self.dead_letters, self.source = index, consumer, dead_letters, source
         self.batch_size, self.batch_seconds = batch_size, batch_seconds
+        self.trending = Pipeline.from_env()  # trending state commits with each batch (trending/)
         with index.reader() as view:
             self.stats = Stats.resume(source, view.meta(meta_key(source)))
         committed = index.offsets(source)
@@ -140,6 +142,7 @@ class Indexer:
         batch = self.index.writer()
         try:
             slipstream = Slipstream(batch)
+            trending = self.trending.begin(batch)
             for position, record in enumerate(records):
                 if position in refused:
                     dead.append((record, refused[position]))
@@ -155,6 +158,7 @@ class Indexer:
                     if _environmental(exc):
                         raise
                     raise _Refused(position, f"slipstream: {type(exc).__name__}: {exc}") from exc
+                trending.observe(event)
                 applied += 1
             fresh = [(record, reason) for record, reason in dead if (record.partition, record.offset) not in lettered]
             for record, reason in fresh:
@@ -162,6 +166,7 @@ class Indexer:
                 lettered.add((record.partition, record.offset))  # a retry of this batch must not repeat it
             if fresh:
                 self.dead_letters.flush()  # durable before the offsets past them are
+            trending.finish()
             nexts: dict[int, int] = {}
             for record in records:
                 nexts[record.partition] = record.offset + 1

@@ -1,21 +1,44 @@
-"""Slipstream: turns each SPEC §2 event into document updates and term diffs on a WriteBatch.
+"""Slipstream: turns each docs/events.md event into document updates and term diffs on a WriteBatch.
 
 Edges (follows, blocks, likes) are stored whether or not their endpoints exist; documents,
-`_live` and the derived counts of SPEC §1 follow existence. Every handler is idempotent, so a
+`_live` and the derived counts of docs/events.md follow existence. Every handler is idempotent, so a
 replayed event changes nothing.
+
+The final state does not depend on how the firehose's partitions interleave (docs/events.md):
+- A caption's `@name` points to the live user holding that name now (the lowest id when several
+  do). `_atname:NAME` lists the media whose mentions come from a caption with `@NAME`; whenever
+  the holder of a name changes (user created, renamed or deleted) those media are re-resolved.
+- Event time decides between a delete and the edges keyed by other users. Each stored follow,
+  block and like keeps the newest `ts` among its adds; each deleted user or media keeps a tombstone,
+  the newest `ts` among its deletes. A delete removes the edges touching it
+  whose `ts` is older than its own; an add older than a tombstone of either end is dropped. An
+  edge of the same `ts` as the delete survives in either arrival order, so no tie depends on how
+  partitions interleave.
+- Upserts and deletes of one entity share a partition (docs/events.md keys), so they apply in arrival
+  order: an upsert after a delete recreates the entity whatever its `ts`, and the tombstone stays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Iterable
 
 from pyroaring import BitMap
 
 from firehose.events import Event
-from slipstream.terms import hashtag_terms, media_terms, place_terms, user_terms
+from slipstream.terms import (ATNAME, caption_name_terms, hashtag_terms, media_terms, mention_terms, place_terms,
+                              user_terms)
 from unicorn.schema import LIVE
 from unicorn.store import WriteBatch
 from unicorn.text import caption_hashtags, caption_mentions, hashtag_name, normalize
+
+# Keys of the store's `times` db: an edge (kind, internal ids of its two ends) or a tombstone
+# (kind, internal id). 9-byte key + 8-byte ts per stored edge.
+_EDGE_KEY = struct.Struct(">cII")
+_TOMBSTONE_KEY = struct.Struct(">cI")
+FOLLOW, BLOCK, LIKE = b"f", b"b", b"l"
+_TOMBSTONE_KIND = {"user": b"u", "media": b"m"}
+NEVER = -(2**63)  # the time of an edge stored without one (bulk rebuild): older than every delete
 
 
 class Slipstream:
@@ -61,6 +84,100 @@ class Slipstream:
     def _live(self, vertical: str, iids: BitMap) -> BitMap:
         return iids & self.batch.posting(vertical, LIVE)
 
+    # event time
+
+    def _edge_time(self, kind: bytes, a: int, z: int) -> int:
+        ts = self.batch.time(_EDGE_KEY.pack(kind, a, z))
+        return NEVER if ts is None else ts
+
+    def _stamp_edge(self, kind: bytes, a: int, z: int, ts: int) -> None:
+        """A stored edge keeps the newest `ts` among its adds."""
+        key = _EDGE_KEY.pack(kind, a, z)
+        stored = self.batch.time(key)
+        if stored is None or stored < ts:
+            self.batch.set_time(key, ts)
+
+    def _forget_edge(self, kind: bytes, a: int, z: int) -> None:
+        self.batch.set_time(_EDGE_KEY.pack(kind, a, z), None)
+
+    def _tombstone(self, vertical: str, iid: int) -> int | None:
+        return self.batch.time(_TOMBSTONE_KEY.pack(_TOMBSTONE_KIND[vertical], iid))
+
+    def _bury(self, vertical: str, iid: int, ts: int) -> None:
+        """Record a delete at `ts`; the tombstone keeps the latest."""
+        stored = self._tombstone(vertical, iid)
+        if stored is None or stored < ts:
+            self.batch.set_time(_TOMBSTONE_KEY.pack(_TOMBSTONE_KIND[vertical], iid), ts)
+
+    def _predates_delete(self, ts: int, *ends: tuple[str, int]) -> bool:
+        """Whether an edge added at `ts` is older than a delete of one of its ends."""
+        for vertical, iid in ends:
+            deleted = self._tombstone(vertical, iid)
+            if deleted is not None and ts < deleted:
+                return True
+        return False
+
+    def _removed_by(self, kind: bytes, a: int, z: int, ts: int) -> bool:
+        """Whether a delete at `ts` removes the stored edge: it is older than the delete. An edge of
+        the same `ts` survives whichever arrives first, so ties never depend on partition order."""
+        return self._edge_time(kind, a, z) < ts
+
+    # caption mentions
+
+    def _holder(self, name: str) -> int | None:
+        """The live user whose normalized username is `name`; the lowest id when several are."""
+        b = self.batch
+        return min((b.ext("user", iid) for iid in b.posting("user", f"username:{name}")), default=None)
+
+    def _resolve(self, names: list[str]) -> list[int]:
+        """The holders of the names that someone holds, in order (distinct names have distinct holders)."""
+        return [user for user in map(self._holder, names) if user is not None]
+
+    def _caption_names(self, iid: int, doc: dict) -> list[str]:
+        """The `@names` a stored media's mentions follow: none when they were given as ids."""
+        names = caption_mentions(doc["caption"])
+        if names and iid in self.batch.posting("media", ATNAME + names[0]):
+            return names
+        return []
+
+    def _holders(self, names: Iterable[str]) -> dict[str, int | None]:
+        return {name: self._holder(name) for name in names}
+
+    def _follow_names(self, before: dict[str, int | None]) -> None:
+        """Re-resolve the media mentioning a name whose holder changed since `before`."""
+        b = self.batch
+        affected = BitMap()
+        for name, holder in before.items():
+            if self._holder(name) != holder:
+                affected |= b.posting("media", ATNAME + name)
+        for iid in affected:
+            doc = b.doc("media", iid)
+            mentions = self._resolve(caption_mentions(doc["caption"]))
+            if mentions != doc["mentions"]:
+                self._retag("media", iid, mention_terms(doc["mentions"]), mention_terms(mentions))
+                doc["mentions"] = mentions
+                b.put_doc("media", iid, doc)
+                b.set_links(iid, self._links(doc))
+
+    def _links(self, doc: dict) -> tuple[int, int, list[int], list[int]]:
+        b = self.batch
+        return (
+            b.intern("user", doc["owner"]),
+            b.intern("place", doc["place"]) if doc["place"] is not None else -1,
+            [b.intern("hashtag", tag) for tag in doc["hashtags"]],
+            [b.intern("user", user) for user in doc["mentions"]],
+        )
+
+    def _count_user_edges(self, uid: int, iid: int, delta: int) -> None:
+        """Count (or stop counting) a user's stored follows and likes in the other live ends."""
+        b = self.batch
+        for followee in self._live("user", b.posting("user", f"following:{uid}")) - BitMap([iid]):
+            self._bump("user", followee, "followers_count", delta)
+        for follower in self._live("user", b.posting("user", f"follower:{uid}")) - BitMap([iid]):
+            self._bump("user", follower, "following_count", delta)
+        for media in self._live("media", b.posting("media", f"liker:{uid}")):
+            self._bump("media", media, "like_count", delta)
+
     # users
 
     def _user_upsert(self, event: Event) -> None:
@@ -70,6 +187,10 @@ class Slipstream:
         iid = b.intern("user", uid)
         old = b.doc("user", iid)
         doc = dict(user)
+        names = {normalize(doc["username"])}
+        if old is not None:
+            names.add(normalize(old["username"]))
+        before = self._holders(names) if old is None or len(names) > 1 else {}
         if old is None:
             doc.update(followers_count=0, following_count=0, media_count=0)
             b.put_doc("user", iid, doc)
@@ -77,12 +198,7 @@ class Slipstream:
             doc["followers_count"] = self._live_count("user", f"follower:{uid}", "user")
             doc["following_count"] = self._live_count("user", f"following:{uid}", "user")
             doc["media_count"] = self._live_count("media", f"owner:{uid}", "media")
-            for followee in self._live("user", b.posting("user", f"following:{uid}")) - BitMap([iid]):
-                self._bump("user", followee, "followers_count", 1)
-            for follower in self._live("user", b.posting("user", f"follower:{uid}")) - BitMap([iid]):
-                self._bump("user", follower, "following_count", 1)
-            for media in self._live("media", b.posting("media", f"liker:{uid}")):
-                self._bump("media", media, "like_count", 1)
+            self._count_user_edges(uid, iid, +1)
         else:
             for field in ("followers_count", "following_count", "media_count"):
                 doc[field] = old[field]
@@ -90,41 +206,54 @@ class Slipstream:
         b.put_doc("user", iid, doc)
         if old is None or old["username"] != doc["username"] or old["is_private"] != doc["is_private"]:
             self._fan_out_owner(uid, doc["username"], doc["is_private"])
+        self._follow_names(before)
 
     def _fan_out_owner(self, uid: int, username: str | None, is_private: bool) -> None:
-        """Carry the owner's username and privacy into each of their media."""
+        """Carry the owner's username and privacy into each of their media; a media that turns
+        private leaves its place's and hashtags' counts, one that turns public joins them."""
         b = self.batch
         for media in self._live("media", b.posting("media", f"owner:{uid}")):
             doc = b.doc("media", media)
             doc["owner_username"] = username
             b.put_doc("media", media, doc)
+            if (media in b.posting("media", "_private")) == is_private:
+                continue
             if is_private:
                 b.add("media", "_private", media)
             else:
                 b.remove("media", "_private", media)
+            self._count_public(doc, -1 if is_private else 1)
 
     def _user_delete(self, event: Event) -> None:
-        uid = event["id"]
+        """Remove the user, their media and the edges touching them that are not newer than the delete."""
+        uid, ts = event["id"], event["ts"]
         b = self.batch
-        iid = b.iid("user", uid)
-        if iid is None:
-            return
+        iid = b.intern("user", uid)
+        self._bury("user", iid, ts)
         for followee in list(b.posting("user", f"following:{uid}")):
-            self._unfollow(uid, iid, b.ext("user", followee), followee)
+            if self._removed_by(FOLLOW, iid, followee, ts):
+                self._unfollow(uid, iid, b.ext("user", followee), followee)
         for follower in list(b.posting("user", f"follower:{uid}")):
-            self._unfollow(b.ext("user", follower), follower, uid, iid)
+            if self._removed_by(FOLLOW, follower, iid, ts):
+                self._unfollow(b.ext("user", follower), follower, uid, iid)
         for blocked in list(b.posting("user", f"_blocks:{uid}")):
-            self._unblock(uid, iid, b.ext("user", blocked), blocked)
+            if self._removed_by(BLOCK, iid, blocked, ts):
+                self._unblock(uid, iid, b.ext("user", blocked), blocked)
         for blocker in list(b.posting("user", f"_blockedby:{uid}")):
-            self._unblock(b.ext("user", blocker), blocker, uid, iid)
+            if self._removed_by(BLOCK, blocker, iid, ts):
+                self._unblock(b.ext("user", blocker), blocker, uid, iid)
         for media in list(b.posting("media", f"liker:{uid}")):
-            self._unlike(uid, iid, b.ext("media", media), media)
+            if self._removed_by(LIKE, iid, media, ts):
+                self._unlike(uid, iid, b.ext("media", media), media)
         for media in list(self._live("media", b.posting("media", f"owner:{uid}"))):
-            self._delete_media(b.ext("media", media), media)
+            self._delete_media(b.ext("media", media), media, ts)
         old = b.doc("user", iid)
         if old is not None:
+            before = self._holders([normalize(old["username"])])
+            self._count_user_edges(uid, iid, -1)
             self._retag("user", iid, user_terms(old), set())
             b.delete_doc("user", iid)
+            self._follow_names(before)
 
     # edges
 
@@ -132,6 +261,9 @@ class Slipstream:
         a, z = event["follower"], event["followee"]
         b = self.batch
         ia, iz = b.intern("user", a), b.intern("user", z)
+        if self._predates_delete(event["ts"], ("user", ia), ("user", iz)):
+            return
+        self._stamp_edge(FOLLOW, ia, iz, event["ts"])
         if iz in b.posting("user", f"following:{a}"):
             return
         b.add("user", f"following:{a}", iz)
@@ -152,6 +284,7 @@ class Slipstream:
             return
         b.remove("user", f"following:{a}", iz)
         b.remove("user", f"follower:{z}", ia)
+        self._forget_edge(FOLLOW, ia, iz)
         if b.is_live("user", ia) and b.is_live("user", iz):
             self._bump("user", ia, "following_count", -1)
             self._bump("user", iz, "followers_count", -1)
@@ -159,6 +292,9 @@ class Slipstream:
     def _block_add(self, event: Event) -> None:
         a, z = event["blocker"], event["blocked"]
         ia, iz = self.batch.intern("user", a), self.batch.intern("user", z)
+        if self._predates_delete(event["ts"], ("user", ia), ("user", iz)):
+            return
+        self._stamp_edge(BLOCK, ia, iz, event["ts"])
         self.batch.add("user", f"_blocks:{a}", iz)
         self.batch.add("user", f"_blockedby:{z}", ia)
 
@@ -169,13 +305,19 @@ class Slipstream:
             self._unblock(a, ia, z, iz)
 
     def _unblock(self, a: int, ia: int, z: int, iz: int) -> None:
+        if iz not in self.batch.posting("user", f"_blocks:{a}"):
+            return
         self.batch.remove("user", f"_blocks:{a}", iz)
         self.batch.remove("user", f"_blockedby:{z}", ia)
+        self._forget_edge(BLOCK, ia, iz)
 
     def _like_add(self, event: Event) -> None:
         u, m = event["user"], event["media"]
         b = self.batch
         iu, im = b.intern("user", u), b.intern("media", m)
+        if self._predates_delete(event["ts"], ("user", iu), ("media", im)):
+            return
+        self._stamp_edge(LIKE, iu, im, event["ts"])
         if im in b.posting("media", f"liker:{u}"):
             return
         b.add("media", f"liker:{u}", im)
@@ -195,6 +337,7 @@ class Slipstream:
             return
         b.remove("media", f"liker:{u}", im)
         b.remove("user", f"_liked:{m}", iu)
+        self._forget_edge(LIKE, iu, im)
         if b.is_live("user", iu) and b.is_live("media", im):
             self._bump("media", im, "like_count", -1)
 
@@ -207,7 +350,8 @@ class Slipstream:
         old = b.doc("place", iid)
         doc = dict(place)
         doc["media_count"] = (
-            old["media_count"] if old is not None else self._live_count("media", f"place:{place['id']}", "media")
+            old["media_count"] if old is not None
+            else len(self._live("media", b.posting("media", f"place:{place['id']}")) - b.posting("media", "_private"))
         )
         b.put_doc("place", iid, doc)
         self._retag("place", iid, place_terms(old) if old is not None else set(), place_terms(doc))
@@ -225,9 +369,11 @@ class Slipstream:
         else:
             hashtags = caption_hashtags(media["caption"])
         if "mentions" in media:
+            names = []
             mentions = list(dict.fromkeys(media["mentions"]))
         else:
-            mentions = self._resolve_mentions(media["caption"])
+            names = caption_mentions(media["caption"])
+            mentions = self._resolve(names)
         owner_iid = b.intern("user", media["owner"])
         owner = b.doc("user", owner_iid)
         doc = {
@@ -242,76 +388,76 @@ class Slipstream:
             "like_count": old["like_count"] if old is not None else self._live_count("user", f"_liked:{mid}", "user"),
         }
         owner_private = owner is not None and owner["is_private"]
+        was_private = iid in b.posting("media", "_private")
+        old_terms = set()
         if old is not None:
-            self._count_media(old, -1)
-            old_terms = media_terms(old, iid in b.posting("media", "_private"))
-        else:
-            old_terms = set()
+            old_terms = media_terms(old, was_private) | caption_name_terms(self._caption_names(iid, old))
         b.put_doc("media", iid, doc)
-        self._retag("media", iid, old_terms, media_terms(doc, owner_private))
-        self._count_media(doc, +1)
-        b.set_links(
-            iid,
-            (
-                owner_iid,
-                b.intern("place", doc["place"]) if doc["place"] is not None else -1,
-                [b.intern("hashtag", tag) for tag in hashtags],
-                [b.intern("user", user) for user in mentions],
-            ),
-        )
+        self._retag("media", iid, old_terms, media_terms(doc, owner_private) | caption_name_terms(names))
+        if old is not None:
+            self._count_media(old, -1, not was_private)
+        self._count_media(doc, +1, not owner_private)
+        b.set_links(iid, self._links(doc))
 
-    def _resolve_mentions(self, caption: str) -> list[int]:
-        """User ids of the caption's `@usernames` known now; for a shared name the lowest id."""
-        b = self.batch
-        resolved = []
-        for name in caption_mentions(caption):
-            known = self._live("user", b.posting("user", f"username:{normalize(name)}"))
-            if known:
-                resolved.append(min(b.ext("user", iid) for iid in known))
-        return list(dict.fromkeys(resolved))
-
-    def _count_media(self, doc: dict, delta: int) -> None:
-        """Adjust the media counts of the owner, hashtags and place that a media document has."""
-        b = self.batch
-        owner = b.iid("user", doc["owner"])
+    def _count_media(self, doc: dict, delta: int, public: bool) -> None:
+        """Adjust the counts of a media document's owner and, when the media is public (its owner
+        is not private), of its place and hashtags (docs/events.md). Call it after the media's postings changed."""
+        owner = self.batch.iid("user", doc["owner"])
         if owner is not None:
             self._bump("user", owner, "media_count", delta)
-        for tag in doc["hashtags"]:
-            self._count_hashtag(tag, delta)
-        if doc["place"] is not None:
-            place = b.iid("place", doc["place"])
+        self._count_public(doc, delta if public else 0)
+
+    def _count_public(self, doc: dict, delta: int) -> None:
+        """Adjust by `delta` the counts of the place and hashtags of a media document, and keep
+        each of those hashtags in existence exactly while live media carry it."""
+        if delta and doc["place"] is not None:
+            place = self.batch.iid("place", doc["place"])
             if place is not None:
                 self._bump("place", place, "media_count", delta)
+        for tag in doc["hashtags"]:
+            self._count_hashtag(tag, delta)
 
     def _count_hashtag(self, name: str, delta: int) -> None:
-        """A hashtag document lives while live media carry it."""
+        """A hashtag document lives while live media carry it (its `hashtag:` media posting);
+        `media_count` counts the public ones, and `_public` holds the hashtags where it is positive."""
         b = self.batch
         iid = b.intern("hashtag", name)
         doc = b.doc("hashtag", iid)
+        if not b.posting("media", f"hashtag:{name}"):
+            if doc is not None:
+                self._retag("hashtag", iid, hashtag_terms(name), set())
+                b.remove("hashtag", "_public", iid)
+                b.delete_doc("hashtag", iid)
+            return
+        if doc is None:
+            self._retag("hashtag", iid, set(), hashtag_terms(name))
+        elif not delta:
+            return
         count = (doc["media_count"] if doc is not None else 0) + delta
+        b.put_doc("hashtag", iid, {"id": name, "name": name, "media_count": count})
         if count > 0:
-            if doc is None:
-                self._retag("hashtag", iid, set(), hashtag_terms(name))
-            b.put_doc("hashtag", iid, {"id": name, "name": name, "media_count": count})
-        elif doc is not None:
-            self._retag("hashtag", iid, hashtag_terms(name), set())
-            b.delete_doc("hashtag", iid)
+            b.add("hashtag", "_public", iid)
+        else:
+            b.remove("hashtag", "_public", iid)
 
     def _media_delete(self, event: Event) -> None:
-        iid = self.batch.iid("media", event["id"])
-        if iid is not None:
-            self._delete_media(event["id"], iid)
+        self._delete_media(event["id"], self.batch.intern("media", event["id"]), event["ts"])
 
-    def _delete_media(self, mid: int, iid: int) -> None:
-        """Remove a media document and every like on it, also likes stored before the media existed,
-        so that replaying a stretch of events that ends in the delete leaves no like behind."""
+    def _delete_media(self, mid: int, iid: int, ts: int) -> None:
+        """Remove a media document and the likes on it not newer than the delete at `ts`, also likes
+        stored before the media existed, so that replaying a stretch of events that ends in the
+        delete leaves no such like behind."""
         b = self.batch
+        self._bury("media", iid, ts)
         for liker in list(b.posting("user", f"_liked:{mid}")):
-            self._unlike(b.ext("user", liker), liker, mid, iid)
+            if self._removed_by(LIKE, liker, iid, ts):
+                self._unlike(b.ext("user", liker), liker, mid, iid)
         old = b.doc("media", iid)
         if old is None:
             return
-        self._count_media(old, -1)
-        self._retag("media", iid, media_terms(old, iid in b.posting("media", "_private")), set())
+        was_private = iid in b.posting("media", "_private")
+        old_terms = media_terms(old, was_private) | caption_name_terms(self._caption_names(iid, old))
+        self._retag("media", iid, old_terms, set())
         b.delete_doc("media", iid)
+        self._count_media(old, -1, not was_private)
         b.set_links(iid, None)

@@ -1,9 +1,11 @@
-"""The terms of a document (SPEC §3): pure functions shared by live indexing and bulk rebuild."""
+"""The terms of a document (docs/query-language.md): pure functions shared by live indexing and bulk rebuild."""
 
 from __future__ import annotations
 
 from unicorn.schema import LIVE, PREFIX_MAX
 from unicorn.text import normalize, tokens
+
+ATNAME = "_atname:"  # media: those whose mentions follow the caption's `@NAME`
 
 
 def prefixes(token: str) -> list[str]:
@@ -26,11 +28,20 @@ def user_terms(user: dict) -> set[str]:
     return terms
 
 
+def mention_terms(mentions: list[int]) -> set[str]:
+    return {f"mention:{user}" for user in mentions}
+
+
+def caption_name_terms(names: list[str]) -> set[str]:
+    """Internal `_atname:NAME` terms of the normalized `@names` that a media's mentions come from."""
+    return {f"{ATNAME}{name}" for name in names}
+
+
 def media_terms(media: dict, owner_private: bool) -> set[str]:
     """Terms of a media document; `_private` when its owner is private."""
     terms = {LIVE, f"owner:{media['owner']}"}
     terms.update(f"hashtag:{tag}" for tag in media["hashtags"])
-    terms.update(f"mention:{user}" for user in media["mentions"])
+    terms.update(mention_terms(media["mentions"]))
     terms.update(f"word:{word}" for word in tokens(media["caption"]))
     if media["place"] is not None:
         terms.add(f"place:{media['place']}")

@@ -1,4 +1,5 @@
-"""Micro-benchmarks of query primitives (pytest-benchmark; seconds in all):
+"""Micro-benchmarks of query primitives (pytest-benchmark; seconds in all). Not part of the test
+run (pyproject's `python_files` takes only test_*.py); run them by naming the file:
 
     python3 -m pytest tests/bench_engine.py -q
 """

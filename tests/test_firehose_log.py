@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from firehose.deadletter import EmbeddedDeadLetters
 from firehose.events import from_msgpack, to_json_line, validate
 from firehose.log import EmbeddedLog, LogError, ingest_jsonl
 from firehose.transport import Consumer
+from tests.processes import started, wait_for_line
 
 
 def read_all(log: EmbeddedLog, partition: int = 0, offset: int = 0) -> list[bytes]:
@@ -53,14 +53,16 @@ def test_torn_tail_is_truncated_and_appends_continue(before, after, data):
         size = segment.stat().st_size
         cut = data.draw(st.integers(0, size), label="cut")
         garbage = data.draw(st.binary(max_size=20), label="garbage")
+        original = segment.read_bytes()
         with open(segment, "r+b") as f:  # what a writer killed mid-write leaves behind
             f.truncate(cut)
             f.seek(cut)
             f.write(garbage)
+        torn = original[:cut] + garbage
         ends, kept = 0, 0
-        for p in before:
-            ends += 8 + len(p)
-            if ends > cut:
+        for p in before:  # records whose bytes all survived (garbage may happen to rewrite the cut-off ones)
+            start, ends = ends, ends + 8 + len(p)
+            if torn[start:ends] != original[start:ends]:
                 break
             kept += 1
         survivors = before[:kept]
@@ -76,8 +78,9 @@ def test_torn_tail_is_truncated_and_appends_continue(before, after, data):
 
 @settings(max_examples=20, deadline=None)
 @given(sizes=st.lists(st.integers(0, 60), min_size=1, max_size=80), flush_every=st.integers(1, 10), data=st.data())
-def test_segments_roll_and_any_offset_is_reachable(sizes, flush_every, data, monkeypatch_segment):
-    with tempfile.TemporaryDirectory() as tmp:
+def test_segments_roll_and_any_offset_is_reachable(sizes, flush_every, data):
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(firehose.log, "SEGMENT_BYTES", 100)
         log = EmbeddedLog(tmp, 2)
         producer = log.producer()
         records = [bytes([i % 256]) * n for i, n in enumerate(sizes)]
@@ -93,14 +96,6 @@ def test_segments_roll_and_any_offset_is_reachable(sizes, flush_every, data, mon
         assert read_all(log, 1, offset) == records[offset:]
         with pytest.raises(LogError, match="beyond the end"):
             log.consumer().assign({1: len(records) + 1})
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_segment():
-    saved = firehose.log.SEGMENT_BYTES
-    firehose.log.SEGMENT_BYTES = 100
-    yield
-    firehose.log.SEGMENT_BYTES = saved
 
 
 def test_reader_follows_a_live_writer_across_segments(tmp_path, monkeypatch):
@@ -154,14 +149,14 @@ def test_sigkilled_writers_leave_an_intact_prefix(tmp_path):
     rng = random.Random(7)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     log = EmbeddedLog(tmp_path, 2)
-    for _ in range(6):
+    for run in range(6):
         ends = log.end_offsets()
-        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(ends[0]), str(ends[1])], env=env, stdout=subprocess.PIPE)
-        writer.stdout.readline()  # it is writing
-        time.sleep(rng.uniform(0, 0.3))
-        writer.send_signal(signal.SIGKILL)
-        writer.wait()
-        writer.stdout.close()
+        output = tmp_path / f"writer{run}.out"
+        with started([sys.executable, "-c", WRITER, str(tmp_path), str(ends[0]), str(ends[1])], output, env=env) as writer:
+            wait_for_line(output, r"\d", writer, 60)  # it is writing
+            time.sleep(rng.uniform(0, 0.3))
+            writer.send_signal(signal.SIGKILL)
+            writer.wait()
     producer = log.producer()
     producer.send_raw(0, b"", b"last")
     producer.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import zlib
 import time
 from collections.abc import Callable
 
@@ -11,20 +12,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firehose.events import from_msgpack, partition_key, validate
+from firehose.events import from_msgpack, partition_key
 from firehose.kafka import KafkaConsumer, KafkaProducer
 from firehose.log import EmbeddedLog
 from firehose.transport import Consumer, Producer, Record, partition_for
 from tests.brokers import unique_topic
+from tests.strategies import ACTOR, event
 
 PARTITIONS = 4
-ids = st.integers(0, 30)
-events = st.one_of(
-    st.builds(lambda a, b: {"op": "follow.add", "ts": 1, "follower": a, "followee": b}, ids, ids),
-    st.builds(lambda a, b: {"op": "like.remove", "ts": 2, "user": a, "media": b}, ids, ids),
-    st.builds(lambda a, n: {"op": "user.upsert", "ts": 3, "user": {"id": a, "username": n}}, ids, st.text(max_size=12)),
-    st.builds(lambda a, m: {"op": "media.delete", "ts": 4, "id": m, "owner": a}, ids, ids),
-).map(validate)
+events = event()  # all 11 SPEC §2 event types
+
+
+def spec_key(event: dict) -> int:
+    """SPEC §2's Kafka key, the acting user (a place's own id for `place.upsert`, which names no user)."""
+    actor = ACTOR[event["op"]](event)
+    return actor[1] if isinstance(actor, tuple) else actor
+
+
+def spec_partition(event: dict, partitions: int) -> int:
+    """crc32 of the key as 8 bytes big-endian, modulo the partition count (pinned across processes)."""
+    return zlib.crc32(spec_key(event).to_bytes(8, "big")) % partitions
 
 
 class Transport:
@@ -71,18 +78,29 @@ def produce(producer: Producer, batch: list[dict], model: dict[int, list[bytes]]
 
     for event in batch:
         partition = producer.send(event)
-        assert partition == partition_for(partition_key(event), PARTITIONS)
+        assert partition == spec_partition(event, PARTITIONS)
         model[partition].append(to_msgpack(event))
     producer.flush()
 
 
-fast = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+fast = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def test_partition_is_a_stable_hash_of_the_key():
-    # crc32 of the 8-byte big-endian key: pinned so both transports and every process agree
-    assert [partition_for(k, 8) for k in (0, 1, 42, 2**64 - 1)] == [partition_for(k, 8) for k in (0, 1, 42, 2**64 - 1)]
-    assert partition_for(0, 8) == 0x6522DF69 % 8  # zlib.crc32(b"\0" * 8)
+    # crc32 of the 8-byte big-endian key, written out: pinned so both transports and every process agree
+    assert [partition_for(k, 8) for k in (0, 1, 42, 2**64 - 1)] == [0x6522DF69 % 8, 0x1225EFFF % 8, 0xBE9916BF % 8, 0x2144DF1C % 8]
+
+
+@settings(max_examples=300)
+@given(event())
+def test_partition_key_follows_the_spec_table(e):
+    assert partition_key(e) == spec_key(e)
+    assert partition_for(partition_key(e), PARTITIONS) == spec_partition(e, PARTITIONS)
+
+
+def test_the_key_table_is_tested_for_every_event_type():
+    assert set(ACTOR) == {"user.upsert", "user.delete", "follow.add", "follow.remove", "block.add", "block.remove",
+                          "place.upsert", "media.upsert", "media.delete", "like.add", "like.remove"}
 
 
 @fast
@@ -99,16 +117,15 @@ def test_order_per_key_and_offsets(make_transport, batch):
         assert consumer.positions() == consumer.end_offsets()
         assert consumer.lag() == {p: 0 for p in range(PARTITIONS)}
     for p, payloads in got.items():  # every event of one key is in that key's partition, in send order
-        keys = [partition_key(from_msgpack(x)) for x in payloads]
-        assert all(partition_for(k, PARTITIONS) == p for k in keys)
+        assert all(spec_partition(from_msgpack(x), PARTITIONS) == p for x in payloads)
     per_key = {}
     for event in batch:
-        per_key.setdefault(partition_key(event), []).append(event)
+        per_key.setdefault(spec_key(event), []).append(event)
     consumed = {}
     for payloads in got.values():
         for x in payloads:
             e = from_msgpack(x)
-            consumed.setdefault(partition_key(e), []).append(e)
+            consumed.setdefault(spec_key(e), []).append(e)
     assert consumed == per_key
 
 

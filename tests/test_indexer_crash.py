@@ -2,9 +2,10 @@
 broker outage mid-stream, end in the same index as one clean run.
 
 The stream has 4 partitions, so its events are applied in different interleavings across
-partitions from run to run; it is built so that SPEC §2 gives the same final state for every
-interleaving that keeps each partition's order (explicit mentions, no user deletes, likes only
-on media never deleted). Each key's events keep their order, as the firehose guarantees.
+partitions from run to run. SPEC §2 gives the same final state for every interleaving that keeps
+each partition's order: events carry increasing `ts`, and user and media deletes meet follows,
+blocks and likes from other partitions by event time (mentions are explicit). Each key's events
+keep their order, as the firehose guarantees.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -27,8 +27,9 @@ from firehose.kafka import KafkaProducer
 from firehose.log import EmbeddedLog
 from firehose.transport import Producer
 from indexer import meta_key
-from bench.servers import Tansu, free_port
+from tests.brokers import running_tansu
 from tests.model.platform import Platform
+from tests.processes import started
 from tests.test_indexer_daemon import committed, index_state, model_docs
 from unicorn.store import Index
 
@@ -60,8 +61,8 @@ def order_free_stream(seed: int, size: int) -> list[dict]:
     def pair(op, a, b, left, right):
         return lambda: {"op": op, "ts": 0, a: rng.choice(left), b: rng.choice(right)}
 
-    liked = [m for m in owners if m not in deletable]
-    makers = [user, media, media,
+    liked = list(owners)
+    makers = [user, media, media, lambda: {"op": "user.delete", "ts": 0, "id": rng.choice(users)},
               lambda: {"op": "media.delete", "ts": 0, "id": (m := rng.choice(sorted(deletable))), "owner": owners[m]},
               lambda: {"op": "place.upsert", "ts": 0, "place": {"id": rng.choice(places), "name": f"{rng.choice(words)} spot",
                                                                 "city": rng.choice(words), "country": "X", "lat": 1.0, "lng": 2.0}},
@@ -70,7 +71,7 @@ def order_free_stream(seed: int, size: int) -> list[dict]:
               pair("block.add", "blocker", "blocked", users, users), pair("block.remove", "blocker", "blocked", users, users),
               pair("like.add", "user", "media", users, liked), pair("like.add", "user", "media", users, liked),
               pair("like.remove", "user", "media", users, liked)]
-    return [validate(rng.choice(makers)()) for _ in range(size)]
+    return [validate({**rng.choice(makers)(), "ts": 1_700_000_000_000 + i}) for i in range(size)]
 
 
 def produce(producer: Producer, stream: list[dict]) -> int:
@@ -92,7 +93,7 @@ def stream() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def clean(stream, tmp_path_factory) -> dict:
-    """One uninterrupted run, and the model: what every other run must end in."""
+    """One uninterrupted run: what every other run must end in."""
     data = tmp_path_factory.mktemp("clean")
     with EmbeddedLog(data / "firehose", PARTITIONS).producer() as producer:
         garbage = produce(producer, stream)
@@ -100,12 +101,15 @@ def clean(stream, tmp_path_factory) -> dict:
     assert (stats.applied, stats.dead_lettered) == (len(stream), garbage)
     index = Index(data / "index", readonly=True)
     state = index_state(index)
+    index.close()
+    return state
+
+
+def test_the_clean_run_ends_in_the_models_state(stream, clean):
     platform = Platform()
     for event in stream:
         platform.apply(event)
-    assert {v: s["docs"] for v, s in state.items()} == model_docs(platform)
-    index.close()
-    return state
+    assert {v: s["docs"] for v, s in clean.items()} == model_docs(platform)
 
 
 RUN = "import sys, indexer; indexer.run(sys.argv[1], once=True, batch_size=int(sys.argv[2]))"
@@ -121,20 +125,21 @@ def test_sigkill_at_random_instants_loses_and_doubles_nothing(stream, clean, tmp
     kills_mid_stream = 0
     for attempt in range(40):
         before = committed(index_dir)
-        daemon = subprocess.Popen([sys.executable, "-c", RUN, str(tmp_path), str(rng.choice([50, 200, 1000]))], env=env)
-        if attempt >= 25:  # enough kills: let it finish
-            assert daemon.wait(300) == 0
-            break
-        deadline = time.monotonic() + 60
-        while committed(index_dir) == before and daemon.poll() is None:  # kill only once it is working
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0, 0.12))
-        if daemon.poll() is not None:
-            assert daemon.returncode == 0
-            break
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait()
+        with started([sys.executable, "-c", RUN, str(tmp_path), str(rng.choice([50, 200, 1000]))],
+                     tmp_path / "daemon.log", env=env) as daemon:
+            if attempt >= 25:  # enough kills: let it finish
+                assert daemon.wait(300) == 0
+                break
+            deadline = time.monotonic() + 60
+            while committed(index_dir) == before and daemon.poll() is None:  # kill only once it is working
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0, 0.12))
+            if daemon.poll() is not None:
+                assert daemon.returncode == 0
+                break
+            daemon.send_signal(signal.SIGKILL)
+            daemon.wait()
         kills_mid_stream += committed(index_dir) < len(stream) + garbage
     assert kills_mid_stream >= 8
     index = Index(index_dir, readonly=True)
@@ -151,37 +156,30 @@ KAFKA_RUN = "import sys, indexer; indexer.run(sys.argv[1], bootstrap=sys.argv[2]
 
 def test_kafka_broker_outage_mid_stream_loses_nothing(stream, clean, tmp_path):
     """The broker stops answering (SIGSTOP: tansu keeps topics only in memory) and comes back."""
-    broker = Tansu(free_port())
-    broker.start()
-    topic = "outage"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    daemon = None
-    try:
+    with running_tansu(tmp_path / "broker") as broker:
+        topic = "outage"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         producer = KafkaProducer(broker.bootstrap, topic, PARTITIONS)
-        daemon = subprocess.Popen([sys.executable, "-c", KAFKA_RUN, str(tmp_path), broker.bootstrap, topic], env=env)
-        third = len(stream) // 3
-        garbage = produce(producer, stream[:third])
-        broker.pause()
-        result: dict = {}
-        sender = threading.Thread(target=lambda: result.update(garbage=produce(producer, stream[third:])))
-        sender.start()  # producing into the outage: librdkafka buffers and retries
-        time.sleep(3)
-        broker.resume()
-        sender.join(120)
-        assert not sender.is_alive()
-        total = len(stream) + garbage + result["garbage"]
-        index_dir = tmp_path / "index"
-        deadline = time.monotonic() + 120
-        while (done := committed(index_dir, f"kafka:{topic}")) != total:
-            assert time.monotonic() < deadline and daemon.poll() is None, f"indexed {done} of {total}"
-            time.sleep(0.1)
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(30) == 0
-    finally:
-        if daemon is not None and daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
-        broker.stop()
+        with started([sys.executable, "-c", KAFKA_RUN, str(tmp_path), broker.bootstrap, topic],
+                     tmp_path / "daemon.log", env=env) as daemon:
+            third = len(stream) // 3
+            garbage = produce(producer, stream[:third])
+            broker.pause()
+            result: dict = {}
+            sender = threading.Thread(target=lambda: result.update(garbage=produce(producer, stream[third:])))
+            sender.start()  # producing into the outage: librdkafka buffers and retries
+            time.sleep(3)
+            broker.resume()
+            sender.join(120)
+            assert not sender.is_alive()
+            total = len(stream) + garbage + result["garbage"]
+            index_dir = tmp_path / "index"
+            deadline = time.monotonic() + 120
+            while (done := committed(index_dir, f"kafka:{topic}")) != total:
+                assert time.monotonic() < deadline and daemon.poll() is None, f"indexed {done} of {total}"
+                time.sleep(0.1)
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(30) == 0
     index = Index(index_dir, readonly=True)
     assert index_state(index) == clean
     with index.reader() as view:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from firehose.transport import Consumer, Producer
 from indexer import Indexer, meta_key
 from tests.brokers import unique_topic
 from tests.model.platform import Platform
+from tests.processes import started
 from tests.strategies import events
 from unicorn.schema import VERTICALS
 from unicorn.store import Index
@@ -116,7 +116,7 @@ def wait_for_end(source: Source, total: int) -> None:
     consumer.close()
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stream=events(60), garbage_at=st.lists(st.integers(0, 60), max_size=5),
        runs=st.lists(st.tuples(st.integers(1, 8), st.integers(1, 12)), max_size=4))
 def test_index_matches_the_model_across_restarts(make_source, stream, garbage_at, runs):
@@ -205,14 +205,14 @@ def test_sigterm_finishes_the_batch_and_exits_0(tmp_path):
         for i in range(3000):
             producer.send({"op": "follow.add", "ts": i, "follower": i % 97, "followee": i})
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    daemon = subprocess.Popen([sys.executable, "-c", RUN, str(tmp_path), "50"], env=env, stderr=subprocess.PIPE)
     index_dir = tmp_path / "index"
-    deadline = time.monotonic() + 60
-    while not committed(index_dir):
-        assert time.monotonic() < deadline and daemon.poll() is None
-        time.sleep(0.05)
-    daemon.send_signal(signal.SIGTERM)  # mid-stream, probably mid-batch
-    assert daemon.wait(30) == 0, daemon.stderr.read().decode()
+    with started([sys.executable, "-c", RUN, str(tmp_path), "50"], tmp_path / "daemon.log", env=env) as daemon:
+        deadline = time.monotonic() + 60
+        while not committed(index_dir):
+            assert time.monotonic() < deadline and daemon.poll() is None
+            time.sleep(0.05)
+        daemon.send_signal(signal.SIGTERM)  # mid-stream, probably mid-batch
+        assert daemon.wait(30) == 0, (tmp_path / "daemon.log").read_text()
     index = Index(index_dir)
     stopped_at = sum(index.offsets("embedded").values())
     assert stopped_at > 0

@@ -53,7 +53,7 @@ def test_the_explorer_lists_every_endpoint_offline(url):
             page = browser.new_page()
             page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
             page.goto(f"{url}/docs")
-            for path in ("/v1/typeahead", "/v1/search", "/v1/documents/{vertical}/{id}", "/healthz", "/readyz"):
+            for path in ("/v1/typeahead", "/v1/search", "/v1/documents/user/{id}", "/healthz", "/readyz"):
                 expect(page.locator(".opblock-summary-path", has_text=path).first).to_be_visible()
             healthz = page.locator(".opblock", has=page.locator(".opblock-summary-path", has_text="/healthz")).first
             healthz.locator(".opblock-summary").click()

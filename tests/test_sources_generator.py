@@ -78,7 +78,7 @@ def check_history(events: list[dict]) -> None:
             (likes.add if op == "like.add" else likes.discard)(pair)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_history_is_valid_and_referentially_sane(seed: int) -> None:
     check_history(list(generate(TINY, seed)))

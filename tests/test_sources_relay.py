@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -19,6 +18,7 @@ from firehose.sources.postgres import PlatformDB
 from firehose.sources.relay import OutboxRelay
 from firehose.transport import partition_for
 from tests.model.platform import Platform
+from tests.processes import started
 from tests.test_sources_postgres import outbox
 
 SMALL = Scale(users=300, follows=3_000, media=600, likes=2_000, places=20, blocks=30, hashtags=80, changes=1_500)
@@ -79,14 +79,14 @@ def test_relay_killed_mid_way_republishes_never_skips_and_the_effect_is_exact(pg
     EmbeddedLog(log_dir, partitions=1)
     kills, position = 0, 0
     while True:
-        relay = subprocess.Popen([sys.executable, "-m", "firehose.sources.relay", pg_dsn, str(log_dir), "--once", "--batch", "200"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=Path(__file__).parent.parent)
-        while relay.poll() is None and relay_position(pg_dsn) == position:
-            time.sleep(0.005)
-        if relay.poll() is not None:
-            break
-        os.kill(relay.pid, signal.SIGKILL)  # right after a batch committed, most likely mid-way through the next
-        relay.wait()
+        with started([sys.executable, "-m", "firehose.sources.relay", pg_dsn, str(log_dir), "--once", "--batch", "200"],
+                     tmp_path / "relay.log", cwd=Path(__file__).parent.parent) as relay:
+            while relay.poll() is None and relay_position(pg_dsn) == position:
+                time.sleep(0.005)
+            if relay.poll() is not None:
+                break
+            os.kill(relay.pid, signal.SIGKILL)  # right after a batch committed, most likely mid-way through the next
+            relay.wait()
         kills += 1
         position = relay_position(pg_dsn)
     assert relay.returncode == 0 and kills >= 3 and relay_position(pg_dsn) == len(sent)

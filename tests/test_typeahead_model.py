@@ -14,9 +14,9 @@ from slipstream import Slipstream
 from tests.indexed import indexed
 from tests.model.platform import Platform
 from tests.model.queries import QueryModel
+from tests.model.text import hashtag_name, normalize, tokens
 from tests.model.typos import TYPO, match
 from tests.strategies import USER_IDS, events
-from unicorn.text import hashtag_name, normalize, tokens
 from unicorn.typeahead import Typeahead
 
 TYPED = ["", " ", "j", "jo", "JO ", "jon d", "joh li", "zoë", "Ångström", "jonathanatha", "jonathanathan", "东",
@@ -71,7 +71,9 @@ def model_typeahead(p: Platform, typed: str, viewer: int | None, limit: int, ver
     if "hashtag" in verticals and not typed.startswith("@"):
         prefix = hashtag_name(typed[1:].strip() if typed.startswith("#") else typed)
         if prefix and not any(c.isspace() for c in prefix):
-            tags = [(name, count, match([prefix], [name], typos)) for name, count in p.hashtags().items()]
+            visible = qm.visible("hashtag")
+            tags = [(name, count, match([prefix], [name], typos)) for name, count in p.hashtags().items()
+                    if name in visible]
             tags = [(name, count, how == "typo") for name, count, how in tags if how]
             tags.sort(key=lambda t: (t[0] != prefix, -t[1], t[2], t[0]))
             for n, (name, count, typo) in enumerate(tags[:limit]):

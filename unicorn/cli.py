@@ -1,15 +1,20 @@
-"""The `unicorn` command line (SPEC §7)."""
+"""The `unicorn` command line (docs/configuration.md)."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import orjson
 
+from bench.__main__ import bench as bench_command
 from unicorn import paths
+
+if TYPE_CHECKING:
+    from unicorn.engine import SearchResult
 
 
 def _data_option(f):
@@ -52,7 +57,7 @@ def demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
 def ingest(data: Path, file: Path, strict: bool) -> None:
     """Append the events of a JSON Lines FILE to the embedded firehose.
 
-    Lines that are not valid SPEC §2 events (a line over 16 MiB included) are dead-lettered with
+    Lines that are not valid docs/events.md events (a line over 16 MiB included) are dead-lettered with
     their reason and counted on stderr; the rest are appended. When a storage error (a full disk)
     stops it, running it again on the same file continues after the lines already in.
     """
@@ -109,7 +114,11 @@ def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size:
 @click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes.")
 @click.option("--with-indexer", is_flag=True, help="Also run the indexer on the embedded firehose.")
 def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool) -> None:
-    """Serve the HTTP API (SPEC §6). Keys come from UNICORN_API_KEYS="KEY:admin,KEY2:search"."""
+    """Serve the HTTP API (docs/http-api.md). Keys come from UNICORN_API_KEYS="KEY:admin,KEY2:search".
+
+    Without any key (UNICORN_API_KEYS or UNICORN_API_KEYS_FILE) it starts, so that health checks and
+    metrics answer, and warns on stderr that every API call will be refused.
+    """
     import api
     from indexer.lock import IndexLocked
 
@@ -127,9 +136,9 @@ def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool) ->
 @click.option("--limit", default=20, show_default=True, type=int)
 @click.option("--order", default="static", show_default=True, type=click.Choice(["static", "social"]))
 @click.option("--explain", is_flag=True, help="Show which terms and apply paths matched each result.")
-@click.option("--json", "as_json", is_flag=True, help="Print the SPEC §6 search response as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the docs/http-api.md search response as JSON.")
 def query(data: Path, query: str, vertical: str, viewer: str | None, limit: int, order: str, explain: bool, as_json: bool) -> None:
-    """Evaluate one QUERY (SPEC §4 s-expression or its JSON form) and print the results."""
+    """Evaluate one QUERY (docs/query-language.md s-expression or its JSON form) and print the results."""
     from unicorn.service import open_engine
     from unicorn.errors import QueryError
 
@@ -147,21 +156,38 @@ def query(data: Path, query: str, vertical: str, viewer: str | None, limit: int,
     if as_json:
         click.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return
-    click.echo(f"{result.total} {vertical} results{' (apply truncated)' if result.truncated else ''}, {result.took_ms} ms")
+    _print_table(vertical, result, explain)
+
+
+COLUMNS = {  # vertical -> (header, cell of a document) after the id and score columns
+    "user": (("username", lambda doc: f"@{doc['username']}"), ("full name", lambda doc: doc["full_name"])),
+    "media": (("owner", lambda doc: f"@{doc['owner_username']}"), ("caption", lambda doc: doc["caption"])),
+    "hashtag": (("media count", lambda doc: str(doc["media_count"])),),
+    "place": (("name", lambda doc: doc["name"]), ("city", lambda doc: doc["city"])),
+}
+
+
+def _print_table(vertical: str, result: SearchResult, explain: bool) -> None:
+    """The results as a table with headers on stdout, then a line with the total and the time."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("id", justify="right")
+    table.add_column("score", justify="right")
+    for header, _ in COLUMNS[vertical]:
+        table.add_column(header)
+    if explain:
+        table.add_column("why")  # the terms and apply paths that matched
     for hit in result.results:
-        click.echo(f"{hit['id']:>20}  {hit['score']:>10g}  {_title(vertical, hit['doc'])}")
-        for why in hit.get("why") or []:
-            click.echo(f"{'':>22}why: {why}")
-
-
-def _title(vertical: str, doc: dict) -> str:
-    if vertical == "user":
-        return f"@{doc['username']}  {doc['full_name']}"
-    if vertical == "media":
-        return f"by @{doc['owner_username']}: {doc['caption'][:60]}"
-    if vertical == "hashtag":
-        return f"#{doc['name']}"
-    return f"{doc['name']}, {doc['city']}"
+        cells = [hit["id"], f"{hit['score']:g}", *(cell(hit["doc"]) for _, cell in COLUMNS[vertical])]
+        if explain:
+            cells.append("\n".join(hit.get("why") or []))
+        table.add_row(*cells)
+    truncated = " (apply truncated)" if result.truncated else ""
+    console = Console(markup=False, highlight=False)  # cells are data: "[...]" is not rich markup
+    console.print(table)
+    console.print(f"{result.total} {vertical} results{truncated}, took {result.took_ms} ms")
 
 
 @main.command()
@@ -198,13 +224,7 @@ def backup(data: Path, dest: Path) -> None:
     click.echo(f"copied generation {gen} of {paths.index(data)} to {dest}", err=True)
 
 
-@main.command(add_help_option=False, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def bench(ctx: click.Context) -> None:
-    """Run the benchmark harness: scenarios and scales, PostgreSQL side by side (its own --help)."""
-    from bench.__main__ import main as bench_main
-
-    sys.exit(bench_main(ctx.args))
+main.add_command(bench_command, "bench")
 
 
 if __name__ == "__main__":

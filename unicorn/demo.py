@@ -3,6 +3,10 @@
 The first run writes the generated events into the embedded firehose and indexes them; a
 later run on the same data directory finds the marker, and the indexer resumes from its
 committed offsets, so nothing is generated or indexed again.
+
+The demo serves with signed viewers (docs/http-api.md): an admin key for curl, and a search key and a
+viewer secret behind the demo's login (api.demo), which the page uses. All three are made on the
+first run and kept, readable by the owner only, in CREDENTIALS, so a later run keeps them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import orjson
 from unicorn import paths
 
 MARKER = "demo.json"
+CREDENTIALS = "demo-credentials.json"
 
 
 def run_demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
@@ -48,27 +53,49 @@ def run_demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
         raise SystemExit("stopped while indexing; the next run continues from the last committed batch")
     click.echo(f"index up to date ({stats.applied:,} events applied now) after {time.perf_counter() - started:.1f} s")
 
-    key = os.environ.get("UNICORN_DEMO_KEY") or secrets.token_urlsafe(18)
-    os.environ["UNICORN_API_KEYS"] = f"{key}:admin"
-    viewer, prefix, hashtag = _examples(data)
+    credentials = _credentials(data)
+    key = credentials["admin_key"]
+    os.environ["UNICORN_API_KEYS"] = f"{key}:admin,{credentials['search_key']}:search"
+    os.environ["UNICORN_VIEWER_SECRET"] = credentials["viewer_secret"]
+    os.environ["UNICORN_DEMO_LOGIN_KEY"] = credentials["search_key"]
+    viewer, username, prefix, hashtag = _examples(data)
     url = f"http://{host}:{port}"
     auth = f"-H 'Authorization: Bearer {key}'"
     click.echo(
         f"""
-serving on {url}  (the typeahead page: open {url}/ and paste the key)
+serving on {url}  (the typeahead page: open {url}/ and log in as a demo user)
 API key for this session (admin): {key}
+(kept with the demo's search key and viewer secret in {data / CREDENTIALS}; a later run reuses them)
 
 Three example queries:
   curl -s {auth} '{url}/v1/typeahead?q={prefix}&viewer={viewer}'
   curl -s {auth} {url}/v1/search -d '{{"vertical": "user", "viewer": "{viewer}", "query": "(and (term name:{prefix}) (apply following: (term following:{viewer})))"}}'
   curl -s {auth} {url}/v1/search -d '{{"vertical": "media", "viewer": "{viewer}", "query": "(and (term hashtag:{hashtag}) (apply owner: (term following:{viewer})))"}}'
+
+As the page does it: log in as {username} for a search key and a viewer token, then send both:
+  curl -s {url}/v1/demo/login -d '{{"username": "{username}"}}'
+  curl -s -H 'Authorization: Bearer SEARCH_KEY' -H 'X-Viewer-Token: TOKEN' '{url}/v1/typeahead?q={prefix}'
 """
     )
     api.serve(data, host=host, port=port, workers=1, with_indexer=True)
 
 
-def _examples(data: Path) -> tuple[str, str, str]:
-    """A well-connected viewer, a name prefix among their 2-hop network, and a popular hashtag."""
+def _credentials(data: Path) -> dict[str, str]:
+    """{"admin_key", "search_key", "viewer_secret"}: read from CREDENTIALS, or made and written there."""
+    path = data / CREDENTIALS
+    if path.exists():
+        return orjson.loads(path.read_bytes())
+    made = {"admin_key": secrets.token_urlsafe(18), "search_key": secrets.token_urlsafe(18),
+            "viewer_secret": secrets.token_urlsafe(48)}
+    partial = path.with_suffix(".tmp")
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+        out.write(orjson.dumps(made))
+    os.replace(partial, path)
+    return made
+
+
+def _examples(data: Path) -> tuple[str, str, str, str]:
+    """A well-connected viewer, their username, a name prefix among their 2-hop network, and a popular hashtag."""
     from unicorn.store import Index
 
     index = Index(paths.index(data))
@@ -78,12 +105,13 @@ def _examples(data: Path) -> tuple[str, str, str]:
             live = view.posting("user", "_live")
             viewer_iid = max(live, key=lambda i: len(view.posting("user", f"following:{users.ext_id[i]}")))
             viewer = int(users.ext_id[viewer_iid])
+            username = view.doc("user", viewer_iid)["username"]
             followees = view.posting("user", f"following:{viewer}") & live
             some = view.doc("user", min(followees)) if followees else view.doc("user", viewer_iid)
             prefix = (some["username"][:2] or "jo").lower()
             hashtags = view.rank("hashtag")
             top = max(view.posting("hashtag", "_live"), key=lambda i: hashtags.count[i], default=None)
             hashtag = view.ext("hashtag", top) if top is not None else "sunset"
-        return str(viewer), prefix, hashtag
+        return str(viewer), username, prefix, hashtag
     finally:
         index.close()

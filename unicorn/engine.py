@@ -4,7 +4,7 @@
     engine.search("user", "(and (term name:jo) (apply following: (term following:42)))", viewer=7)
     engine.document("user", "42", viewer=7)
 
-`order` names a ranker; "static" (SPEC §4) is built in. Another order, such as the typeahead's
+`order` names a ranker; "static" (docs/query-language.md) is built in. Another order, such as the typeahead's
 "social", is added with `Engine(index, rankers={"social": rank_socially})` where a ranker is
 `(view, vertical, ids: BitMap, limit, viewer) -> [(internal id, score), ...]`, best first.
 """
@@ -30,13 +30,13 @@ Ranker = Callable[[object, str, AbstractBitMap, int, "int | None"], list[tuple[i
 
 
 def static_ranker(view, vertical: str, ids: AbstractBitMap, limit: int, viewer: int | None) -> list[tuple[int, float]]:
-    """SPEC §4 static order; the score is the leading count (followers, likes or media)."""
+    """docs/query-language.md static order; the score is the leading count (followers, likes or media)."""
     return rank.scored_top_k(view, vertical, ids, limit)
 
 
 @dataclass
 class SearchResult:
-    """SPEC §6's search response."""
+    """docs/http-api.md's search response."""
 
     vertical: str
     total: int
@@ -103,7 +103,7 @@ class Engine:
 
     def document(self, vertical: str, id: int | str, viewer: int | str | None = None, timeout_ms: float = 200,
                  arrived: float | None = None) -> dict | None:
-        """The SPEC §1 document (ids as strings), or None when absent or not visible to `viewer`; `timeout`
+        """The docs/events.md document (ids as strings), or None when absent or not visible to `viewer`; `timeout`
         when the budget, counted from `arrived`, is spent before the lookup."""
         if arrived is not None and time.perf_counter() > arrived + timeout_ms / 1000.0:
             raise QueryError("timeout", f"the request waited past its time budget of {timeout_ms:g} ms")
@@ -121,7 +121,7 @@ class Engine:
 
 
 def parse_id(value: int | str, what: str) -> int:
-    """A request id: a JSON integer or a decimal string (SPEC §1)."""
+    """A request id: a JSON integer or a decimal string (docs/events.md)."""
     if isinstance(value, bool):
         raise QueryError("bad_request", f"{what} must be an integer id, got {value!r}")
     number = decimal(value) if isinstance(value, str) else value
@@ -131,7 +131,7 @@ def parse_id(value: int | str, what: str) -> int:
 
 
 def external_doc(vertical: str, doc: dict) -> dict:
-    """A stored document with every id as a string (SPEC §1: ids are JSON strings in responses)."""
+    """A stored document with every id as a string (docs/events.md: ids are JSON strings in responses)."""
     out = dict(doc)
     out["id"] = str(doc["id"])
     if vertical == "media":

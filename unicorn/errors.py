@@ -1,4 +1,4 @@
-"""Errors the query engine reports; `code` is the SPEC §6 `error.code`."""
+"""Errors the query engine reports; `code` is the docs/http-api.md `error.code`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ CODES = frozenset({"bad_query", "bad_request", "too_large", "timeout", "not_foun
 
 
 class QueryError(Exception):
-    """A request the engine refuses: `code` per SPEC §6, `message` names the position when there is one."""
+    """A request the engine refuses: `code` per docs/http-api.md, `message` names the position when there is one."""
 
     def __init__(self, code: str, message: str, position: int | str | None = None) -> None:
         assert code in CODES, code

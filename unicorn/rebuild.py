@@ -98,7 +98,7 @@ def rebuild(dsn: str, data_dir: str | Path, *, progress: bool = True) -> dict[in
                 pid = from_db(pid)
                 places[pid] = {"id": pid, "name": name, "city": city, "country": country, "lat": lat, "lng": lng,
                                "media_count": 0}
-            hashtags: dict[str, int] = defaultdict(int)
+            hashtags: dict[str, int] = defaultdict(int)  # every carried hashtag -> its public media
             media: dict[int, dict] = {}
             task = bar.add_task("media", total=None)
             for mid, owner, caption, taken_at, place, tags, mentions in conn.execute(
@@ -112,13 +112,14 @@ def rebuild(dsn: str, data_dir: str | Path, *, progress: bool = True) -> dict[in
                        "taken_at": taken_at, "like_count": 0}
                 iid = b.intern("media", mid)
                 media[mid] = doc
-                build.tag("media", iid, media_terms(doc, bool(owner_doc and owner_doc["is_private"])))
+                public = not (owner_doc and owner_doc["is_private"])
+                build.tag("media", iid, media_terms(doc, not public))
                 if owner_doc:
                     owner_doc["media_count"] += 1
-                if place is not None and place in places:
+                if public and place is not None and place in places:
                     places[place]["media_count"] += 1
                 for tag in tags:
-                    hashtags[tag] += 1
+                    hashtags[tag] += int(public)
                 b.set_links(iid, (b.intern("user", owner), b.intern("place", place) if place is not None else -1,
                                   [b.intern("hashtag", t) for t in tags], [b.intern("user", u) for u in mentions]))
                 bar.advance(task)
@@ -142,7 +143,7 @@ def rebuild(dsn: str, data_dir: str | Path, *, progress: bool = True) -> dict[in
             for name, count in hashtags.items():
                 iid = b.intern("hashtag", name)
                 b.put_doc("hashtag", iid, {"id": name, "name": name, "media_count": count})
-                build.tag("hashtag", iid, hashtag_terms(name))
+                build.tag("hashtag", iid, hashtag_terms(name) | ({"_public"} if count else set()))
             bar.add_task("writing postings", total=None)
             build.write()
             b.set_offsets(SOURCE, offsets)

@@ -1,4 +1,4 @@
-"""Verticals, term prefixes and how verticals connect (SPEC §1, §3, §4)."""
+"""Verticals, term prefixes and how verticals connect (docs/events.md, §3, §4)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ VERTICALS = ("user", "media", "hashtag", "place")
 # verified against the document.
 PREFIX_MAX = 8
 
-# Prefixes a query may use, per vertical (SPEC §3). Internal terms start with "_".
+# Prefixes a query may use, per vertical (docs/query-language.md). Internal terms start with "_".
 PREFIXES: dict[str, frozenset[str]] = {
     "user": frozenset({"name", "username", "following", "follower", "is"}),
     "media": frozenset({"owner", "hashtag", "place", "mention", "liker", "word"}),
@@ -18,7 +18,7 @@ PREFIXES: dict[str, frozenset[str]] = {
     "place": frozenset({"name", "city"}),
 }
 
-# Edge terms whose visibility depends on the viewer's relation to the value (SPEC §5).
+# Edge terms whose visibility depends on the viewer's relation to the value (docs/privacy.md).
 EDGE_PREFIXES = frozenset({"following", "follower", "liker"})
 
 # apply PREFIX: -> (inner vertical, outer vertical)
@@ -40,7 +40,7 @@ EXTRACT: dict[str, tuple[str, str]] = {
     "hashtag": ("media", "hashtag"),
 }
 
-# The count that leads each vertical's static order (SPEC §4).
+# The count that leads each vertical's static order (docs/query-language.md).
 RANK_COUNT = {"user": "followers_count", "media": "like_count", "hashtag": "media_count", "place": "media_count"}
 
 LIVE = "_live"

@@ -28,6 +28,7 @@ _IID = struct.Struct(">I")
 _GEN = struct.Struct(">Q")
 _RANK = struct.Struct("<qqQ")  # count, taken_at, external id
 _LEN = struct.Struct(">I")
+_TIME = struct.Struct(">q")  # an event's ts
 RANKDIRTY_KEEP = 4096  # generations of document changes kept for incremental reader refresh
 ID_CACHE_MAX = 4_000_000  # id map entries a writer keeps in memory
 
@@ -63,8 +64,26 @@ def _posting_term(key: bytes, raw: bytes | memoryview) -> str:
     return text_from_bytes(key)
 
 
+def _aux_key(name: str, key: bytes) -> bytes:
+    return name.encode() + b"\0" + key
+
+
+def _aux_scan(txn, db, name: str, prefix: bytes, below: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+    start = _aux_key(name, prefix)
+    stop = None if below is None else _aux_key(name, below)
+    skip = len(name) + 1
+    cursor = txn.cursor(db=db)
+    if not cursor.set_range(start):
+        return
+    for key, value in cursor.iternext():
+        key = bytes(key)
+        if not key.startswith(start) or (stop is not None and key >= stop):
+            return
+        yield key[skip:], bytes(value)
+
+
 class RankColumns:
-    """Static-order fields per internal id, as numpy columns (SPEC §4 static order).
+    """Static-order fields per internal id, as numpy columns (docs/query-language.md static order).
 
     `count` leads the order of every vertical; `taken_at` breaks media ties; `ext_id` is the
     external id (0 for hashtags, whose ties break by name via `ReadView.ext`).
@@ -141,6 +160,11 @@ class LinkColumns:
 
     def targets(self, field: str, media: AbstractBitMap) -> list[int]:
         """The distinct internal ids that field `field` of the given media points to, ascending."""
+        return self.target_counts(field, media)[0].tolist()
+
+    def target_counts(self, field: str, media: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct internal ids that field `field` of the given media points to, ascending,
+        and for each how many of the media point to it."""
         ids = np.frombuffer(media.to_array(), dtype=np.uint32)
         column = getattr(self, field)[ids[ids < len(self.owner)]]
         found = column[column >= 0].astype(np.int64, copy=False)
@@ -148,10 +172,10 @@ class LinkColumns:
             extra = [i for m in media & self.overflowing[field] for i in self.overflow[field][m]]
             found = np.concatenate([found, np.asarray(extra, dtype=np.int64)])
         if not len(found):
-            return []
-        present = np.zeros(int(found.max()) + 1, dtype=bool)
-        present[found] = True
-        return np.flatnonzero(present).tolist()
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        counts = np.bincount(found)
+        present = np.flatnonzero(counts)
+        return present, counts[present]
 
     def pointing(self, field: str, media: AbstractBitMap, targets: AbstractBitMap) -> BitMap:
         """Those of `media` whose field `field` points to one of `targets`, ascending."""
@@ -197,14 +221,19 @@ class Index:
         self.env = lmdb.open(
             str(self.path),
             map_size=map_size,
-            max_dbs=8 * len(VERTICALS) + 2,
+            max_dbs=8 * len(VERTICALS) + 3,
             max_readers=1024,
             readonly=readonly,
             readahead=False,
             metasync=False,
         )
         create = not readonly
+        try:  # created before `meta`, so that a reader that finds `meta` finds `aux`
+            self._aux = self.env.open_db(b"aux", create=create)
+        except lmdb.NotFoundError:  # a read-only open of an index written before `aux` existed
+            self._aux = None
         self._meta = self.env.open_db(b"meta", create=create)
+        self._times = self.env.open_db(b"times", create=create)
         self._dbs: dict[tuple[str, str], Any] = {}
         for vertical in VERTICALS:
             for kind in ("ids", "ext", "docs", "post", "rank", "links", "rankdirty"):
@@ -347,6 +376,25 @@ class ReadView:
     def meta(self, key: str, default: Any = None) -> Any:
         raw = self._txn.get(key.encode(), db=self._index._meta)
         return _unpack(raw) if raw is not None else default
+
+    def times(self) -> Iterator[tuple[bytes, int]]:
+        """Every stored event time (`times` db), in key order."""
+        for key, raw in self._txn.cursor(db=self._index._times):
+            yield bytes(key), _TIME.unpack(raw)[0]
+
+    def aux(self, name: str, key: bytes) -> bytes | None:
+        """The value stored under (`name`, `key`) by `WriteBatch.put_aux`, or None."""
+        if self._index._aux is None:
+            return None
+        raw = self._txn.get(_aux_key(name, key), db=self._index._aux)
+        return bytes(raw) if raw is not None else None
+
+    def aux_items(self, name: str, prefix: bytes = b"", below: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) pairs of `name` whose key starts with `prefix` (and is below `below`), in
+        byte order of the key."""
+        if self._index._aux is None:
+            return iter(())
+        return _aux_scan(self._txn, self._index._aux, name, prefix, below)
 
     def rank(self, vertical: str) -> RankColumns:
         """Static-order columns, refreshed to this view's generation when they are older."""
@@ -539,6 +587,34 @@ class WriteBatch:
 
     def meta(self, key: str, default: Any = None) -> Any:
         return self._get_meta(key, default)
+
+    def time(self, key: bytes) -> int | None:
+        """The event time stored under `key` (slipstream's edge times and tombstones)."""
+        raw = self._txn.get(key, db=self._index._times)
+        return _TIME.unpack(raw)[0] if raw is not None else None
+
+    def set_time(self, key: bytes, ts: int | None) -> None:
+        if ts is None:
+            self._txn.delete(key, db=self._index._times)
+        else:
+            self._txn.put(key, _TIME.pack(ts), db=self._index._times)
+
+    # auxiliary key-value state of other components (e.g. trending), committed with the batch
+
+    def put_aux(self, name: str, key: bytes, value: bytes) -> None:
+        self._txn.put(_aux_key(name, key), value, db=self._index._aux)
+
+    def get_aux(self, name: str, key: bytes) -> bytes | None:
+        raw = self._txn.get(_aux_key(name, key), db=self._index._aux)
+        return bytes(raw) if raw is not None else None
+
+    def delete_aux(self, name: str, key: bytes) -> None:
+        self._txn.delete(_aux_key(name, key), db=self._index._aux)
+
+    def aux_items(self, name: str, prefix: bytes = b"", below: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """(key, value) pairs of `name` whose key starts with `prefix` (and is below `below`), in
+        byte order; a list, so the caller may put or delete while going through it."""
+        return list(_aux_scan(self._txn, self._index._aux, name, prefix, below))
 
     # completion
 

@@ -1,4 +1,4 @@
-"""Text normalization and tokenization (SPEC §1), shared by indexing and querying."""
+"""Text normalization and tokenization (docs/events.md), shared by indexing and querying."""
 
 from __future__ import annotations
 

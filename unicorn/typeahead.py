@@ -9,7 +9,8 @@ whose name tokens are started by every token of q (SPEC §3 `name:`), and hashta
 starts with q. Users are ranked socially (unicorn.social); hashtags score
 `4 * (name equals q) + popularity(media_count)` and places `popularity(media_count)`, on the
 same scale as users, so the verticals blend into one list. Privacy is SPEC §5:
-only users visible to the viewer are found, counted or named.
+only users visible to the viewer are found, counted or named, and only hashtags that media
+visible to the viewer carry are found (their rankings are shared by the viewers who see the same hashtags).
 
 With `typos="auto"` (the default) users, hashtags and places are also found through the edits
 of unicorn.typos: such a result carries `"typo": true` and scores TYPO less than it would
@@ -50,7 +51,8 @@ class _Request:
         self.view, self.viewer, self.deadline, self.budget_ms = view, viewer, deadline, budget_ms
         self.typos = typos  # None: exact matches only
         self.circle = social.circle(view, viewer)
-        self.visible_users = social.privacy.get(view, viewer).visible["user"]
+        self.visibility = social.privacy.get(view, viewer)
+        self.visible_users = self.visibility.visible["user"]
 
     def check_time(self) -> None:
         if time.perf_counter() > self.deadline:
@@ -109,7 +111,7 @@ class Typeahead:
             req = _Request(view, self.social, viewer, deadline, timeout_ms, self.typos if typos == "auto" else None)
             req.check_time()
             tag = text.hashtag_name(typed[1:].strip() if typed.startswith("#") else typed)
-            hashtags = lambda: self._cached((view.gen, "hashtag", tag, limit, typos),
+            hashtags = lambda: self._cached((view.gen, "hashtag", tag, limit, typos, req.visibility.hashtag_scope()),
                                             lambda: _hashtags(req, tag, limit))
             if typed.startswith("#"):
                 plan = {"hashtag": hashtags}
@@ -199,10 +201,10 @@ class Typeahead:
 def _hashtags(req: _Request, prefix: str, limit: int) -> list[tuple[int, float, bool]]:
     if not prefix or any(c.isspace() for c in prefix):
         return []
-    matches = req.view.posting("hashtag", f"name:{prefix[:PREFIX_MAX]}")
+    matches = req.view.posting("hashtag", f"name:{prefix[:PREFIX_MAX]}") & req.visibility.visible["hashtag"]
     if len(prefix) > PREFIX_MAX:
         matches = BitMap(i for i in req.checked(matches) if req.view.ext("hashtag", i).startswith(prefix))
-    typo = _typo_hashtags(req, prefix) - matches
+    typo = (_typo_hashtags(req, prefix) & req.visibility.visible["hashtag"]) - matches
     exact = req.view.iid("hashtag", prefix)
     exact = exact if exact is not None and exact in matches else None
     return _by_count(req.view, "hashtag", matches, exact, limit, typo)

@@ -1,4 +1,4 @@
-"""A deterministic synthetic platform as SPEC §2 canonical events.
+"""A deterministic synthetic platform as docs/events.md canonical events.
 
 `SyntheticPlatform(scale, seed)` yields the initial platform (`snapshot()`: places, users,
 follows, blocks, media, likes) and then a stream of later changes (`changes()`: renames,

@@ -1,14 +1,14 @@
 """A PostgreSQL platform stub with a transactional outbox.
 
-`PlatformDB.apply(event)` changes the platform tables as SPEC §2 says and appends the event
+`PlatformDB.apply(event)` changes the platform tables as docs/events.md says and appends the event
 to `outbox` in the same transaction; a `media.upsert` goes out with the hashtags and mentions
 it resolved, so that re-applying any suffix of the outbox (at-least-once) changes nothing. Platform writes are serialized by a transaction-level
 advisory lock, so outbox ids commit in id order and every snapshot holds exactly the events
 up to its largest outbox id (what the relay and `unicorn.rebuild` rely on). `bulk_load`
 does the same for an initial load with COPY.
 
-Ids are SPEC's unsigned 64-bit integers stored in `bigint` as two's complement
-(`to_db` / `from_db`); edges have no foreign keys, since SPEC keeps an edge whose user
+Ids are the reference's unsigned 64-bit integers stored in `bigint` as two's complement
+(`to_db` / `from_db`); edges have no foreign keys, since the contract keeps an edge whose user
 has not arrived yet.
 """
 
@@ -73,7 +73,7 @@ def resolved(event: Event, row: tuple) -> Event:
 
 
 def media_row(media: dict, resolve) -> tuple:
-    """The `media` row of a `media.upsert` (SPEC §2): hashtags normalized, mentions resolved now."""
+    """The `media` row of a `media.upsert` (docs/events.md): hashtags normalized, mentions resolved now."""
     if media.get("hashtags") is not None:
         tags = [t for t in (hashtag_name(t) for t in media["hashtags"]) if t]
     else:
@@ -120,7 +120,7 @@ class PlatformDB:
         self.close()
 
     def apply(self, event: dict) -> int:
-        """Validates and applies one SPEC §2 event; returns its outbox id. Invalid: `EventError`, nothing written."""
+        """Validates and applies one docs/events.md event; returns its outbox id. Invalid: `EventError`, nothing written."""
         event = validate(event)
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (PLATFORM_LOCK,))

@@ -3,7 +3,7 @@
 Each batch runs in one transaction holding the relay's `relay_position` row lock: read the
 rows after the stored position, publish them, `flush` (durable), then store the new
 position and commit. A crash after the flush re-publishes the batch, never skips it; applying
-an event again changes nothing (SPEC §2). Two relays of the same name never interleave.
+an event again changes nothing (docs/events.md). Two relays of the same name never interleave.
 `python -m firehose.sources.relay DSN LOG_DIR` relays into an embedded log.
 """
 
@@ -23,7 +23,7 @@ BATCH = 10_000
 
 
 def publish(producer: Producer, raw: bytes) -> None:
-    """One outbox event to the firehose; one that is not a SPEC §2 event goes to partition 0 for the indexer to dead-letter."""
+    """One outbox event to the firehose; one that is not a docs/events.md event goes to partition 0 for the indexer to dead-letter."""
     obj = orjson.loads(raw)
     try:
         producer.send(validate(obj))

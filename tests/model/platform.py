@@ -1,51 +1,83 @@
 """A plain-Python model of the platform, written from SPEC §1-§3 with sets and dicts.
 
-It shares no code with slipstream or the engine except text normalization (SPEC §1 itself).
-`Platform.apply` follows SPEC §2; `document` derives SPEC §1 documents; `term` gives the
-documents a SPEC §3 term matches (no privacy; tests/model/queries.py adds SPEC §4-§5).
+It imports nothing from the product (text rules: tests/model/text.py). `Platform.apply` follows
+SPEC §2; `document` derives SPEC §1 documents; `term` gives the documents a SPEC §3 term matches
+(no privacy; tests/model/queries.py adds SPEC §4-§5).
+
+- A caption's `@name` is kept as a name and resolved when read: the live user holding that
+  normalized username now, the lowest id if several do.
+- Event time: follows, blocks and likes keep the newest `ts` they were added at; a `user.delete`
+  or `media.delete` at `ts` T removes those touching it added before T and leaves a tombstone
+  that drops such older ones arriving later; newer ones survive.
+- Hashtag and place `media_count` count live media whose owner is not private.
 """
 
 from __future__ import annotations
 
-from unicorn.text import caption_hashtags, caption_mentions, hashtag_name, normalize, tokens
+from tests.model.text import caption_hashtags, caption_mentions, hashtag_name, normalize, tokens
 
 
 class Platform:
     def __init__(self) -> None:
         self.users: dict[int, dict] = {}
-        self.follows: set[tuple[int, int]] = set()
-        self.blocks: set[tuple[int, int]] = set()
-        self.likes: set[tuple[int, int]] = set()
+        self.follow_ts: dict[tuple[int, int], int] = {}
+        self.block_ts: dict[tuple[int, int], int] = {}
+        self.like_ts: dict[tuple[int, int], int] = {}
+        self.user_deleted_at: dict[int, int] = {}
+        self.media_deleted_at: dict[int, int] = {}
         self.places: dict[int, dict] = {}
         self.media: dict[int, dict] = {}
 
     # SPEC §2
 
+    @property
+    def follows(self) -> set[tuple[int, int]]:
+        return set(self.follow_ts)
+
+    @property
+    def blocks(self) -> set[tuple[int, int]]:
+        return set(self.block_ts)
+
+    @property
+    def likes(self) -> set[tuple[int, int]]:
+        return set(self.like_ts)
+
+    def _add(self, edges: dict, pair: tuple[int, int], ts: int, media: bool = False) -> None:
+        users = pair[:1] if media else pair
+        if any(ts < self.user_deleted_at.get(u, ts) for u in users):
+            return
+        if media and ts < self.media_deleted_at.get(pair[1], ts):
+            return
+        edges[pair] = max(ts, edges.get(pair, ts))
+
     def apply(self, event: dict) -> None:
-        op = event["op"]
+        op, ts = event["op"], event["ts"]
         if op == "user.upsert":
             user = event["user"]
             self.users[user["id"]] = {k: user[k] for k in ("id", "username", "full_name", "is_private", "is_verified")}
         elif op == "user.delete":
             uid = event["id"]
             self.users.pop(uid, None)
-            self.follows = {e for e in self.follows if uid not in e}
-            self.blocks = {e for e in self.blocks if uid not in e}
-            self.likes = {e for e in self.likes if e[0] != uid}
+            self.user_deleted_at[uid] = max(ts, self.user_deleted_at.get(uid, ts))
+            for edges in (self.follow_ts, self.block_ts):
+                for pair in [p for p, at in edges.items() if uid in p and at < ts]:
+                    del edges[pair]
+            for pair in [p for p, at in self.like_ts.items() if p[0] == uid and at < ts]:
+                del self.like_ts[pair]
             for mid in [m for m, media in self.media.items() if media["owner"] == uid]:
-                self._delete_media(mid)
+                self._delete_media(mid, ts)
         elif op == "follow.add":
-            self.follows.add((event["follower"], event["followee"]))
+            self._add(self.follow_ts, (event["follower"], event["followee"]), ts)
         elif op == "follow.remove":
-            self.follows.discard((event["follower"], event["followee"]))
+            self.follow_ts.pop((event["follower"], event["followee"]), None)
         elif op == "block.add":
-            self.blocks.add((event["blocker"], event["blocked"]))
+            self._add(self.block_ts, (event["blocker"], event["blocked"]), ts)
         elif op == "block.remove":
-            self.blocks.discard((event["blocker"], event["blocked"]))
+            self.block_ts.pop((event["blocker"], event["blocked"]), None)
         elif op == "like.add":
-            self.likes.add((event["user"], event["media"]))
+            self._add(self.like_ts, (event["user"], event["media"]), ts, media=True)
         elif op == "like.remove":
-            self.likes.discard((event["user"], event["media"]))
+            self.like_ts.pop((event["user"], event["media"]), None)
         elif op == "place.upsert":
             place = event["place"]
             self.places[place["id"]] = {k: place[k] for k in ("id", "name", "city", "country", "lat", "lng")}
@@ -55,14 +87,7 @@ class Platform:
                 tags = [t for t in (hashtag_name(t) for t in media["hashtags"]) if t]
             else:
                 tags = caption_hashtags(media["caption"])
-            if media.get("mentions") is not None:
-                mentions = list(media["mentions"])
-            else:
-                mentions = []
-                for name in caption_mentions(media["caption"]):
-                    known = [u for u, user in self.users.items() if normalize(user["username"]) == normalize(name)]
-                    if known:
-                        mentions.append(min(known))
+            explicit = media.get("mentions")
             self.media[media["id"]] = {
                 "id": media["id"],
                 "owner": media["owner"],
@@ -70,17 +95,36 @@ class Platform:
                 "taken_at": media["taken_at"],
                 "place": media.get("place"),
                 "hashtags": list(dict.fromkeys(tags)),
-                "mentions": list(dict.fromkeys(mentions)),
+                "explicit_mentions": None if explicit is None else list(dict.fromkeys(explicit)),
+                "mention_names": caption_mentions(media["caption"]),
             }
         elif op == "media.delete":
-            self._delete_media(event["id"])
+            self._delete_media(event["id"], ts)
         else:
             raise ValueError(op)
 
-    def _delete_media(self, mid: int) -> None:
-        """A deleted media takes every like on it along, also likes stored before it existed."""
+    def _delete_media(self, mid: int, ts: int) -> None:
+        """A deleted media takes along the likes on it older than the delete, also likes stored before it existed."""
         self.media.pop(mid, None)
-        self.likes = {e for e in self.likes if e[1] != mid}
+        self.media_deleted_at[mid] = max(ts, self.media_deleted_at.get(mid, ts))
+        for pair in [p for p, at in self.like_ts.items() if p[1] == mid and at < ts]:
+            del self.like_ts[pair]
+
+    def mentions(self, mid: int) -> list[int]:
+        """SPEC §2: explicit mentions as given; caption names resolved to their live holder now (lowest id)."""
+        media = self.media[mid]
+        if media["explicit_mentions"] is not None:
+            return media["explicit_mentions"]
+        resolved = []
+        for name in media["mention_names"]:
+            holders = [u for u, user in self.users.items() if normalize(user["username"]) == name]
+            if holders:
+                resolved.append(min(holders))
+        return list(dict.fromkeys(resolved))
+
+    def public_media(self) -> list[dict]:
+        """Live media whose owner is not private: what hashtag and place counts count (SPEC §1)."""
+        return [m for m in self.media.values() if not self.users.get(m["owner"], {}).get("is_private", False)]
 
     # SPEC §1 documents, counts derived from state
 
@@ -91,10 +135,11 @@ class Platform:
         return {z for a, z in self.follows if a == uid and z in self.users}
 
     def hashtags(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for media in self.media.values():
+        """Every live hashtag (carried by some live media) -> its count of public media."""
+        counts = {tag: 0 for media in self.media.values() for tag in media["hashtags"]}
+        for media in self.public_media():
             for tag in media["hashtags"]:
-                counts[tag] = counts.get(tag, 0) + 1
+                counts[tag] += 1
         return counts
 
     def document(self, vertical: str, key: int | str) -> dict | None:
@@ -119,19 +164,19 @@ class Platform:
                 "owner_username": owner["username"] if owner else None,
                 "caption": media["caption"],
                 "hashtags": media["hashtags"],
-                "mentions": media["mentions"],
+                "mentions": self.mentions(key),
                 "place": media["place"],
                 "taken_at": media["taken_at"],
                 "like_count": sum(1 for u, m in self.likes if m == key and u in self.users),
             }
         if vertical == "hashtag":
-            count = self.hashtags().get(key, 0)
-            return {"id": key, "name": key, "media_count": count} if count else None
+            counts = self.hashtags()
+            return {"id": key, "name": key, "media_count": counts[key]} if key in counts else None
         if vertical == "place":
             place = self.places.get(key)
             if place is None:
                 return None
-            return {**place, "media_count": sum(1 for m in self.media.values() if m["place"] == key)}
+            return {**place, "media_count": sum(1 for m in self.public_media() if m["place"] == key)}
         raise ValueError(vertical)
 
     def ids(self, vertical: str) -> set:
@@ -173,7 +218,7 @@ class Platform:
             if prefix == "hashtag":
                 return {m for m, media in self.media.items() if hashtag_name(value) in media["hashtags"]}
             if prefix == "mention":
-                return {m for m, media in self.media.items() if int(value) in media["mentions"]}
+                return {m for m in self.media if int(value) in self.mentions(m)}
             if prefix == "liker":
                 return {m for u, m in self.likes if u == int(value) and m in self.media}
             if prefix == "word":

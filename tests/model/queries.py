@@ -1,6 +1,7 @@
 """A plain-Python model of SPEC §4-§5 (query semantics, static order, privacy) over `Platform` state.
 
-Written from the SPEC with sets and sorting, sharing nothing with unicorn.query. Queries are
+Written from the SPEC with sets and sorting, importing nothing from the product. A hashtag is
+visible to a viewer while some media visible to that viewer carries it (SPEC §5). Queries are
 given in the engine's JSON form: {"term": "P:V"}, {"and"|"or"|"difference"|"weak_and"|"strong_or":
 [...]} with optional "optional_hits"/"optional_weight", {"apply"|"extract": "P:", "query": {...}}.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 
 from tests.model.platform import Platform
-from unicorn.text import hashtag_name
+from tests.model.text import hashtag_name
 
 # apply prefix -> the vertical of its inner query; extract field -> the media field it reads
 APPLY_INNER = {"following": "user", "follower": "user", "owner": "user", "mention": "user", "liker": "user",
@@ -47,6 +48,8 @@ class QueryModel:
             owners = {m: self.p.media[m]["owner"] for m in ids}
             return {m for m, o in owners.items()
                     if not self.hidden(o) and (not self.private(o) or self.sees_private(o))}
+        if vertical == "hashtag":
+            return {tag for m in self.visible("media") for tag in self.p.media[m]["hashtags"]}
         return ids
 
     def edge_visible(self, x: int) -> bool:
@@ -96,8 +99,8 @@ class QueryModel:
             field = arg.rstrip(":")
             out = set()
             for m in self.eval(q["query"], "media"):
-                value = self.p.media[m][{"owner": "owner", "place": "place", "mention": "mentions",
-                                         "hashtag": "hashtags"}[field]]
+                value = self.p.document("media", m)[{"owner": "owner", "place": "place", "mention": "mentions",
+                                                     "hashtag": "hashtags"}[field]]
                 out |= set(value) if isinstance(value, list) else {value}
             return out & self.visible(vertical)
         sets = [self.eval(o, vertical) for o in arg]

@@ -1,4 +1,4 @@
-"""Query text or JSON -> query tree (SPEC §4), with SPEC §6's size limits.
+"""Query text or JSON -> query tree (docs/query-language.md), with docs/http-api.md's size limits.
 
 S-expression form::
 
@@ -45,7 +45,7 @@ def parse(query: str | dict) -> Node:
         return parse_text(query)
     if isinstance(query, dict):
         return parse_json(query)
-    raise QueryError("bad_query", f"query must be a string or a JSON object, got {type(query).__name__}")
+    raise _bad(f"query must be a string or a JSON object, got {type(query).__name__}", "$")
 
 
 def _bad(message: str, pos: Pos) -> QueryError:

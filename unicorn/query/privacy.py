@@ -1,9 +1,19 @@
-"""SPEC §5 per viewer, by ARCHITECTURE.md's formulas over the index's own postings.
+"""docs/privacy.md per viewer, by ARCHITECTURE.md's formulas over the index's own postings.
 
 For viewer V: F = `following:V` (whom V follows), P = `is:private`, H = `_blocks:V | _blockedby:V`.
 Visible users are `_live - H`; visible media are `_live - (_private - owner:X for X in F&P | {V})
-- owner:X for X in H`; hashtags and places are all live ones. The edge terms `following:X`,
-`follower:X`, `liker:X` are visible iff `(X not in P or X == V or X in F) and X not in H`.
+- owner:X for X in H`; places are all live ones. The edge terms `following:X`, `follower:X`,
+`liker:X` are visible iff `(X not in P or X == V or X in F) and X not in H`.
+
+Visible hashtags are those some visible media carries, without scanning the visible media. A
+visible media is public (not `_private`) or private and owned by someone in `F&P | {V}`, and
+not owned by someone in H. A hashtag has a visible public carrier iff its `media_count` (its
+public carriers, docs/events.md) exceeds the number of its public carriers owned in H; the hashtags
+with a positive count are slipstream's `_public` posting. So visible hashtags are `_public`,
+minus those whose every public carrier is owned in H (counted over H's media only, when V has
+blocks), plus the hashtags of the private media of `F&P | {V}` outside H. Most viewers see
+exactly `_public` (no hashtag only hidden owners carry, none only private media carry), and
+share it.
 
 `Cache` keeps these sets per (generation, viewer); each vertical's visible set is computed on
 first use (a people search never pays for media privacy) with the snapshot at hand, which has
@@ -26,6 +36,7 @@ class _Viewer:
         self.visible: dict[str, FrozenBitMap] = {}
         self.lock = threading.Lock()
         self.hidden_edges = FrozenBitMap()
+        self.public_hashtags_only = False  # whether the visible hashtags are exactly `_public`
         if viewer is None:
             return
         self.following = view.posting("user", f"following:{viewer}")
@@ -39,15 +50,38 @@ class _Viewer:
 
     def compute(self, view, vertical: str) -> FrozenBitMap:
         live = view.posting(vertical, "_live")
-        if self.viewer is None or vertical in ("hashtag", "place"):
+        if self.viewer is None or vertical == "place":
             return live
         if vertical == "user":
             return FrozenBitMap(BitMap(live) - self.hidden)
+        if vertical == "hashtag":
+            return self._hashtags(view)
+        private_unseen = BitMap(view.posting("media", "_private")) - _owners_media(view, self._allowed())
+        return FrozenBitMap(BitMap(live) - private_unseen - _owners_media(view, self.hidden))
+
+    def _allowed(self) -> BitMap:
+        """Owners whose private media the viewer sees, unless hidden: private followees and the viewer."""
         allowed = BitMap(self.following & self.private)
         if self.me is not None:
             allowed.add(self.me)
-        private_unseen = BitMap(view.posting("media", "_private")) - _owners_media(view, allowed)
-        return FrozenBitMap(BitMap(live) - private_unseen - _owners_media(view, self.hidden))
+        return allowed
+
+    def _hashtags(self, view) -> FrozenBitMap:
+        """The hashtags carried by some media visible to the viewer (see the module's docstring)."""
+        public = visible = view.posting("hashtag", "_public")
+        private = view.posting("media", "_private")
+        if self.hidden:
+            tags, hidden_carriers = view.link_columns().target_counts("hashtag", _owners_media(view, self.hidden) - private)
+            only_hidden = tags[view.rank("hashtag").count[tags] == hidden_carriers]
+            if len(only_hidden):
+                visible = visible - BitMap(only_hidden.tolist())
+        seen_private = _owners_media(view, self._allowed() - self.hidden) & private
+        if seen_private:
+            extra = BitMap(view.link_columns().targets("hashtag", seen_private)) - visible
+            if extra:
+                visible = visible | extra
+        self.public_hashtags_only = visible is public
+        return visible
 
 
 def _owners_media(view, user_iids) -> BitMap:
@@ -77,11 +111,18 @@ class Visibility:
 
     def __init__(self, shared: _Viewer, view) -> None:
         self.viewer = shared.viewer
+        self._shared = shared
         self.visible = _Visible(shared, view)
         self.hidden_edges: FrozenBitMap = shared.hidden_edges  # user iids X whose edge terms are empty
 
     def edge_visible(self, x_iid: int) -> bool:
         return x_iid not in self.hidden_edges
+
+    def hashtag_scope(self) -> int | None | str:
+        """Who shares this viewer's visible hashtags: "public" when they are exactly `_public`
+        (the same for every such viewer), else the viewer (None: the admin)."""
+        self.visible["hashtag"]  # sets public_hashtags_only
+        return "public" if self._shared.public_hashtags_only else self.viewer
 
 
 class Cache:

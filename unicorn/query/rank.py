@@ -1,4 +1,4 @@
-"""The exact static order (SPEC §4) and top-K selection without sorting whole sets.
+"""The exact static order (docs/query-language.md) and top-K selection without sorting whole sets.
 
 | vertical | order |
 | user     | followers_count desc, id asc |

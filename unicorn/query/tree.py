@@ -1,4 +1,4 @@
-"""The typed query tree (SPEC §4) that parsing produces and type checking, planning and evaluation consume.
+"""The typed query tree (docs/query-language.md) that parsing produces and type checking, planning and evaluation consume.
 
 Every node carries `pos`: a 0-based character offset into s-expression text, or a JSON path
 (`$.and[1]`) for the JSON form. Modifiers (`optional_hits`, `optional_weight`) may sit on any
@@ -81,5 +81,5 @@ def walk(node: Node):
 
 
 def has_top_k(node: Node) -> bool:
-    """Whether the tree contains weak-and or strong-or (then SPEC §4's `total` is the number of results)."""
+    """Whether the tree contains weak-and or strong-or (then docs/query-language.md's `total` is the number of results)."""
     return any(isinstance(n, (WeakAnd, StrongOr)) for n in walk(node))

@@ -1,4 +1,4 @@
-"""Verticals and values (SPEC §3-§4): checks a parsed tree for one vertical and normalizes term values.
+"""Verticals and values (docs/query-language.md-§4): checks a parsed tree for one vertical and normalizes term values.
 
 After `check(tree, vertical)` every node's `vertical` is what it yields and every `Term.value`
 is normalized: entity ids as canonical decimals, hashtag names per `text.hashtag_name` (a

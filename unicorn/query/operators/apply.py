@@ -1,4 +1,4 @@
-"""`apply PREFIX:` (SPEC §4): the or of `PREFIX:id` for every id the inner query yields.
+"""`apply PREFIX:` (docs/query-language.md): the or of `PREFIX:id` for every id the inner query yields.
 
 More than `ctx.fanout` inner ids are cut to the best `fanout` in the inner vertical's static
 order and the response is marked truncated. Edge prefixes (following, follower, liker) skip ids

@@ -1,4 +1,4 @@
-"""`extract FIELD:` (SPEC §4): the visible entities that field FIELD of the inner query's media points
+"""`extract FIELD:` (docs/query-language.md): the visible entities that field FIELD of the inner query's media points
 to, read from the index's link columns (one numpy gather over the inner media)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`strong-or` (SPEC §4): taking the operands in the order written, each weighted operand first
+"""`strong-or` (docs/query-language.md): taking the operands in the order written, each weighted operand first
 contributes its best documents not yet chosen, up to its quota (never past the limit); the
 remaining slots go to the best documents of the whole union not yet chosen.
 """

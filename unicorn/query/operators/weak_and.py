@@ -1,4 +1,4 @@
-"""`weak-and` (SPEC §4): walk the documents matching every required operand in static order;
+"""`weak-and` (docs/query-language.md): walk the documents matching every required operand in static order;
 accept one when every optional operand it misses still has budget, taking one from each; stop at
 the limit. Once a budget is spent, only documents in that operand can be accepted, so the rest
 of the walk is restricted to them and never visits a document it would reject.

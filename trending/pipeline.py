@@ -1,0 +1,77 @@
+"""The four stages in a line, run by the indexer inside each batch's write transaction.
+
+    pipeline = Pipeline(dsn)                  # once per indexer
+    run = pipeline.begin(batch)               # per batch
+    run.observe(event)                        # per event, right after Slipstream applied it
+    run.finish()                              # before the batch commits with its offsets
+
+`observe` runs the pre-processor (owner as of that event), the parser and the scorer's counting;
+`finish` flushes the scorer, ranks, and writes the snapshot (ids and titles, best first) into the
+batch, and to PostgreSQL when a DSN is configured. Everything the pipeline writes into the index
+commits in the batch's transaction, with the firehose offsets: a crash loses or doubles nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+from firehose.events import Event
+from trending.parser import KINDS, parse
+from trending.preprocess import preprocess
+from trending.ranker import MIN_DISTINCT, Ranked, Ranker
+from trending.scorer import Scorer
+from unicorn.trending import DSN_ENV, SNAPSHOT, encode
+
+
+class Pipeline:
+    def __init__(self, dsn: str | None = None) -> None:
+        self.scorer = Scorer(candidate_min=MIN_DISTINCT)
+        self.ranker = Ranker()
+        self.sink = None
+        if dsn:
+            from trending.sink import PostgresSnapshots
+
+            self.sink = PostgresSnapshots(dsn)
+        self._batch = None
+
+    @classmethod
+    def from_env(cls) -> Pipeline:
+        return cls(os.environ.get(DSN_ENV) or None)
+
+    def begin(self, batch) -> Pipeline:
+        self._batch = batch
+        self.scorer.begin(batch)
+        return self
+
+    def observe(self, event: Event) -> None:
+        scorer = self.scorer
+        scorer.advance(event["ts"])
+        enriched = preprocess(self._batch, event)
+        if enriched is not None:
+            for use in parse(enriched):
+                scorer.add(use)
+
+    def finish(self) -> dict[str, dict]:
+        """Rank and store the snapshots; returns them per kind ({"as_of", "results"})."""
+        flushed = self.scorer.flush()
+        ranked = self.ranker.rank(self.scorer, flushed)
+        snapshots = {}
+        for kind in KINDS:
+            results = self._described(kind, ranked[kind])
+            self._batch.put_aux(SNAPSHOT, kind.encode(), encode(flushed.as_of, results))
+            if self.sink is not None:
+                self.sink.write(kind, flushed.as_of, results)
+            snapshots[kind] = {"as_of": flushed.as_of, "results": results}
+        return snapshots
+
+    def _described(self, kind: str, ranked: list[Ranked]) -> list[dict]:
+        """The API's form of the ranked items that exist (a live hashtag, an upserted place)."""
+        batch, results = self._batch, []
+        for item in ranked:
+            doc = batch.doc(kind, item.iid)
+            if doc is None:
+                continue
+            title = f"#{doc['name']}" if kind == "hashtag" else doc["name"]
+            results.append({"id": str(doc["id"]), "title": title, "score": round(item.score, 6),
+                            "recent": item.recent, "baseline": round(item.baseline, 6)})
+        return results

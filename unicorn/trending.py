@@ -1,0 +1,80 @@
+"""Trending hashtags and places, read side (docs/http-api.md `/v1/trending`).
+
+The indexer's trending pipeline (`trending/`) writes one ranked snapshot per kind with every batch,
+into the index (`SNAPSHOT` in the store's `aux` db) and, when a PostgreSQL DSN is configured, into
+the table `trending_snapshot` as well. `Trending` reads it from PostgreSQL through an in-process
+read-through cache (cachetools TTLCache) when it has a DSN, else from the index, and applies the
+viewer's privacy (docs/privacy.md): places are public; a hashtag is shown only while some media visible to
+the viewer carries it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import msgpack
+from cachetools import TTLCache
+
+from unicorn.query import privacy
+
+DSN_ENV = "UNICORN_TRENDING_DSN"  # PostgreSQL for the snapshots, for the indexer and the server
+SNAPSHOT = "trending.snapshot"  # aux name; key: the kind, utf-8
+KINDS = ("hashtag", "place")
+LIMIT_MAX = 50
+TABLE = "trending_snapshot"
+DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    kind text PRIMARY KEY,
+    as_of bigint NOT NULL,
+    results jsonb NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT now())"""
+
+
+def encode(as_of: int | None, results: list[dict]) -> bytes:
+    """A snapshot: `results` are {"id", "title", "score", "recent", "baseline"}, best first."""
+    return msgpack.packb({"as_of": as_of, "results": results})
+
+
+def decode(raw: bytes | None) -> dict[str, Any]:
+    return msgpack.unpackb(raw) if raw is not None else {"as_of": None, "results": []}
+
+
+class Trending:
+    def __init__(self, index, dsn: str | None = None, ttl_seconds: float = 1.0) -> None:
+        self._index = index
+        self._dsn = dsn
+        self._privacy = privacy.Cache()
+        self._cache: TTLCache = TTLCache(maxsize=len(KINDS), ttl=ttl_seconds)
+        self._lock = threading.Lock()
+        self._table_ready = False
+
+    def snapshot(self, kind: str, view) -> dict[str, Any]:
+        if self._dsn is None:
+            return decode(view.aux(SNAPSHOT, kind.encode()))
+        with self._lock:
+            hit = self._cache.get(kind)
+        if hit is None:
+            hit = self._from_postgres(kind)
+            with self._lock:
+                self._cache[kind] = hit
+        return hit
+
+    def _from_postgres(self, kind: str) -> dict[str, Any]:
+        import psycopg
+
+        with psycopg.connect(self._dsn, connect_timeout=5) as conn:
+            if not self._table_ready:  # the server may start before the indexer made it
+                conn.execute(DDL)
+                self._table_ready = True
+            row = conn.execute(f"SELECT as_of, results FROM {TABLE} WHERE kind = %s", (kind,)).fetchone()
+        return {"as_of": None, "results": []} if row is None else {"as_of": row[0], "results": row[1]}
+
+    def top(self, kind: str, limit: int, viewer: int | None) -> dict[str, Any]:
+        """docs/http-api.md: {"kind", "results": [{"id", "title", "score", "recent", "baseline"}], "as_of"}."""
+        with self._index.reader() as view:
+            snapshot = self.snapshot(kind, view)
+            results = snapshot["results"]
+            if kind == "hashtag" and viewer is not None:
+                media = self._privacy.get(view, viewer).visible["media"]
+                results = [r for r in results if view.posting("media", f"hashtag:{r['id']}").intersect(media)]
+        return {"kind": kind, "results": results[:limit], "as_of": snapshot["as_of"]}
