@@ -47,6 +47,7 @@ from unicorn.errors import QueryError
 from unicorn.query.typecheck import decimal, shown
 from unicorn.store import Index
 from unicorn.text import hashtag_name
+from unicorn.typeahead import TYPOS
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 64 * 1024
@@ -117,10 +118,15 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
         viewer = _viewer(params.get("viewer"))
         limit = _int_param(params.get("limit", "10"), "limit")
         verticals = tuple(params.get("verticals", TYPEAHEAD_VERTICALS).split(","))
+        typos = params.get("typos", "auto")
+        if typos not in TYPOS:
+            raise ApiError("bad_request", f"typos must be one of {', '.join(TYPOS)}, got {shown(typos)}")
         viewer = viewer_of(request, role, viewer)
         allow(role, viewer)
-        result = await off_loop(f"typeahead q={params['q']!r} viewer={viewer} limit={limit} verticals={verticals}",
-                                lambda: service.typeahead.search(params["q"], viewer, limit, verticals, timeout_ms, arrived))
+        result = await off_loop(f"typeahead q={params['q']!r} viewer={viewer} limit={limit} verticals={verticals} "
+                                f"typos={typos!r}",
+                                lambda: service.typeahead.search(params["q"], viewer, limit, verticals, timeout_ms,
+                                                                 arrived, typos))
         return JSONResponse(result)
 
     async def trending_endpoint(request: Request) -> Response:

@@ -71,6 +71,7 @@ SCHEMAS = {
         "vertical": {"type": "string", "enum": ["user", "hashtag", "place"]}, "id": ID,
         "title": {"type": "string"}, "subtitle": {"type": "string"}, "score": {"type": "number"},
         "verified": {"type": "boolean", "description": "users only: a verified account"},
+        "typo": {"type": "boolean", "const": True, "description": "present when found only through an edit"},
         "social": {**_ref("Social"), "description": "users only, when there is a viewer"}}},
     "TypeaheadResponse": {"type": "object", "required": ["q", "results", "took_ms"], "properties": {
         "q": {"type": "string"}, "results": {"type": "array", "items": _ref("TypeaheadResult")},
@@ -183,7 +184,11 @@ def document(demo: bool = False) -> dict:
                     {"name": "verticals", "in": "query", "required": False,
                      "schema": {"type": "string", "pattern": f"^{_ONE_VERTICAL}(?:,{_ONE_VERTICAL})*$",
                                 "default": ",".join(TYPEAHEAD_VERTICALS)},
-                     "description": "comma-separated, no spaces: " + ", ".join(TYPEAHEAD_VERTICALS)}],
+                     "description": "comma-separated, no spaces: " + ", ".join(TYPEAHEAD_VERTICALS)},
+                    {"name": "typos", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["auto", "0"], "default": "auto"},
+                     "description": "auto: a token of 4-7 characters also matches a name starting within one edit "
+                                    "of it, 8 or more within two; 0: exact matches only"}],
                 "responses": {**_ok("TypeaheadResponse", "ranked results"), **_errors(*API_ERRORS)}}},
             "/v1/trending": {"get": {
                 "summary": "Trending hashtags or places: distinct public accounts far above their baseline",

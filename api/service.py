@@ -61,6 +61,8 @@ class Service:
         self.engine = Engine(index, rankers=rankers(social))
         self.trending = Trending(index, dsn=os.environ.get(DSN_ENV) or None)
         self.typeahead = Typeahead(index, social)
+        with index.reader() as view:  # the typo vocabularies too
+            self.typeahead.typos.refresh(view)
 
     def state(self) -> dict:
         """{"index_open", "index_generation", "index_size_bytes", "firehose_lag", "indexer"}.

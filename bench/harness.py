@@ -65,6 +65,9 @@ def searchers(index: Index) -> Searchers:
         typeahead = importlib.import_module("unicorn.typeahead").Typeahead(index)
     except ImportError:
         typeahead = None
+    if typeahead is not None:
+        with index.reader() as view:  # as the server does before it serves (api/service.py)
+            typeahead.typos.refresh(view)
     return Searchers(Engine(index), typeahead)
 
 
@@ -136,7 +139,7 @@ def ours(searcher: Searchers, item: Item) -> tuple[list[str], float]:
     started = time.perf_counter()
     if item.order == "typeahead":
         found = searcher.typeahead.search(item.text, item.viewer, limit=item.limit, verticals=("user",),
-                                          timeout_ms=TIMEOUT_MS)["results"]
+                                          timeout_ms=TIMEOUT_MS, typos="0")["results"]  # PostgreSQL's SQL is exact
     else:
         found = searcher.engine.search(item.vertical, item.query, item.viewer, limit=item.limit, order=item.order,
                                        timeout_ms=TIMEOUT_MS).results

@@ -8,13 +8,22 @@ results, or the name's length + 1 when it never is. Over the same index, the soc
 unicorn.typeahead's (users only), popularity-only is the engine's `(term name:TYPED)` in static
 order (followers count first): both match the same users and differ only in order.
 
+With one typo (issue 16): the same pairs, the name typed with one random substitution,
+transposition or deletion in its first five characters; "social_typos" is the typeahead with
+`typos=auto`, "social_typos_off" with `typos=0`, and "popularity_typos" the typeahead with
+`typos=auto` and no viewer (no social signal: popularity and the typo rule only, as text engines
+rank). `latency` gives the typeahead's in-process p50/p99 per call and ranking: the exact path
+(`typos=0`), `typos=auto` on the names as written, and `typos=auto` on the names with a typo.
+
 Goals (issue 7): social mean <= 2.0 for followees, and >= 40% fewer keystrokes than popularity.
+Goals (issue 16): with one typo, <= 3.0 within two hops and >= 40% fewer than with typos off.
 """
 
 from __future__ import annotations
 
 import random
 import statistics
+import time
 
 from pyroaring import BitMap
 
@@ -23,6 +32,10 @@ from unicorn.text import normalize, tokens
 
 TOP = 3
 KINDS = ("followee", "second_hop")
+TYPO_WITHIN = 5  # the typo falls within the name's first characters
+# ranking -> (typeahead viewer: the pair's or none, typos parameter)
+TYPO_RANKINGS = {"social_typos": ("viewer", "auto"), "social_typos_off": ("viewer", "0"),
+                 "popularity_typos": (None, "auto")}
 
 
 def quoted(value: str) -> str:
@@ -35,9 +48,31 @@ def typed_name(doc: dict) -> str:
     return name or " ".join(tokens(doc["username"])) or normalize(doc["username"])
 
 
+def with_typo(rng: random.Random, text: str) -> str:
+    """`text` with one substitution, transposition or deletion at a letter among its first TYPO_WITHIN."""
+    spots = [i for i in range(min(TYPO_WITHIN, len(text))) if text[i] != " "]
+    at = rng.choice(spots)
+    kind = rng.choice(("substitution", "transposition", "deletion"))
+    if kind == "transposition" and at + 1 < len(text) and text[at + 1] not in (" ", text[at]):
+        return text[:at] + text[at + 1] + text[at] + text[at + 2:]
+    if kind == "deletion" and len(text) > 1:
+        return text[:at] + text[at + 1:]
+    letters = [c for c in "aeioustnrlmdk" if c != text[at]]
+    return text[:at] + rng.choice(letters) + text[at + 1:]
+
+
+LATENCY: dict[str, list[float]] = {}
+
+
 def top(searcher, viewer: int, typed: str, ranking: str) -> list[str]:
-    if ranking == "social":
-        found = searcher.typeahead.search(typed, viewer, limit=TOP, verticals=("user",))["results"]
+    if ranking == "social" or ranking in TYPO_RANKINGS:
+        who, typos = TYPO_RANKINGS.get(ranking, ("viewer", "auto"))
+        started = time.perf_counter()
+        found = searcher.typeahead.search(typed, viewer if who else None, limit=TOP, verticals=("user",),
+                                          typos=typos)["results"]
+        path = {"social": "typos_auto_as_written", "social_typos": "typos_auto_with_typo",
+                "social_typos_off": "typos_0_with_typo", "popularity_typos": "typos_auto_no_viewer_with_typo"}[ranking]
+        LATENCY.setdefault(path, []).append((time.perf_counter() - started) * 1000)
     else:
         found = searcher.engine.search("user", f"(term name:{quoted(typed)})", viewer, limit=TOP).results
     return [r["id"] for r in found]
@@ -84,13 +119,17 @@ def sample_pairs(view, vis_cache, rng: random.Random, pairs: int) -> list[tuple[
 
 def measure(searcher, index, rng: random.Random, pairs: int = 200) -> dict:
     """`searcher`: bench.harness.Searchers (the engine, and the typeahead when it exists)."""
-    rankings = (["social"] if searcher.typeahead else []) + ["popularity_only"]
+    typo_rankings = list(TYPO_RANKINGS) if searcher.typeahead else []
+    rankings = (["social"] if searcher.typeahead else []) + ["popularity_only"] + typo_rankings
     with index.reader() as view:
         sampled = sample_pairs(view, searcher.engine._privacy, rng, pairs)
     counts = {name: {k: [] for k in KINDS} for name in rankings}
+    LATENCY.clear()
     for kind, viewer, target, text in sampled:
+        mistyped = with_typo(rng, text)
         for name in rankings:
-            counts[name][kind].append(keystrokes(searcher, viewer, str(target), text, name))
+            typed = mistyped if name in typo_rankings else text
+            counts[name][kind].append(keystrokes(searcher, viewer, str(target), typed, name))
     out: dict = {"pairs": len(sampled), "top": TOP}
     for name in rankings:
         out[name] = {kind: _mean(v) for kind, v in counts[name].items()}
@@ -99,6 +138,15 @@ def measure(searcher, index, rng: random.Random, pairs: int = 200) -> dict:
         out["reduction_vs_popularity"] = {
             kind: round(1 - out["social"][kind]["mean_keystrokes"] / out["popularity_only"][kind]["mean_keystrokes"], 3)
             if out["social"][kind]["pairs"] else None for kind in (*KINDS, "all")}
+    if typo_rankings:
+        out["typo_reduction_vs_typos_off"] = {
+            kind: round(1 - out["social_typos"][kind]["mean_keystrokes"]
+                        / out["social_typos_off"][kind]["mean_keystrokes"], 3)
+            if out["social_typos"][kind]["pairs"] else None for kind in (*KINDS, "all")}
+        out["latency"] = {path: {"p50_ms": round(statistics.median(ms), 4),
+                                 "p99_ms": round(sorted(ms)[min(len(ms) - 1, int(len(ms) * 0.99))], 4),
+                                 "calls": len(ms)}
+                          for path, ms in sorted(LATENCY.items())}
     return out
 
 

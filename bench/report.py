@@ -78,6 +78,14 @@ def goals(result: dict) -> list[tuple[str, str, str, str]]:
     row("#7 relevance: followees, social", "<= 2.0 keystrokes", _get(rel, "social", "followee", "mean_keystrokes"), True, 2.0)
     row("#7 relevance: fewer keystrokes than popularity", ">= 40% fewer",
         _get(rel, "reduction_vs_popularity", "all"), False, 0.4)
+    row("#16 relevance with one typo, within two hops", "<= 3.0 keystrokes",
+        _get(rel, "social_typos", "all", "mean_keystrokes"), True, 3.0)
+    row("#16 relevance with one typo: fewer keystrokes than typos off", ">= 40% fewer",
+        _get(rel, "typo_reduction_vs_typos_off", "all"), False, 0.4)
+    row("#16 relevance without typos: second hop", "<= 2.5 keystrokes",
+        _get(rel, "social", "second_hop", "mean_keystrokes"), True, 2.5)
+    row("#16 typeahead with a typo p99 in-process", "<= 5 ms",
+        _get(rel, "latency", "typos_auto_with_typo", "p99_ms"), True, 5.0, " ms")
     return rows
 
 
@@ -130,6 +138,18 @@ def markdown(result: dict) -> str:
         if "reduction_vs_popularity" in rel:
             r = rel["reduction_vs_popularity"]
             lines.append("| reduction | " + " | ".join(_fig(r[k]) for k in ("followee", "second_hop", "all")) + " |")
+        for name in ("social_typos", "social_typos_off", "popularity_typos"):
+            if name in rel:
+                lines.append(f"| {name} (one typo) | " + " | ".join(_fig(rel[name][k]["mean_keystrokes"]) for k in
+                                                                   ("followee", "second_hop", "all")) + " |")
+        if "typo_reduction_vs_typos_off" in rel:
+            r = rel["typo_reduction_vs_typos_off"]
+            lines.append("| typo reduction vs typos off | " + " | ".join(_fig(r[k]) for k in
+                                                                       ("followee", "second_hop", "all")) + " |")
+        if "latency" in rel:
+            lines += ["", "Typeahead latency per call in-process (users, limit 3): " + "; ".join(
+                f"{path} p50 {f['p50_ms']:.3f} ms, p99 {f['p99_ms']:.3f} ms ({f['calls']} calls)"
+                for path, f in rel["latency"].items()) + "."]
     size = result.get("size")
     if size:
         lines += ["", "## Size", "",

@@ -110,7 +110,9 @@ def test_normalization_multi_token_and_long_prefixes(typeahead):
     assert ids(typeahead.search("jo st", viewer=VIEWER)) == [("user", "7")]
     assert ids(typeahead.search("jolly tow", viewer=VIEWER)) == [("place", "300")]
     assert ids(typeahead.search("jonathanatha", viewer=VIEWER)) == [("user", "26")]
-    assert typeahead.search("jonathanatx", viewer=VIEWER)["results"] == []
+    assert typeahead.search("jonathanatx", viewer=VIEWER, typos="0")["results"] == []
+    found = typeahead.search("jonathanatx", viewer=VIEWER)["results"]  # one substitution from "jonathanath"
+    assert [(r["id"], r.get("typo")) for r in found] == [("26", True)]
 
 
 def test_verticals_and_limit(typeahead):

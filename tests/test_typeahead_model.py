@@ -15,10 +15,12 @@ from tests.indexed import indexed
 from tests.model.platform import Platform
 from tests.model.queries import QueryModel
 from tests.model.text import hashtag_name, normalize, tokens
+from tests.model.typos import TYPO, match
 from tests.strategies import USER_IDS, events
 from unicorn.typeahead import Typeahead
 
 TYPED = ["", " ", "j", "jo", "JO ", "jon d", "joh li", "zoë", "Ångström", "jonathanatha", "jonathanathan", "东",
+         "jonh", "jnoathan", "smiht", "jonathnaathan", "anstrom", "#jonatahn", "#cafe_pairs", "beahc",
          "o'neil", "bob smi", "bob_smith", "li", "t", "tok", "caf", "de fl", "café", "s", "!!",
          "@", "@jo", "@JOE", "@jon.doe", "@doe", "@bob_smith", "@smith", "@jonathanathan", "@东京", "@o'neil",
          "#", "#s", "#sun", "#Café_Paris", "#cafe_", "#beach", "#jonathanatha", "#jonathanathan1", "# s"]
@@ -29,7 +31,7 @@ def pop(count: int) -> float:
     return min(math.log10(1 + count) / 7, 0.999)
 
 
-def model_typeahead(p: Platform, typed: str, viewer: int | None, limit: int, verticals) -> list[dict]:
+def model_typeahead(p: Platform, typed: str, viewer: int | None, limit: int, verticals, typos: bool = True) -> list[dict]:
     """SPEC §6 typeahead results, computed with sets over the model platform."""
     qm = QueryModel(p, viewer)
     users = qm.visible("user")
@@ -45,17 +47,21 @@ def model_typeahead(p: Platform, typed: str, viewer: int | None, limit: int, ver
             doc = p.document("user", u)
             own = tokens(doc["username"]) + ([] if username_only else tokens(doc["full_name"]))
             exact = normalize(doc["username"]) == normalize(text)
-            matched = bool(wanted) and all(any(t.startswith(w) for t in own) for w in wanted)
-            if not matched and not (username_only and exact):
+            how = match(wanted, own, typos and not username_only)
+            if how is None and not (username_only and exact):
                 continue
             via = {f for f in followees if (f, u) in p.follows}
             m = len(via)
-            score = 8.0 * exact + 4.0 * (u in followees) + 3.0 * m / (1.0 + m) + pop(doc["followers_count"])
-            scored.append((score, doc, via))
+            typo = how == "typo"
+            score = (8.0 * exact + 4.0 * (u in followees) + 3.0 * m / (1.0 + m) + pop(doc["followers_count"])
+                     - TYPO * typo)
+            scored.append((score, doc, via, typo))
         scored.sort(key=lambda s: (-s[0], -s[1]["followers_count"], s[1]["id"]))
-        for n, (score, doc, via) in enumerate(scored[:limit]):
+        for n, (score, doc, via, typo) in enumerate(scored[:limit]):
             result = {"vertical": "user", "id": str(doc["id"]), "title": doc["username"],
                       "subtitle": doc["full_name"], "score": round(score, 4), "verified": doc["is_verified"]}
+            if typo:
+                result["typo"] = True
             if viewer is not None:
                 shown = sorted((p.document("user", f) for f in via), key=lambda d: (-d["followers_count"], d["id"]))
                 result["social"] = {"following": doc["id"] in followees, "followed_by_count": len(via),
@@ -66,23 +72,28 @@ def model_typeahead(p: Platform, typed: str, viewer: int | None, limit: int, ver
         prefix = hashtag_name(typed[1:].strip() if typed.startswith("#") else typed)
         if prefix and not any(c.isspace() for c in prefix):
             visible = qm.visible("hashtag")
-            tags = [(name, count) for name, count in p.hashtags().items() if name in visible and name.startswith(prefix)]
-            tags.sort(key=lambda t: (t[0] != prefix, -t[1], t[0]))
-            for n, (name, count) in enumerate(tags[:limit]):
-                score = round(4.0 * (name == prefix) + pop(count), 4)
+            tags = [(name, count, match([prefix], [name], typos)) for name, count in p.hashtags().items()
+                    if name in visible]
+            tags = [(name, count, how == "typo") for name, count, how in tags if how]
+            tags.sort(key=lambda t: (t[0] != prefix, -t[1], t[2], t[0]))
+            for n, (name, count, typo) in enumerate(tags[:limit]):
+                score = round(4.0 * (name == prefix) + pop(count) - TYPO * typo, 4)
                 result = {"vertical": "hashtag", "id": name, "title": f"#{name}",
                           "subtitle": f"{count:,} post" + ("" if count == 1 else "s"), "score": score}
+                if typo:
+                    result["typo"] = True
                 found.append((-score, 1, n, result))
     if "place" in verticals and not typed.startswith(("@", "#")):
         wanted = tokens(typed)
         places = [p.document("place", i) for i in p.places]
-        places = [d for d in places if wanted and all(any(t.startswith(w) for t in tokens(d["name"])) for w in wanted)]
-        places.sort(key=lambda d: (-d["media_count"], d["id"]))
-        for n, d in enumerate(places[:limit]):
-            score = round(pop(d["media_count"]), 4)
+        places = [(d, match(wanted, tokens(d["name"]), typos) == "typo") for d in places
+                  if match(wanted, tokens(d["name"]), typos)]
+        places.sort(key=lambda dt: (-dt[0]["media_count"], dt[1], dt[0]["id"]))
+        for n, (d, typo) in enumerate(places[:limit]):
+            score = round(pop(d["media_count"]) - TYPO * typo, 4)
             where = ", ".join(part for part in (d["city"], d["country"]) if part)
             found.append((-score, 2, n, {"vertical": "place", "id": str(d["id"]), "title": d["name"],
-                                         "subtitle": where, "score": score}))
+                                         "subtitle": where, "score": score, **({"typo": True} if typo else {})}))
     found.sort(key=lambda f: f[:3])
     return [f[3] for f in found[:limit]]
 
@@ -95,7 +106,7 @@ def same(got: list[dict], expected: list[dict]) -> bool:
 
 
 requests = st.lists(st.tuples(st.sampled_from(TYPED), st.none() | USER_IDS, st.integers(1, 6),
-                              st.sampled_from([VERTICALS, ("user",), ("hashtag", "place")])),
+                              st.sampled_from([VERTICALS, ("user",), ("hashtag", "place")]), st.booleans()),
                     min_size=30, max_size=30)
 
 
@@ -104,11 +115,11 @@ requests = st.lists(st.tuples(st.sampled_from(TYPED), st.none() | USER_IDS, st.i
 def test_typeahead_matches_model(history, reqs):
     with indexed(history) as (index, platform):
         typeahead = Typeahead(index)
-        for typed, viewer, limit, verticals in reqs:
-            got = typeahead.search(typed, viewer, limit, verticals, timeout_ms=60_000)
-            expected = model_typeahead(platform, typed, viewer, limit, verticals)
+        for typed, viewer, limit, verticals, typos in reqs:
+            got = typeahead.search(typed, viewer, limit, verticals, timeout_ms=60_000, typos="auto" if typos else "0")
+            expected = model_typeahead(platform, typed, viewer, limit, verticals, typos)
             assert got["q"] == typed
-            assert same(got["results"], expected), f"{typed!r} viewer={viewer} limit={limit} {verticals}"
+            assert same(got["results"], expected), f"{typed!r} viewer={viewer} limit={limit} {verticals} {typos=}"
 
 
 graph_quiet = {"media.upsert", "media.delete", "like.add", "like.remove", "place.upsert"}
@@ -129,7 +140,8 @@ def test_typeahead_follows_each_new_snapshot(first, second, quiet, reqs):
                         if not quiet or event["op"] in graph_quiet:
                             slip.apply(event)
                             platform.apply(event)
-            for typed, viewer, limit, verticals in reqs:
-                got = typeahead.search(typed, viewer, limit, verticals, timeout_ms=60_000)
-                expected = model_typeahead(platform, typed, viewer, limit, verticals)
+            for typed, viewer, limit, verticals, typos in reqs:
+                got = typeahead.search(typed, viewer, limit, verticals, timeout_ms=60_000,
+                                       typos="auto" if typos else "0")
+                expected = model_typeahead(platform, typed, viewer, limit, verticals, typos)
                 assert same(got["results"], expected), f"phase {phase}: {typed!r} viewer={viewer} limit={limit}"

@@ -6,9 +6,11 @@ For viewer V, with F the live followees of V that are not hidden from V (SPEC §
   + 4 * (V follows c)
   + 3 * m / (1 + m)      m = how many of F follow c (at most MAX_EXPANDED followees counted)
   + popularity(followers_count)                         in [0, 1)
+  - TYPO * (c was found only through a typo)            -- typeahead only
 
 so an exact username beats everyone, a followee beats every non-followee, any mutual beats any
-stranger, and popularity orders the rest. Ties break by the static order (followers desc, id asc).
+stranger, popularity orders the rest, and an exact match beats an otherwise equal typo match.
+Ties break by the static order (followers desc, id asc).
 
 A `Circle` holds F and the 2-hop counts of a viewer. A newer snapshot renews it for a posting
 lookup per followee when nothing it depends on changed, and rebuilds it otherwise, so a live
@@ -30,6 +32,7 @@ from pyroaring import AbstractBitMap, FrozenBitMap
 from unicorn.query import privacy, rank
 
 EXACT, FOLLOWED, MUTUAL = 8.0, 4.0, 3.0
+TYPO = 0.0005  # below every social step (a followee scores >= 4, anyone else < 3 + CAP = 3.999)
 MAX_EXPANDED = 1000  # followees whose following lists feed the 2-hop counts
 POPULAR = 2048  # best users by static order, kept per generation
 SHOWN = 3  # followees named in a result's social context
@@ -153,11 +156,14 @@ class Social:
         return best
 
     def rank(self, view, circle: Circle, matches: AbstractBitMap, limit: int,
-             exact: AbstractBitMap = FrozenBitMap()) -> list[tuple[int, float]]:
+             exact: AbstractBitMap = FrozenBitMap(), typo: AbstractBitMap = FrozenBitMap()) -> list[tuple[int, float]]:
         """The best `limit` of `matches` (visible users) by social score, best first; exact whenever the
         viewer has at most MAX_EXPANDED followees (else mutuals count only that many of them)."""
         close = (matches & circle.followees) | (matches & circle.hop) | (matches & exact)
-        ids = np.union1d(rank.as_array(close), self._strangers(view, matches - close, limit))
+        rest = matches - close
+        strangers = (np.union1d(self._strangers(view, rest - typo, limit), self._strangers(view, rest & typo, limit))
+                     if typo else self._strangers(view, rest, limit))
+        ids = np.union1d(rank.as_array(close), strangers)
         if not len(ids):
             return []
         cols = view.rank("user")
@@ -165,6 +171,8 @@ class Social:
         mutual = circle.mutuals(ids)
         score = (EXACT * _member(ids, rank.as_array(exact)) + FOLLOWED * _member(ids, circle.followee_ids)
                  + MUTUAL * mutual / (1.0 + mutual) + _popularities(followers))
+        if typo:
+            score = score - TYPO * _member(ids, rank.as_array(typo))
         order = np.lexsort((cols.ext_id[ids], -followers, -score))[:limit]
         return [(int(i), round(float(s), 4)) for i, s in zip(ids[order], score[order])]
 

@@ -434,6 +434,10 @@ class ReadView:
                     columns._set(iid, decode(raw) if raw is not None else None)
             columns.gen = self.gen
 
+    def changed_since(self, vertical: str, gen: int) -> BitMap | None:
+        """Internal ids whose documents changed after `gen` up to this view; None when unknown."""
+        return self._dirty_since(vertical, gen)
+
     def _dirty_since(self, vertical: str, gen: int) -> BitMap | None:
         """Internal ids whose documents changed after `gen` up to this view; None when unknown."""
         if gen < 0 or gen < self.gen - RANKDIRTY_KEEP:

@@ -1,0 +1,40 @@
+"""SPEC §6 typos in plain Python: optimal string alignment distance and the edit rule."""
+
+from __future__ import annotations
+
+TYPO = 0.0005  # unicorn/social.py's documented penalty of a typo match
+
+
+def osa(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, swaps of neighbours."""
+    d = [[i + j if i == 0 or j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def edits_allowed(typed: str) -> int:
+    return 0 if len(typed) < 4 else 1 if len(typed) < 8 else 2
+
+
+def starts_within(typed: str, name_token: str, typos: bool = True) -> bool:
+    """Whether `name_token` starts with `typed`, or (typos on) with something within the allowed edits of it."""
+    if name_token.startswith(typed):
+        return True
+    edits = edits_allowed(typed) if typos else 0
+    return edits > 0 and any(osa(typed, name_token[:m]) <= edits for m in range(len(name_token) + 1))
+
+
+def match(wanted: list[str], name_tokens: list[str], typos: bool = True) -> str | None:
+    """"exact" when every wanted token starts a name token, "typo" when every one does only with its
+    allowed edits, else None."""
+    if not wanted:
+        return None
+    if all(any(t.startswith(w) for t in name_tokens) for w in wanted):
+        return "exact"
+    if typos and all(any(starts_within(w, t) for t in name_tokens) for w in wanted):
+        return "typo"
+    return None
