@@ -104,15 +104,14 @@ def warn_without_keys() -> None:
 def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 1, with_indexer: bool = False) -> None:
     warn_without_keys()
     os.environ["UNICORN_DATA"] = str(Path(data).resolve())
-    metrics_dir = None
-    if (workers > 1 or with_indexer) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        metrics_dir = tempfile.mkdtemp(prefix="unicorn-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     if with_indexer:
         _check_writer_free(Path(data))
-    child = None
+    metrics_dir = child = None
     with stopping_on_signals():
         try:
+            if (workers > 1 or with_indexer) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                metrics_dir = tempfile.mkdtemp(prefix="unicorn-metrics-")
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
             if with_indexer:
                 child = start_indexer(Path(data))
             uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-from bench.servers import free_port
 from firehose.log import EmbeddedLog
 from indexer.lock import writer_lock
 from tests.test_indexer_daemon import index_state
@@ -65,8 +64,14 @@ def test_a_second_indexer_refuses_and_names_the_holder(tmp_path: Path) -> None:
         assert code == 1
         assert "another indexer is writing the index" in err and f"pid {holder.pid}" in err
         assert f"index --data {tmp_path}" in err  # the holder's command line
-        code, err = finish(unicorn(tmp_path, "serve", "--with-indexer", "--port", str(free_port())))
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        refused = subprocess.Popen([sys.executable, "-m", "unicorn.cli", "serve", "--with-indexer", "--port", "0",
+                                    "--data", str(tmp_path)], env={**ENV, "TMPDIR": str(scratch)},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        code, err = finish(refused)
         assert code == 1 and f"pid {holder.pid}" in err
+        assert not list(scratch.iterdir())  # a refused serve leaves nothing behind (its metrics directory)
     finally:
         stop(holder)
     code, err = finish(unicorn(tmp_path, "index", "--once"))  # the lock died with its holder
