@@ -4,11 +4,12 @@ group, and the whole group stopped when the `with` block ends, also when an asse
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -67,3 +68,30 @@ def wait_for_line(log: Path, pattern: str, proc: subprocess.Popen, seconds: floa
         if proc.poll() is not None or time.monotonic() > deadline:
             raise AssertionError(f"no {pattern!r} in the output (exit {proc.poll()}):\n{text}")
         time.sleep(0.05)
+
+
+def kill_at_random_instants(args: Callable[[random.Random], list[str]], log: Path, env: dict,
+                            committed: Callable[[], int], total: int, kills: int, pause: float,
+                            rng: random.Random) -> int:
+    """Run `args(rng)` again and again, SIGKILL it at a random instant (up to `pause` s) once it has
+    committed something new, `kills` times, then let one run finish; returns how many kills landed
+    before everything (`total`) was committed."""
+    landed = 0
+    for attempt in range(kills + 1):
+        before = committed()
+        with started(args(rng), log, env=env) as daemon:
+            if attempt == kills:  # enough kills: let it finish
+                assert daemon.wait(300) == 0
+                break
+            deadline = time.monotonic() + 60
+            while committed() == before and daemon.poll() is None:  # kill only once it is working
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0, pause))
+            if daemon.poll() is not None:
+                assert daemon.returncode == 0
+                break
+            daemon.send_signal(signal.SIGKILL)
+            daemon.wait()
+        landed += committed() < total
+    return landed

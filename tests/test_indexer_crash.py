@@ -29,7 +29,7 @@ from firehose.transport import Producer
 from indexer import meta_key
 from tests.brokers import running_tansu
 from tests.model.platform import Platform
-from tests.processes import started
+from tests.processes import kill_at_random_instants, started
 from tests.test_indexer_daemon import committed, index_state, model_docs
 from unicorn.store import Index
 
@@ -118,29 +118,11 @@ RUN = "import sys, indexer; indexer.run(sys.argv[1], once=True, batch_size=int(s
 def test_sigkill_at_random_instants_loses_and_doubles_nothing(stream, clean, tmp_path):
     with EmbeddedLog(tmp_path / "firehose", PARTITIONS).producer() as producer:
         garbage = produce(producer, stream)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    rng = random.Random(5)
     index_dir = tmp_path / "index"
-
-    kills_mid_stream = 0
-    for attempt in range(40):
-        before = committed(index_dir)
-        with started([sys.executable, "-c", RUN, str(tmp_path), str(rng.choice([50, 200, 1000]))],
-                     tmp_path / "daemon.log", env=env) as daemon:
-            if attempt >= 25:  # enough kills: let it finish
-                assert daemon.wait(300) == 0
-                break
-            deadline = time.monotonic() + 60
-            while committed(index_dir) == before and daemon.poll() is None:  # kill only once it is working
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0, 0.12))
-            if daemon.poll() is not None:
-                assert daemon.returncode == 0
-                break
-            daemon.send_signal(signal.SIGKILL)
-            daemon.wait()
-        kills_mid_stream += committed(index_dir) < len(stream) + garbage
+    kills_mid_stream = kill_at_random_instants(
+        lambda rng: [sys.executable, "-c", RUN, str(tmp_path), str(rng.choice([50, 200, 1000]))],
+        tmp_path / "daemon.log", {**os.environ, "PYTHONPATH": str(ROOT)}, lambda: committed(index_dir),
+        len(stream) + garbage, kills=25, pause=0.12, rng=random.Random(5))
     assert kills_mid_stream >= 8
     index = Index(index_dir, readonly=True)
     assert index_state(index) == clean

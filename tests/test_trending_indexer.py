@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -20,6 +18,7 @@ from api import create_app
 from firehose.log import EmbeddedLog
 from firehose.sources.trends import TrendScenario
 from tests.test_api_endpoints import AS_ADMIN, KEYS
+from tests.processes import kill_at_random_instants
 from tests.test_indexer_daemon import committed
 from tests.test_trending_pipeline import aux_state
 from unicorn.store import Index
@@ -79,32 +78,11 @@ RUN = "import sys, indexer; indexer.run(sys.argv[1], once=True, batch_size=int(s
 
 def test_sigkill_at_random_instants_neither_loses_nor_doubles_a_count(events, clean, tmp_path):
     write_firehose(tmp_path, events)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    rng = random.Random(7)
     index_dir = tmp_path / "index"
-    kills_mid_stream = 0
-    for attempt in range(30):
-        before = committed(index_dir)
-        daemon = subprocess.Popen([sys.executable, "-c", RUN, str(tmp_path), str(rng.choice([40, 150, 400]))], env=env)
-        try:
-            if attempt >= 10:  # enough kills: let it finish
-                assert daemon.wait(300) == 0
-                break
-            deadline = time.monotonic() + 60
-            while committed(index_dir) == before and daemon.poll() is None:  # kill only once it is working
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0, 0.1))
-            if daemon.poll() is not None:
-                assert daemon.returncode == 0
-                break
-            daemon.send_signal(signal.SIGKILL)
-            daemon.wait()
-            kills_mid_stream += committed(index_dir) < len(events)
-        finally:
-            if daemon.poll() is None:
-                daemon.kill()
-                daemon.wait()
+    kills_mid_stream = kill_at_random_instants(
+        lambda rng: [sys.executable, "-c", RUN, str(tmp_path), str(rng.choice([40, 150, 400]))],
+        tmp_path / "daemon.log", {**os.environ, "PYTHONPATH": str(ROOT)}, lambda: committed(index_dir),
+        len(events), kills=10, pause=0.1, rng=random.Random(7))
     assert kills_mid_stream >= 4
     assert committed(index_dir) == len(events)
     index = Index(index_dir, readonly=True)
