@@ -113,11 +113,22 @@ def pytest_configure(config: pytest.Config) -> None:
 SESSION_TMP = pytest.StashKey[tuple[str, "str | None"]]()
 
 
+def own_resource_tracker(pid: int, cmd: str) -> bool:
+    """This interpreter's multiprocessing resource tracker: started on the first use of a spawn
+    context (bench's process pool, run in-process by a test), it exits with this interpreter."""
+    try:
+        ppid = int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return False
+    return ppid == os.getpid() and "from multiprocessing.resource_tracker import main" in cmd
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if SESSION_TMP not in session.config.stash:
         return
     session_tmp, saved_tmpdir = session.config.stash[SESSION_TMP]
-    problems = [f"child process left running: {pid} {cmd}" for pid, cmd in descendants(os.getpid())]
+    problems = [f"child process left running: {pid} {cmd}" for pid, cmd in descendants(os.getpid())
+                if not own_resource_tracker(pid, cmd)]
     problems += [f"process left running in the suite's temp dir: {pid} {cmd}"
                  for pid, cmd in processes_mentioning(session_tmp)]
     problems += [f"temporary path left behind: {path}" for path in sorted(Path(session_tmp).iterdir())]
