@@ -42,12 +42,12 @@ from api.metrics import Metrics
 from api.responses import JSONResponse
 from api.service import Service
 from api.slowlog import SlowLog
+from indexer.store import Index
 from unicorn.engine import parse_id
 from unicorn.errors import QueryError
 from unicorn.query.typecheck import decimal, shown
-from unicorn.store import Index
-from unicorn.text import hashtag_name
 from unicorn.typeahead import TYPOS
+from vocabulary.text import hashtag_name
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 64 * 1024

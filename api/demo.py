@@ -7,9 +7,9 @@ viewer token for that user, which is what the page then sends with every API cal
 
 from __future__ import annotations
 
-from unicorn import text
-from unicorn.schema import LIVE
-from unicorn.store import ReadView
+from indexer.store import ReadView
+from vocabulary import text
+from vocabulary.schema import LIVE
 
 PERSONAS = 6
 TOKEN_TTL_S = 3600

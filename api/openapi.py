@@ -12,9 +12,10 @@ from functools import cache
 from api.demo import MAX_USERNAME
 from api.errors import STATUS
 from unicorn.engine import MAX_ID
-from unicorn.schema import VERTICALS
-from unicorn.typeahead import MAX_CHARS, MAX_LIMIT as TYPEAHEAD_MAX_LIMIT
+from unicorn.typeahead import MAX_CHARS
+from unicorn.typeahead import MAX_LIMIT as TYPEAHEAD_MAX_LIMIT
 from unicorn.typeahead import VERTICALS as TYPEAHEAD_VERTICALS
+from vocabulary.schema import VERTICALS
 
 SEARCH_MAX_LIMIT = 1000
 

@@ -65,14 +65,14 @@ def stopping_on_signals() -> Iterator[None]:
 def _check_writer_free(data: Path) -> None:
     """Refuse to start when another process writes the index (the child takes the lock itself)."""
     from indexer.lock import writer_lock
-    from unicorn import paths
+    from vocabulary import paths
 
     with writer_lock(paths.index(data)):
         pass
 
 
 def start_indexer(data: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "unicorn.cli", "index", "--data", str(data)])
+    return subprocess.Popen([sys.executable, "-m", "console.cli", "index", "--data", str(data)])
 
 
 def stop_child(child: subprocess.Popen) -> None:

@@ -10,13 +10,14 @@ from pathlib import Path
 import lmdb
 
 from indexer import meta_key
-from unicorn import paths
+from indexer.store import Index
+from trending.snapshot import DSN_ENV
 from unicorn.engine import Engine
-from unicorn.schema import VERTICALS
 from unicorn.social import Social
-from unicorn.store import Index
-from unicorn.trending import DSN_ENV, Trending
+from unicorn.trending import Trending
 from unicorn.typeahead import Typeahead, rankers
+from vocabulary import paths
+from vocabulary.schema import VERTICALS
 
 SOURCE = "embedded"  # the firehose source whose offsets the indexer commits with each batch
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from bench import workload
 from bench.workload import Item, quoted
 from firehose.sources.generator import SyntheticPlatform
+from indexer.store import Index
 from slipstream import Slipstream
 from unicorn.engine import Engine
-from unicorn.store import Index
 
 BATCH = 20_000
 WORKLOAD_CLASSES = ["user_typeahead", "people_2hop", "media_by_followees", "extract_owners", "weak_and", "strong_or"]

@@ -36,8 +36,8 @@ import pyroaring
 from bench import postgres, relevance, report
 from bench.servers import Postgres
 from bench.workload import Inputs, Item, items, sample_inputs
+from indexer.store import Index
 from unicorn.engine import Engine
-from unicorn.store import Index
 
 SCENARIOS = ("queries", "relevance", "size", "http", "ingest", "rebuild")
 # scenario -> the report keys it fills

@@ -27,7 +27,7 @@ import orjson
 
 from bench.engine import build, percentiles
 from bench.http import KEY, Server
-from unicorn import paths
+from vocabulary import paths
 
 THREE_LEVELS = "(apply follower: (apply following: (apply follower: (term name:a))))"
 HEAVY = {"vertical": "user", "viewer": 1, "limit": 1000, "explain": True, "query": THREE_LEVELS}

@@ -30,8 +30,8 @@ import orjson
 
 from bench.engine import build, percentiles
 from bench.servers import free_port
-from unicorn import paths
 from unicorn.typeahead import Typeahead
+from vocabulary import paths
 
 KEY = "bench-http-key"
 REQUESTS = 40_000  # more than a run sends, so that a request is rarely repeated

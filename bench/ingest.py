@@ -30,8 +30,8 @@ import indexer
 from firehose.events import Event, validate
 from firehose.sources.generator import generate
 from firehose.transport import Producer
-from unicorn import paths
-from unicorn.store import Index
+from indexer.store import Index
+from vocabulary import paths
 
 PROBE_BASE = 2**62
 PROBES = 200
@@ -131,8 +131,8 @@ def run(scale: str = "S", seed: int = 1, kafka: bool = True) -> dict:
         with EmbeddedLog(paths.firehose(data)).producer() as producer:
             results["embedded"] = _scenario("embedded", producer, data, events, load)
         if kafka:
-            from firehose.kafka import KafkaProducer
             from bench.servers import Tansu, free_port
+            from firehose.kafka import KafkaProducer
 
             broker = Tansu(free_port())
             broker.start()

@@ -20,7 +20,7 @@ import psycopg
 
 from firehose.events import Event
 from firehose.sources.postgres import media_row
-from unicorn.text import normalize, tokens
+from vocabulary.text import normalize, tokens
 
 MAX_SIGNED = 2**63 - 1
 

@@ -28,7 +28,7 @@ import time
 from pyroaring import BitMap
 
 from unicorn.query import rank
-from unicorn.text import normalize, tokens
+from vocabulary.text import normalize, tokens
 
 TOP = 3
 KINDS = ("followee", "second_hop")

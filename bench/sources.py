@@ -17,7 +17,7 @@ from firehose.log import EmbeddedLog
 from firehose.sources.generator import SyntheticPlatform
 from firehose.sources.postgres import PlatformDB
 from firehose.sources.relay import OutboxRelay
-from unicorn.rebuild import rebuild
+from indexer.rebuild import rebuild
 
 
 def run(dsn: str, scale: str, work: Path) -> dict[str, float]:

@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 
 from firehose.sources.trends import TrendScenario
+from indexer.store import Index
 from slipstream import Slipstream
 from trending import Pipeline
 from trending.scorer import BUCKET_MS, RECENT
-from unicorn.store import Index
 
 TOP = 10
 INDEXER_BATCH = 5000  # the indexer's default batch size

@@ -28,9 +28,9 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from firehose.sources import generator
-from unicorn.schema import PREFIX_MAX
-from unicorn.text import tokens
 from unicorn.typos import Vocabulary, allowed
+from vocabulary.schema import PREFIX_MAX
+from vocabulary.text import tokens
 
 
 def vocabularies(scale: str) -> dict[str, list[str]]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from bench.postgres import like_prefix
 from unicorn.query import rank
-from unicorn.text import normalize, tokens
+from vocabulary.text import normalize, tokens
 
 PREFIX_LENGTHS = (1, 2, 3, 4, 5)
 TYPEAHEAD_LIMIT = 10

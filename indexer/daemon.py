@@ -16,8 +16,8 @@ import os
 import signal
 import threading
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import lmdb
@@ -28,9 +28,9 @@ from firehose.log import cause
 from firehose.transport import Consumer, Record
 from indexer.lock import writer_lock
 from indexer.stats import Stats, meta_key
+from indexer.store import Index
 from slipstream import Slipstream
 from trending import Pipeline
-from unicorn.store import Index
 
 IDLE_POLL = 0.2  # seconds a poll waits for the first record of a batch
 NEARLY_FULL = 64 << 20  # free bytes under which an I/O error is reported as a full disk
@@ -218,7 +218,7 @@ def run(data: str | Path, *, once: bool = False, bootstrap: str | None = None, t
     A progress display is shown for `once` when stderr is a terminal (or `progress` is True).
     """
     from indexer.progress import drain_progress
-    from unicorn import paths
+    from vocabulary import paths
 
     data = Path(data)
     stop = stop or threading.Event()
@@ -242,7 +242,7 @@ def run(data: str | Path, *, once: bool = False, bootstrap: str | None = None, t
 
 def _open_source(data: Path, bootstrap: str | None, topic: str) -> tuple[Consumer, DeadLetters, str]:
     from firehose.deadletter import EmbeddedDeadLetters, KafkaDeadLetters
-    from unicorn import paths
+    from vocabulary import paths
 
     if bootstrap is None:
         from firehose.log import EmbeddedLog

@@ -1,4 +1,4 @@
-"""Slipstream: turns each docs/events.md event into document updates and term diffs on a WriteBatch.
+"""Slipstream: turns each docs/events.md event into document updates and term diffs on the index's write batch.
 
 Edges (follows, blocks, likes) are stored whether or not their endpoints exist; documents,
 `_live` and the derived counts of docs/events.md follow existence. Every handler is idempotent, so a
@@ -26,11 +26,18 @@ from collections.abc import Callable, Iterable
 from pyroaring import BitMap
 
 from firehose.events import Event
-from slipstream.terms import (ATNAME, caption_name_terms, hashtag_terms, media_terms, mention_terms, place_terms,
-                              user_terms)
-from unicorn.schema import LIVE
-from unicorn.store import WriteBatch
-from unicorn.text import caption_hashtags, caption_mentions, hashtag_name, normalize
+from slipstream.batch import Batch
+from slipstream.terms import (
+    ATNAME,
+    caption_name_terms,
+    hashtag_terms,
+    media_terms,
+    mention_terms,
+    place_terms,
+    user_terms,
+)
+from vocabulary.schema import LIVE
+from vocabulary.text import caption_hashtags, caption_mentions, hashtag_name, normalize
 
 # Keys of the store's `times` db: an edge (kind, internal ids of its two ends) or a tombstone
 # (kind, internal id). 9-byte key + 8-byte ts per stored edge.
@@ -44,7 +51,7 @@ NEVER = -(2**63)  # the time of an edge stored without one (bulk rebuild): older
 class Slipstream:
     """Applies events to one write batch."""
 
-    def __init__(self, batch: WriteBatch) -> None:
+    def __init__(self, batch: Batch) -> None:
         self.batch = batch
         self._handlers: dict[str, Callable[[Event], None]] = {
             "user.upsert": self._user_upsert,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from unicorn.schema import LIVE, PREFIX_MAX
-from unicorn.text import normalize, tokens
+from vocabulary.schema import LIVE, PREFIX_MAX
+from vocabulary.text import normalize, tokens
 
 ATNAME = "_atname:"  # media: those whose mentions follow the caption's `@NAME`
 

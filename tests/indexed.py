@@ -6,9 +6,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from indexer.store import Index
 from slipstream import Slipstream
 from tests.model.platform import Platform
-from unicorn.store import Index
 
 
 @contextmanager

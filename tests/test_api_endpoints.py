@@ -16,12 +16,12 @@ from api.errors import STATUS
 from api.slowlog import SlowLog
 from firehose.events import validate
 from firehose.log import EmbeddedLog
+from indexer.store import Index
 from slipstream import Slipstream
-from tests.test_typeahead_behaviour import HISTORY
 from tests.indexed import indexed
-from unicorn import paths
-from unicorn.schema import VERTICALS
-from unicorn.store import Index
+from tests.test_typeahead_behaviour import HISTORY
+from vocabulary import paths
+from vocabulary.schema import VERTICALS
 
 ADMIN, SEARCH = "admin-key-0123", "search-key-4567"
 KEYS = {ADMIN: "admin", SEARCH: "search"}

@@ -20,7 +20,7 @@ from bench import harness, postgres, relevance
 from bench.__main__ import main
 from bench.servers import Postgres
 from bench.workload import Item
-from unicorn.text import normalize
+from vocabulary.text import normalize
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_relevance_and_size_are_reported(bench_run):
 
 def test_a_wrong_answer_fails_the_comparison(bench_run, monkeypatch):
     _, root, _ = bench_run
-    from unicorn.store import Index
+    from indexer.store import Index
 
     server = Postgres(root / "data" / "pg").start()
     index = Index(root / "data" / "index")
@@ -110,7 +110,7 @@ def test_a_wrong_answer_fails_the_comparison(bench_run, monkeypatch):
 
 def test_keystrokes_until_the_target_shows(bench_run):
     _, root, _ = bench_run
-    from unicorn.store import Index
+    from indexer.store import Index
 
     index = Index(root / "data" / "index")
     try:

@@ -24,9 +24,9 @@ from starlette.testclient import TestClient
 from api import create_app
 from bench.servers import free_port
 from firehose.sources.generator import SyntheticPlatform
+from indexer.store import Index
 from slipstream import Slipstream
-from unicorn import paths
-from unicorn.store import Index
+from vocabulary import paths
 
 ADMIN = "budget-admin-key"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}

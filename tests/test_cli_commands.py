@@ -13,20 +13,18 @@ import pytest
 
 from firehose.events import validate
 from firehose.kafka import KafkaProducer
+from indexer.store import Index
 from tests.brokers import unique_topic
 from tests.processes import started, wait_for_line
 from tests.test_cli_thin_path import EVENTS
-from unicorn import paths
 from unicorn.engine import Engine
-from unicorn.store import Index
-
-
+from vocabulary import paths
 
 COMMANDS = ["demo", "ingest", "index", "serve", "query", "rebuild"]
 
 
 def cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "unicorn.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "console.cli", *args], capture_output=True, text=True,
                           timeout=120, cwd=cwd, env=env)
 
 
@@ -57,7 +55,7 @@ def test_serve_answers_on_the_port_it_binds(tmp_path):
     assert cli("index", "--once", "--data", str(data)).returncode == 0
     log = tmp_path / "serve.log"
     env = {**os.environ, "UNICORN_API_KEYS": "k:admin"}
-    with started([sys.executable, "-m", "unicorn.cli", "serve", "--data", str(data), "--port", "0"], log, env=env) as proc:
+    with started([sys.executable, "-m", "console.cli", "serve", "--data", str(data), "--port", "0"], log, env=env) as proc:
         port = wait_for_line(log, r"Uvicorn running on http://127\.0\.0\.1:(\d+)", proc, 60).group(1)
         url = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200

@@ -1,4 +1,4 @@
-"""Issue 17's rough edges of the console script, through `python -m unicorn.cli` in subprocesses:
+"""Issue 17's rough edges of the console script, through `python -m console.cli` in subprocesses:
 `serve` without keys warns, an unknown viewer sees what a user with no edges sees, `query`
 prints a table with headers, and `bench` is a click command that needs the `bench` extra."""
 
@@ -36,7 +36,7 @@ sys.meta_path.insert(0, NotInstalled())
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "unicorn.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "console.cli", *args], capture_output=True, text=True,
                           timeout=120, env=env)
 
 
@@ -44,7 +44,7 @@ def _serve_stderr(tmp_path: Path, env: dict) -> tuple[str, int]:
     """Start `unicorn serve` on a free port; return its stderr once uvicorn listens, and the port."""
     out, err = tmp_path / "serve.out", tmp_path / "serve.err"
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "unicorn.cli", "serve", "--data", str(tmp_path / "data"),
+        proc = subprocess.Popen([sys.executable, "-m", "console.cli", "serve", "--data", str(tmp_path / "data"),
                                  "--port", "0"], stdout=stdout, stderr=stderr, env=env, start_new_session=True)
     try:
         port = int(wait_for_line(err, r"Uvicorn running on http://127\.0\.0\.1:(\d+)", proc, 60).group(1))
@@ -137,7 +137,7 @@ def test_query_prints_a_table_with_headers(tmp_path):
 
 def test_bench_is_a_click_command_with_its_options():
     done = cli("bench", "--help")
-    assert done.returncode == 0 and done.stdout.startswith("Usage: python -m unicorn.cli bench [OPTIONS]")
+    assert done.returncode == 0 and done.stdout.startswith("Usage: python -m console.cli bench [OPTIONS]")
     assert all(option in done.stdout for option in BENCH_OPTIONS)
     assert "[queries|relevance|size|http|ingest|rebuild]" in done.stdout
     assert "pip install -e '.[bench]'" in " ".join(done.stdout.split())
@@ -160,7 +160,7 @@ def test_bench_without_the_bench_extra_says_how_to_install_it(tmp_path):
     env = _without_matplotlib(tmp_path)
     helped = cli("bench", "--help", env=env)
     assert helped.returncode == 0 and "--scenario" in helped.stdout
-    for argv, name in ((["-m", "unicorn.cli", "bench"], "python -m unicorn.cli bench"), (["-m", "bench"], "python -m bench")):
+    for argv, name in ((["-m", "console.cli", "bench"], "python -m console.cli bench"), (["-m", "bench"], "python -m bench")):
         done = subprocess.run([sys.executable, *argv, "--scale", "S", "--out", str(tmp_path / "out"),
                                "--data", str(tmp_path / "data")], capture_output=True, text=True, env=env, timeout=120)
         assert done.returncode == 1 and done.stdout == ""

@@ -13,7 +13,7 @@ EVENTS = Path(__file__).parent / "data" / "thin_path.jsonl"
 
 def unicorn(data: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "unicorn.cli", *args, "--data", str(data)],
+        [sys.executable, "-m", "console.cli", *args, "--data", str(data)],
         capture_output=True, text=True, check=check, timeout=120,
     )
 
@@ -96,7 +96,7 @@ def test_backup_while_indexing_then_restore(tmp_path: Path) -> None:
         "id": 1000 + i, "username": f"jo{i}", "full_name": "", "is_private": False, "is_verified": False}}) + "\n"
         for i in range(3000)))
     unicorn(data, "ingest", str(more))
-    indexing = subprocess.Popen([sys.executable, "-m", "unicorn.cli", "index", "--once", "--batch-size", "100",
+    indexing = subprocess.Popen([sys.executable, "-m", "console.cli", "index", "--once", "--batch-size", "100",
                                  "--data", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         copied = unicorn(data, "backup", str(backup))

@@ -20,7 +20,7 @@ SERVING = r"Uvicorn running on http://127\.0\.0\.1:(\d+)"
 
 def demo(data: Path, log: Path):
     """`unicorn demo` with a generous time budget: the answers, not the speed of a cold demo, are tested."""
-    return started([sys.executable, "-m", "unicorn.cli", "demo", "--data", str(data), "--port", "0"], log,
+    return started([sys.executable, "-m", "console.cli", "demo", "--data", str(data), "--port", "0"], log,
                    env={**os.environ, "UNICORN_TIMEOUT_MS": "60000"})
 
 

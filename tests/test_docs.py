@@ -15,15 +15,14 @@ from pathlib import Path
 
 import orjson
 import pytest
-
 from starlette.testclient import TestClient
 
 from api.app import create_app
 from firehose.events import validate
+from indexer.store import Index
 from slipstream import Slipstream
 from unicorn.engine import Engine
 from unicorn.errors import QueryError
-from unicorn.store import Index
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BLOCK = re.compile(r"```unicorn-query(?P<attrs>[^\n]*)\n(?P<query>.*?)```\n(?P<expect>[^\n]*)", re.S)

@@ -6,10 +6,10 @@ import pytest
 from pyroaring import BitMap
 
 from firehose.events import validate
+from indexer.store import Index
 from slipstream import Slipstream
 from unicorn.engine import Engine
 from unicorn.errors import QueryError
-from unicorn.store import Index
 
 
 def user(uid, name, private=False):

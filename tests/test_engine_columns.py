@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from indexer.store import Index, LinkColumns
 from slipstream import Slipstream
 from tests.model.platform import Platform
 from tests.model.queries import QueryModel
@@ -19,7 +20,6 @@ from tests.strategies import USER_IDS, events
 from tests.test_query_model import query
 from unicorn import store
 from unicorn.engine import Engine
-from unicorn.store import Index, LinkColumns
 
 FIELDS = {"owner": 0, "place": 1, "hashtag": 2, "mention": 3}
 EXTRACTS = [("user", "owner"), ("user", "mention"), ("place", "place"), ("hashtag", "hashtag")]

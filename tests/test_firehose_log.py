@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 import firehose.log
 from firehose.deadletter import EmbeddedDeadLetters
 from firehose.events import from_msgpack, to_json_line, validate
-from firehose.log import EmbeddedLog, LogError, ingest_jsonl
+from firehose.ingest import ingest_jsonl
+from firehose.log import EmbeddedLog, LogError
 from firehose.transport import Consumer
 from tests.processes import started, wait_for_line
 

@@ -37,7 +37,7 @@ from tests import fuzz_strategies as fz
 from tests.indexed import indexed
 from unicorn.errors import QueryError
 from unicorn.query import parse, typecheck
-from unicorn.schema import VERTICALS
+from vocabulary.schema import VERTICALS
 
 EXAMPLES = int(os.environ.get("UNICORN_FUZZ_EXAMPLES", "0"))
 SEED = os.environ.get("UNICORN_FUZZ_SEED")

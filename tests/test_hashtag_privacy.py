@@ -11,12 +11,12 @@ from starlette.testclient import TestClient
 
 from api import create_app
 from firehose.events import validate
+from indexer.store import Index
 from slipstream import Slipstream
 from tests.indexed import indexed
 from tests.model.queries import QueryModel
 from tests.strategies import events
 from unicorn.engine import Engine
-from unicorn.store import Index
 
 ADMIN, SEARCH = "admin-key", "search-key"
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN}"}

@@ -18,12 +18,13 @@ from starlette.testclient import TestClient
 
 from api import create_app
 from firehose.events import validate
+from indexer.keys import KEY_MAX, text_key
+from indexer.store import Index
 from tests.indexed import indexed
 from tests.test_api_endpoints import AS_ADMIN, KEYS, MEDIA, error
 from tests.test_typeahead_behaviour import HISTORY
-from unicorn import paths
-from unicorn.schema import KEY_MAX, PREFIX_MAX, text_key
-from unicorn.store import Index
+from vocabulary import paths
+from vocabulary.schema import PREFIX_MAX
 
 LONG_USER = "u" * 600
 HUGE_USER = "u" * 10_000  # shares LONG_USER's readable key head
@@ -53,7 +54,7 @@ def _events() -> list[dict]:
 
 
 def unicorn(data: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "unicorn.cli", *args, "--data", str(data)],
+    return subprocess.run([sys.executable, "-m", "console.cli", *args, "--data", str(data)],
                           capture_output=True, text=True, timeout=300)
 
 

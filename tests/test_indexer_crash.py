@@ -27,11 +27,11 @@ from firehose.kafka import KafkaProducer
 from firehose.log import EmbeddedLog
 from firehose.transport import Producer
 from indexer import meta_key
+from indexer.store import Index
 from tests.brokers import running_tansu
 from tests.model.platform import Platform
 from tests.processes import kill_at_random_instants, started
 from tests.test_indexer_daemon import committed, index_state, model_docs
-from unicorn.store import Index
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 4

@@ -20,18 +20,18 @@ from hypothesis import strategies as st
 
 import indexer
 import indexer.daemon
-from firehose.events import validate
 from firehose.deadletter import DeadLetters, EmbeddedDeadLetters, KafkaDeadLetters
+from firehose.events import validate
 from firehose.kafka import KafkaConsumer, KafkaProducer
 from firehose.log import EmbeddedLog
 from firehose.transport import Consumer, Producer
 from indexer import Indexer, meta_key
+from indexer.store import Index
 from tests.brokers import unique_topic
 from tests.model.platform import Platform
 from tests.processes import started
 from tests.strategies import events
-from unicorn.schema import VERTICALS
-from unicorn.store import Index
+from vocabulary.schema import VERTICALS
 
 ROOT = Path(__file__).resolve().parents[1]
 GARBAGE = [b"\xc1", b"plain text", msgpack.packb({"op": "user.upsert", "ts": 1}), msgpack.packb([1, 2, 3]),

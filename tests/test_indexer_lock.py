@@ -12,9 +12,9 @@ from pathlib import Path
 
 from firehose.log import EmbeddedLog
 from indexer.lock import writer_lock
+from indexer.store import Index
 from tests.test_indexer_daemon import index_state
-from unicorn import paths
-from unicorn.store import Index
+from vocabulary import paths
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -28,7 +28,7 @@ def fill(data: Path, count: int = EVENTS) -> None:
 
 
 def unicorn(data: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "unicorn.cli", *args, "--data", str(data)], env=ENV,
+    return subprocess.Popen([sys.executable, "-m", "console.cli", *args, "--data", str(data)], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -66,7 +66,7 @@ def test_a_second_indexer_refuses_and_names_the_holder(tmp_path: Path) -> None:
         assert f"index --data {tmp_path}" in err  # the holder's command line
         scratch = tmp_path / "scratch"
         scratch.mkdir()
-        refused = subprocess.Popen([sys.executable, "-m", "unicorn.cli", "serve", "--with-indexer", "--port", "0",
+        refused = subprocess.Popen([sys.executable, "-m", "console.cli", "serve", "--with-indexer", "--port", "0",
                                     "--data", str(tmp_path)], env={**ENV, "TMPDIR": str(scratch)},
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         code, err = finish(refused)
@@ -106,7 +106,7 @@ def test_two_indexers_started_at_once_apply_the_stream_once(tmp_path: Path) -> N
 def test_rebuild_refuses_while_an_indexer_writes(tmp_path):
     """`unicorn rebuild` writes the index too: it takes the same lock, before touching PostgreSQL."""
     with writer_lock(paths.index(tmp_path)):
-        refused = subprocess.run([sys.executable, "-m", "unicorn.cli", "rebuild", "--data", str(tmp_path),
+        refused = subprocess.run([sys.executable, "-m", "console.cli", "rebuild", "--data", str(tmp_path),
                                   "--from-postgres", "postgresql://nobody@127.0.0.1:1/none"],
                                  capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1

@@ -18,8 +18,8 @@ from pathlib import Path
 from firehose.deadletter import EmbeddedDeadLetters
 from firehose.events import to_json_line, validate
 from indexer import meta_key
+from indexer.store import Index
 from tests.test_indexer_daemon import index_state
-from unicorn.store import Index
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -27,7 +27,7 @@ LONG = 600
 
 
 def unicorn(data: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "unicorn.cli", *args, "--data", str(data)], env=ENV,
+    return subprocess.run([sys.executable, "-m", "console.cli", *args, "--data", str(data)], env=ENV,
                           capture_output=True, text=True, timeout=600)
 
 

@@ -16,10 +16,11 @@ import orjson
 
 from firehose.deadletter import EmbeddedDeadLetters
 from firehose.events import from_msgpack, to_json_line, validate
-from firehose.log import EmbeddedLog, ingest_jsonl
+from firehose.ingest import ingest_jsonl
+from firehose.log import EmbeddedLog
 from indexer import meta_key
+from indexer.store import Index
 from tests.test_firehose_log import read_all
-from unicorn.store import Index
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -27,7 +28,7 @@ MAX_LINE = 16 << 20  # SPEC: a line longer than a firehose record (16 MiB) is no
 
 
 def unicorn(data: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "unicorn.cli", *args, "--data", str(data)], env=ENV,
+    return subprocess.run([sys.executable, "-m", "console.cli", *args, "--data", str(data)], env=ENV,
                           capture_output=True, text=True, timeout=600)
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from api import logs
 from tests.test_docs import example_index
-from unicorn import paths
+from vocabulary import paths
 
 
 def test_an_unknown_format_is_refused(monkeypatch):
@@ -30,7 +30,7 @@ def test_serve_logs_json_lines(tmp_path: Path):
     env = {**os.environ, "UNICORN_API_KEYS": "logs-key:admin", "UNICORN_SLOW_MS": "0"}
     env.pop("UNICORN_LOG_FORMAT", None)
     with stderr.open("w") as err:
-        server = subprocess.Popen([sys.executable, "-m", "unicorn.cli", "serve", "--data", str(tmp_path), "--port", "0"],
+        server = subprocess.Popen([sys.executable, "-m", "console.cli", "serve", "--data", str(tmp_path), "--port", "0"],
                                   env=env, stdout=subprocess.DEVNULL, stderr=err)
     try:
         port = None

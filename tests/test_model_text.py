@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tests.model import text as model
-from unicorn import text as product
+from vocabulary import text as product
 
 
 def test_spec_examples():

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from indexer.store import LinkColumns
 from tests.indexed import indexed
 from tests.model.queries import QueryModel
 from tests.strategies import USER_IDS, events
 from tests.test_query_model import APPLY, APPLY_INNER, query
 from unicorn.engine import Engine
 from unicorn.query.operators import apply
-from unicorn.store import LinkColumns
 
 
 @st.composite

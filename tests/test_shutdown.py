@@ -93,12 +93,12 @@ def stop_and_collect_survivors(proc: subprocess.Popen, port: int, signum: int) -
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_serve_with_indexer_stops_everything_it_started(tmp_path: Path, signum: int) -> None:
-    subprocess.run([sys.executable, "-m", "unicorn.cli", "ingest", str(EVENTS), "--data", str(tmp_path)],
+    subprocess.run([sys.executable, "-m", "console.cli", "ingest", str(EVENTS), "--data", str(tmp_path)],
                    env=ENV, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "unicorn.cli", "index", "--once", "--data", str(tmp_path)],
+    subprocess.run([sys.executable, "-m", "console.cli", "index", "--once", "--data", str(tmp_path)],
                    env=ENV, check=True, capture_output=True)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "unicorn.cli", "serve", "--with-indexer", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "console.cli", "serve", "--with-indexer", "--port", str(port),
                              "--data", str(tmp_path)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tree, survivors = stop_and_collect_survivors(proc, port, signum)
     assert tree  # the indexer child was seen
@@ -109,7 +109,7 @@ def test_serve_with_indexer_stops_everything_it_started(tmp_path: Path, signum: 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_demo_stops_everything_it_started(tmp_path: Path, signum: int) -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "unicorn.cli", "demo", "--port", str(port), "--data", str(tmp_path)],
+    proc = subprocess.Popen([sys.executable, "-m", "console.cli", "demo", "--port", str(port), "--data", str(tmp_path)],
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tree, survivors = stop_and_collect_survivors(proc, port, signum)
     assert tree

@@ -10,11 +10,11 @@ from contextlib import contextmanager
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from indexer.store import Index
 from slipstream import Slipstream
 from tests.model.platform import Platform
 from tests.model.text import normalize, prefixes, tokens
 from tests.strategies import events
-from unicorn.store import Index
 
 VERTICALS = ("user", "media", "hashtag", "place")
 LIVE = "_live"  # ARCHITECTURE.md: the internal posting of existing documents

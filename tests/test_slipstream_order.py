@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firehose.events import partition_key, validate
+from indexer.store import Index
 from slipstream import Slipstream
 from tests.strategies import event as any_event
-from unicorn.schema import LIVE, VERTICALS
-from unicorn.store import Index
+from vocabulary.schema import LIVE, VERTICALS
 
 PARTITIONS = 3
 

@@ -6,11 +6,12 @@ import itertools
 import re
 import unicodedata
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firehose.events import from_msgpack, parse_json_line, to_json_line, to_msgpack, validate
 from firehose.sources.generator import SCALES, Scale, SyntheticPlatform, generate
-from unicorn.text import caption_hashtags, caption_mentions, normalize
+from vocabulary.text import caption_hashtags, caption_mentions, normalize
 
 TINY = Scale(users=60, follows=400, media=120, likes=300, places=12, blocks=15, hashtags=40, changes=400)
 

@@ -12,12 +12,12 @@ from firehose.log import EmbeddedLog
 from firehose.sources.generator import Scale, generate
 from firehose.sources.postgres import PlatformDB
 from firehose.sources.relay import OutboxRelay
+from indexer.rebuild import rebuild
+from indexer.store import Index
 from tests.model.platform import Platform
 from tests.test_indexer_daemon import model_docs
 from tests.test_sources_postgres import outbox
-from unicorn.rebuild import rebuild
-from unicorn.schema import VERTICALS
-from unicorn.store import Index
+from vocabulary.schema import VERTICALS
 
 SMALL = Scale(users=200, follows=2_000, media=400, likes=1_500, places=15, blocks=20, hashtags=60, changes=1_200)
 

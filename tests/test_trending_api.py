@@ -9,10 +9,10 @@ from starlette.testclient import TestClient
 
 from api import create_app
 from firehose.sources.trends import MINUTE
+from indexer.store import Index
 from tests.test_api_endpoints import AS_ADMIN, AS_SEARCH, KEYS, error
 from tests.test_trending_pipeline import feed, media, user
 from trending.ranker import MIN_DISTINCT
-from unicorn.store import Index
 
 VIEWER, OTHER = 1, 2
 BLOCKERS = range(10, 10 + MIN_DISTINCT + 2)  # public posters who all block VIEWER

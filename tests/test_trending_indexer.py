@@ -17,12 +17,13 @@ from starlette.testclient import TestClient
 from api import create_app
 from firehose.log import EmbeddedLog
 from firehose.sources.trends import TrendScenario
-from tests.test_api_endpoints import AS_ADMIN, KEYS
+from indexer.store import Index
 from tests.processes import kill_at_random_instants
+from tests.test_api_endpoints import AS_ADMIN, KEYS
 from tests.test_indexer_daemon import committed
 from tests.test_trending_pipeline import aux_state
-from unicorn.store import Index
-from unicorn.trending import DSN_ENV, TABLE, Trending
+from trending.snapshot import DSN_ENV, TABLE
+from unicorn.trending import Trending
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(users=500, media_per_minute=30, warmup_minutes=90, hashtag_trends=2, place_trends=1, trend_accounts=50,
@@ -46,7 +47,7 @@ def write_firehose(data: Path, events: list[dict]) -> None:
 
 
 def index_once(data: Path, env: dict | None = None, batch_size: int = 5000) -> None:
-    subprocess.run([sys.executable, "-m", "unicorn.cli", "index", "--once", "--data", str(data),
+    subprocess.run([sys.executable, "-m", "console.cli", "index", "--once", "--data", str(data),
                     "--batch-size", str(batch_size)], env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
                    check=True, timeout=300, capture_output=True)
 

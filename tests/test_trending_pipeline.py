@@ -12,14 +12,14 @@ import pytest
 
 from firehose.events import validate
 from firehose.sources.trends import MINUTE, TrendScenario
+from indexer.store import Index
 from slipstream import Slipstream
 from trending import Pipeline
 from trending.parser import Use, parse
 from trending.preprocess import Enriched, preprocess
 from trending.ranker import MIN_DISTINCT, MIN_LIFT, PRIOR, score
 from trending.scorer import BUCKET_MS, CLOCK, HIST, HORIZON, OPEN, RECENT, Scorer
-from unicorn.store import Index
-from unicorn.trending import SNAPSHOT as SNAPSHOT_NAME
+from trending.snapshot import SNAPSHOT as SNAPSHOT_NAME
 
 AUX = (OPEN, HIST, CLOCK, "trending.snapshot")
 

@@ -13,8 +13,8 @@ from api.openapi import document
 from firehose.events import validate
 from tests.indexed import indexed
 from tests.model.typos import edits_allowed, match, osa
-from unicorn.text import hashtag_name, tokens
 from unicorn.typeahead import Typeahead
+from vocabulary.text import hashtag_name, tokens
 
 ALPHABET = "abcd"  # few letters: names near each other and near the typed text
 VIEWER = 1

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from trending.preprocess import Enriched
-from unicorn.text import hashtag_name
+from vocabulary.text import hashtag_name
 
 Kind = Literal["hashtag", "place"]
 KINDS: tuple[Kind, ...] = ("hashtag", "place")
@@ -28,7 +28,7 @@ class Use(NamedTuple):
 
 _hashtag = lru_cache(maxsize=65_536)(hashtag_name)
 _use = Use._make
-_CAPTION_TAG = re.compile(r"#(\w+)")  # as unicorn.text.caption_hashtags
+_CAPTION_TAG = re.compile(r"#(\w+)")  # as vocabulary.text.caption_hashtags
 
 
 def hashtags(media: dict) -> list[str]:

@@ -20,7 +20,7 @@ from trending.parser import KINDS, parse
 from trending.preprocess import preprocess
 from trending.ranker import MIN_DISTINCT, Ranked, Ranker
 from trending.scorer import Scorer
-from unicorn.trending import DSN_ENV, SNAPSHOT, encode
+from trending.snapshot import DSN_ENV, SNAPSHOT, encode
 
 
 class Pipeline:

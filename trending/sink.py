@@ -1,4 +1,4 @@
-"""The ranker's snapshots in PostgreSQL (table `unicorn.trending.TABLE`, one row per kind), for
+"""The ranker's snapshots in PostgreSQL (table `trending.snapshot.TABLE`, one row per kind), for
 the API's read-through cache. A snapshot replaces the previous one, so writing one again is
 harmless: it is written before its batch commits, and a batch lost in a crash is redone and
 written again. A failed write is logged and retried with the next batch, never stopping indexing."""
@@ -10,7 +10,7 @@ import logging
 import orjson
 import psycopg
 
-from unicorn.trending import DDL, TABLE
+from trending.snapshot import DDL, TABLE
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from unicorn import paths
+from indexer.store import Index
 from unicorn.engine import Engine
-from unicorn.store import Index
+from vocabulary import paths
 
 
 def open_engine(data: Path) -> Engine:

@@ -13,30 +13,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import msgpack
 from cachetools import TTLCache
 
+from trending.snapshot import DDL, KINDS, SNAPSHOT, TABLE, decode
 from unicorn.query import privacy
 
-DSN_ENV = "UNICORN_TRENDING_DSN"  # PostgreSQL for the snapshots, for the indexer and the server
-SNAPSHOT = "trending.snapshot"  # aux name; key: the kind, utf-8
-KINDS = ("hashtag", "place")
 LIMIT_MAX = 50
-TABLE = "trending_snapshot"
-DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-    kind text PRIMARY KEY,
-    as_of bigint NOT NULL,
-    results jsonb NOT NULL,
-    written_at timestamptz NOT NULL DEFAULT now())"""
-
-
-def encode(as_of: int | None, results: list[dict]) -> bytes:
-    """A snapshot: `results` are {"id", "title", "score", "recent", "baseline"}, best first."""
-    return msgpack.packb({"as_of": as_of, "results": results})
-
-
-def decode(raw: bytes | None) -> dict[str, Any]:
-    return msgpack.unpackb(raw) if raw is not None else {"as_of": None, "results": []}
 
 
 class Trending:

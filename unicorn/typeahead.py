@@ -27,12 +27,12 @@ from collections.abc import Iterable, Iterator
 
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
-from unicorn import text
 from unicorn.errors import QueryError
 from unicorn.query import rank
-from unicorn.schema import PREFIX_MAX
 from unicorn.social import TYPO, Social, popularity
 from unicorn.typos import Typos, allowed, matches_any, matches_token
+from vocabulary import text
+from vocabulary.schema import PREFIX_MAX
 
 VERTICALS = ("user", "hashtag", "place")
 MAX_LIMIT = 50

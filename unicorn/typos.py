@@ -28,8 +28,8 @@ from cachetools import LRUCache
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from unicorn import text
-from unicorn.schema import PREFIX_MAX
+from vocabulary import text
+from vocabulary.schema import PREFIX_MAX
 
 MIN_LENGTH = 4
 TWO_EDITS_FROM = 8

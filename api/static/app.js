@@ -11,7 +11,7 @@ const SESSION = "unicorn.session";
 const TRENDING_LIMIT = "5";
 const PIN = '<svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true"><path fill="currentColor" ' +
   'd="M12 2a7 7 0 0 0-7 7c0 5.2 7 13 7 13s7-7.8 7-13a7 7 0 0 0-7-7zm0 9.5A2.5 2.5 0 1 1 12 6.5a2.5 2.5 0 0 1 0 5z"/></svg>';
-const TOKEN = /[\p{L}\p{N}]+/gu;  // unicorn.text.tokens: runs of letters or digits of the normalized text
+const TOKEN = /[\p{L}\p{N}]+/gu;  // vocabulary.text.tokens: runs of letters or digits of the normalized text
 const COUNTRIES = new Intl.DisplayNames(["en"], { type: "region" });
 
 let session = JSON.parse(sessionStorage.getItem(SESSION) || "null");

@@ -23,7 +23,7 @@ from faker import Faker
 from faker.providers.geo import Provider as GeoProvider
 
 from firehose.events import Event
-from unicorn.text import hashtag_name
+from vocabulary.text import hashtag_name
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 to `outbox` in the same transaction; a `media.upsert` goes out with the hashtags and mentions
 it resolved, so that re-applying any suffix of the outbox (at-least-once) changes nothing. Platform writes are serialized by a transaction-level
 advisory lock, so outbox ids commit in id order and every snapshot holds exactly the events
-up to its largest outbox id (what the relay and `unicorn.rebuild` rely on). `bulk_load`
+up to its largest outbox id (what the relay and `indexer.rebuild` rely on). `bulk_load`
 does the same for an initial load with COPY.
 
 Ids are the reference's unsigned 64-bit integers stored in `bigint` as two's complement
@@ -22,7 +22,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from firehose.events import Event, validate
-from unicorn.text import caption_hashtags, caption_mentions, hashtag_name, normalize
+from vocabulary.text import caption_hashtags, caption_mentions, hashtag_name, normalize
 
 PLATFORM_LOCK = 0x756E69636F726E  # pg_advisory_xact_lock key held by every platform write
 COPY_CHUNK = 50_000

@@ -16,7 +16,7 @@ from pyroaring import AbstractBitMap
 
 from unicorn.query import tree
 from unicorn.query.privacy import Visibility
-from unicorn.schema import EDGE_PREFIXES, PREFIX_MAX
+from vocabulary.schema import EDGE_PREFIXES, PREFIX_MAX
 
 UNKNOWN = 1 << 62  # estimate for operators whose size is only known by running them
 

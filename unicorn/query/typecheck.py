@@ -9,11 +9,11 @@ leading `#` is dropped), `name:` of users and places as its tokens joined by sin
 
 from __future__ import annotations
 
-from unicorn import text
 from unicorn.errors import QueryError
 from unicorn.query.tree import Apply, Difference, Extract, NAry, Node, Pos, StrongOr, Term, WeakAnd
-from unicorn.schema import EXTRACT as EXTRACT_VERTICALS
-from unicorn.schema import VERTICALS
+from vocabulary import text
+from vocabulary.schema import EXTRACT as EXTRACT_VERTICALS
+from vocabulary.schema import VERTICALS
 
 MAX_ID = 2**64 - 1
 MAX_ID_DIGITS = len(str(MAX_ID))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pyroaring import BitMap
 
-from unicorn import text
 from unicorn.query.plan import TermScan
+from vocabulary import text
 
 
 def run(node: TermScan, ctx) -> BitMap:

@@ -20,8 +20,8 @@ from rich.progress import Progress
 from firehose.log import EmbeddedLog
 from firehose.sources.postgres import PLATFORM_LOCK, from_db
 from firehose.sources.relay import OutboxRelay
+from indexer.store import Index, WriteBatch
 from slipstream.terms import hashtag_terms, media_terms, place_terms, user_terms
-from unicorn.store import Index, WriteBatch
 
 SOURCE = "embedded"
 

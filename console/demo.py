@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 import orjson
 
-from unicorn import paths
+from vocabulary import paths
 
 MARKER = "demo.json"
 CREDENTIALS = "demo-credentials.json"
@@ -96,7 +96,7 @@ def _credentials(data: Path) -> dict[str, str]:
 
 def _examples(data: Path) -> tuple[str, str, str, str]:
     """A well-connected viewer, their username, a name prefix among their 2-hop network, and a popular hashtag."""
-    from unicorn.store import Index
+    from indexer.store import Index
 
     index = Index(paths.index(data))
     try:

@@ -19,8 +19,17 @@ import msgpack
 import numpy as np
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
-from unicorn.schema import (LIVE, RANK_COUNT, VERTICALS, ext_bytes, ext_from_bytes, ext_key, head_bytes,
-                            is_digest_key, text_bytes, text_from_bytes, text_key)
+from indexer.keys import (
+    ext_bytes,
+    ext_from_bytes,
+    ext_key,
+    head_bytes,
+    is_digest_key,
+    text_bytes,
+    text_from_bytes,
+    text_key,
+)
+from vocabulary.schema import LIVE, RANK_COUNT, VERTICALS
 
 SCHEMA_VERSION = 1
 EMPTY = FrozenBitMap()

@@ -11,7 +11,7 @@ import click
 import orjson
 
 from bench.__main__ import bench as bench_command
-from unicorn import paths
+from vocabulary import paths
 
 if TYPE_CHECKING:
     from unicorn.engine import SearchResult
@@ -40,9 +40,9 @@ def main() -> None:
 @click.option("--seed", default=1, show_default=True, type=int)
 def demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
     """Generate a platform, index it, and serve the API and the typeahead page."""
+    from console.demo import run_demo
     from indexer.daemon import StorageFailure
     from indexer.lock import IndexLocked
-    from unicorn.demo import run_demo
 
     try:
         run_demo(data, host, port, scale, seed)
@@ -62,7 +62,8 @@ def ingest(data: Path, file: Path, strict: bool) -> None:
     stops it, running it again on the same file continues after the lines already in.
     """
     from firehose.deadletter import EmbeddedDeadLetters
-    from firehose.log import EmbeddedLog, IngestFailed, cause, ingest_jsonl
+    from firehose.ingest import IngestFailed, ingest_jsonl
+    from firehose.log import EmbeddedLog, cause
 
     try:
         log = EmbeddedLog(paths.firehose(data))
@@ -139,8 +140,8 @@ def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool) ->
 @click.option("--json", "as_json", is_flag=True, help="Print the docs/http-api.md search response as JSON.")
 def query(data: Path, query: str, vertical: str, viewer: str | None, limit: int, order: str, explain: bool, as_json: bool) -> None:
     """Evaluate one QUERY (docs/query-language.md s-expression or its JSON form) and print the results."""
-    from unicorn.service import open_engine
     from unicorn.errors import QueryError
+    from unicorn.service import open_engine
 
     if not paths.index(data).exists():
         raise click.ClickException(f"no index under {data}: run `unicorn ingest` and `unicorn index --once` first")
@@ -199,7 +200,7 @@ def rebuild(data: Path, dsn: str) -> None:
     Holds the index's writer lock: it refuses while an indexer writes the same index.
     """
     from indexer.lock import IndexLocked, writer_lock
-    from unicorn.rebuild import rebuild as run_rebuild
+    from indexer.rebuild import rebuild as run_rebuild
 
     try:
         with writer_lock(paths.index(data)):
@@ -217,7 +218,7 @@ def backup(data: Path, dest: Path) -> None:
     The copy is one consistent snapshot with the firehose offsets it consumed. To restore: stop
     the indexer, put DEST in place of DATA/index, start the indexer; it continues from there.
     """
-    from unicorn.store import Index
+    from indexer.store import Index
 
     if not paths.index(data).exists():
         raise click.ClickException(f"no index under {data}")

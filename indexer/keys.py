@@ -1,50 +1,8 @@
-"""Verticals, term prefixes and how verticals connect (docs/events.md, §3, §4)."""
+"""LMDB keys of texts and external ids (ARCHITECTURE.md, the index store)."""
 
 from __future__ import annotations
 
 import hashlib
-
-VERTICALS = ("user", "media", "hashtag", "place")
-
-# `name:` postings exist for token prefixes up to this many characters; longer prefixes are
-# verified against the document.
-PREFIX_MAX = 8
-
-# Prefixes a query may use, per vertical (docs/query-language.md). Internal terms start with "_".
-PREFIXES: dict[str, frozenset[str]] = {
-    "user": frozenset({"name", "username", "following", "follower", "is"}),
-    "media": frozenset({"owner", "hashtag", "place", "mention", "liker", "word"}),
-    "hashtag": frozenset({"name"}),
-    "place": frozenset({"name", "city"}),
-}
-
-# Edge terms whose visibility depends on the viewer's relation to the value (docs/privacy.md).
-EDGE_PREFIXES = frozenset({"following", "follower", "liker"})
-
-# apply PREFIX: -> (inner vertical, outer vertical)
-APPLY: dict[str, tuple[str, str]] = {
-    "following": ("user", "user"),
-    "follower": ("user", "user"),
-    "owner": ("user", "media"),
-    "mention": ("user", "media"),
-    "liker": ("user", "media"),
-    "place": ("place", "media"),
-    "hashtag": ("hashtag", "media"),
-}
-
-# extract FIELD: -> (inner vertical, outer vertical)
-EXTRACT: dict[str, tuple[str, str]] = {
-    "owner": ("media", "user"),
-    "mention": ("media", "user"),
-    "place": ("media", "place"),
-    "hashtag": ("media", "hashtag"),
-}
-
-# The count that leads each vertical's static order (docs/query-language.md).
-RANK_COUNT = {"user": "followers_count", "media": "like_count", "hashtag": "media_count", "place": "media_count"}
-
-LIVE = "_live"
-
 
 # LMDB refuses keys of more than KEY_MAX bytes and empty keys. A text whose utf-8 is empty or longer
 # is keyed by its first whole characters up to KEY_HEAD bytes, DIGEST_MARK (a byte utf-8 never

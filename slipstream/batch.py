@@ -1,0 +1,31 @@
+"""What Slipstream needs of the index it writes into: one open write batch (the indexer's `WriteBatch`)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pyroaring import BitMap
+
+
+class Batch(Protocol):
+    def iid(self, vertical: str, ext: int | str) -> int | None:
+        """The internal id of an external id, None when it was never referenced."""
+
+    def intern(self, vertical: str, ext: int | str) -> int:
+        """The internal id of an external id, allocated on first reference."""
+
+    def posting(self, vertical: str, term: str) -> BitMap:
+        """The term's posting list as of this batch (read-only for the caller)."""
+
+    def add(self, vertical: str, term: str, iid: int) -> None: ...
+
+    def remove(self, vertical: str, term: str, iid: int) -> None: ...
+
+    def doc(self, vertical: str, iid: int) -> dict | None: ...
+
+    def put_doc(self, vertical: str, iid: int, doc: dict) -> None: ...
+
+    def time(self, key: bytes) -> int | None:
+        """The event time stored under an edge or tombstone key."""
+
+    def set_time(self, key: bytes, ts: int | None) -> None: ...
