@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from indexer.store import ReadView
 from vocabulary import text
-from vocabulary.schema import LIVE
+from vocabulary.terms import LIVE
 
 PERSONAS = 6
 TOKEN_TTL_S = 3600

@@ -29,7 +29,8 @@ from indexer.keys import (
     text_from_bytes,
     text_key,
 )
-from vocabulary.schema import LIVE, RANK_COUNT, VERTICALS
+from vocabulary.schema import RANK_COUNT, VERTICALS
+from vocabulary.terms import LIVE
 
 SCHEMA_VERSION = 1
 EMPTY = FrozenBitMap()

@@ -36,7 +36,7 @@ from slipstream.terms import (
     place_terms,
     user_terms,
 )
-from vocabulary.schema import LIVE
+from vocabulary.terms import LIVE
 from vocabulary.text import caption_hashtags, caption_mentions, hashtag_name, normalize
 
 # Keys of the store's `times` db: an edge (kind, internal ids of its two ends) or a tombstone

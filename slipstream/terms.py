@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from vocabulary.schema import LIVE, PREFIX_MAX
+from vocabulary.schema import PREFIX_MAX
+from vocabulary.terms import ATNAME, LIVE
 from vocabulary.text import normalize, tokens
-
-ATNAME = "_atname:"  # media: those whose mentions follow the caption's `@NAME`
 
 
 def prefixes(token: str) -> list[str]:

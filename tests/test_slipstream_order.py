@@ -18,7 +18,8 @@ from firehose.events import partition_key, validate
 from indexer.store import Index
 from slipstream import Slipstream
 from tests.strategies import event as any_event
-from vocabulary.schema import LIVE, VERTICALS
+from vocabulary.schema import VERTICALS
+from vocabulary.terms import LIVE
 
 PARTITIONS = 3
 

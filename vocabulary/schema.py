@@ -40,5 +40,3 @@ EXTRACT: dict[str, tuple[str, str]] = {
 
 # The count that leads each vertical's static order (docs/query-language.md).
 RANK_COUNT = {"user": "followers_count", "media": "like_count", "hashtag": "media_count", "place": "media_count"}
-
-LIVE = "_live"
