@@ -1,8 +1,10 @@
 """The slow-query log: a request still running after `threshold_ms` is logged with its query and
 a snapshot of its thread's stack; when it ends, its total time is logged too.
 
-A watchdog thread looks at the requests in flight every threshold/4 (at least 1 ms); work is
-registered from the thread that does it (`with slow.watch("typeahead q=...")`).
+A watchdog thread looks at the requests in flight every threshold/4 (at least 1 ms) while there are
+any, and ends when none is left; work is registered from the thread that does it
+(`with slow.watch("typeahead q=...")`). Only a late request's stack is read (`sys._current_frames`),
+never on an idle tick.
 """
 
 from __future__ import annotations
@@ -52,11 +54,17 @@ class SlowLog:
             time.sleep(pause)
             now = time.perf_counter()
             with self._lock:
+                if not self._running:
+                    self._watchdog = None
+                    return
                 late = [(t, what, thread) for t, (what, thread, started) in self._running.items()
                         if now - started >= self.threshold and t not in self._reported]
                 self._reported.update(t for t, _, _ in late)
+            if not late:
+                continue
             frames = sys._current_frames()
             for _, what, thread in late:
                 frame = frames.get(thread)
                 stack = "".join(traceback.format_stack(frame)) if frame is not None else "(finished)\n"
                 log.warning("request past %.0f ms: %s\n%s", self.threshold * 1000, what, stack)
+            del frames

@@ -295,6 +295,17 @@ def test_slow_log_snapshots_the_stack_of_the_running_request(caplog):
     assert "search q=(term name:slow)" in snapshot and "stuck_in_a_long_step" in snapshot
 
 
+
+def test_slow_log_watchdog_ends_when_no_request_is_left():
+    slow = SlowLog(threshold_ms=4)
+    for _ in range(3):  # a watchdog per burst of work, none left behind
+        with slow.watch("typeahead q=a"):
+            watchdog = slow._watchdog
+            assert watchdog is not None and watchdog.is_alive()
+        watchdog.join(timeout=10)
+        assert not watchdog.is_alive() and slow._watchdog is None
+
+
 # keys
 
 def test_keys_from_the_environment_and_a_keys_file(tmp_path):
