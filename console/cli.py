@@ -61,14 +61,15 @@ def ingest(data: Path, file: Path, strict: bool) -> None:
     their reason and counted on stderr; the rest are appended. When a storage error (a full disk)
     stops it, running it again on the same file continues after the lines already in.
     """
-    from firehose.deadletter import EmbeddedDeadLetters
+    from firehose.endpoint import Endpoint
     from firehose.ingest import IngestFailed, ingest_jsonl
-    from firehose.log import EmbeddedLog, cause
+    from firehose.log import cause
 
+    firehose = Endpoint(data)
     try:
-        log = EmbeddedLog(paths.firehose(data))
-        dead_letters = EmbeddedDeadLetters(data)
-        report = ingest_jsonl(file, log.producer(), dead_letters, strict=strict)
+        producer = firehose.log().producer()
+        dead_letters = firehose.dead_letters()
+        report = ingest_jsonl(file, producer, dead_letters, strict=strict)
         dead_letters.close()
     except IngestFailed as exc:
         raise click.ClickException(str(exc)) from None

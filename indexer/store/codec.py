@@ -62,6 +62,16 @@ def posting_term(key: bytes, raw: bytes | memoryview) -> str:
     return text_from_bytes(key)
 
 
+def offsets_key(source: str) -> str:
+    """The `meta` key of a firehose source's committed offsets."""
+    return f"offsets:{source}"
+
+
+def next_id_key(vertical: str) -> str:
+    """The `meta` key of a vertical's next internal id."""
+    return f"next_id:{vertical}"
+
+
 def aux_key(name: str, key: bytes) -> bytes:
     """The `aux` key of a component's key: the component's name, 0x00, its key."""
     return name.encode() + b"\0" + key

@@ -7,7 +7,7 @@ from pathlib import Path
 import lmdb
 
 from indexer.store import environment
-from indexer.store.codec import unpack
+from indexer.store.codec import offsets_key, unpack
 from indexer.store.environment import Environment
 from indexer.store.errors import raises_store_errors, translated
 from indexer.store.reads import ReadView
@@ -48,7 +48,7 @@ class Index:
     def offsets(self, source: str) -> dict[int, int]:
         """Committed next offset per partition of a firehose source."""
         with self._env.lmdb.begin() as txn:
-            raw = txn.get(f"offsets:{source}".encode(), db=self._env.meta)
+            raw = txn.get(offsets_key(source).encode(), db=self._env.meta)
         return unpack(raw) if raw is not None else {}
 
     def reader(self) -> ReadView:

@@ -8,7 +8,20 @@ from pyroaring import BitMap
 
 from indexer.keys import ext_bytes, ext_from_bytes, ext_key, text_key
 from indexer.store import columns
-from indexer.store.codec import GEN, IID, TIME, aux_key, aux_scan, pack, posting_bitmap, posting_value, rank_value, unpack
+from indexer.store.codec import (
+    GEN,
+    IID,
+    TIME,
+    aux_key,
+    aux_scan,
+    next_id_key,
+    offsets_key,
+    pack,
+    posting_bitmap,
+    posting_value,
+    rank_value,
+    unpack,
+)
 from indexer.store.environment import Environment
 from indexer.store.errors import raises_store_errors
 from vocabulary.schema import VERTICALS
@@ -35,7 +48,7 @@ class WriteBatch:
         self._dirty_postings: set[tuple[str, str]] = set()
         self._docs: dict[tuple[str, int], dict | None] = {}
         self._dirty_docs: set[tuple[str, int]] = set()
-        self._next_id = {v: self.meta(f"next_id:{v}", 0) for v in VERTICALS}
+        self._next_id = {v: self.meta(next_id_key(v), 0) for v in VERTICALS}
         self._new_ids: dict[tuple[str, int | str], int] = {}
         self._relinked: set[int] = set()  # media whose links changed, recorded in media.rankdirty
         self._done = False
@@ -157,9 +170,9 @@ class WriteBatch:
 
     def set_offsets(self, source: str, offsets: dict[int, int]) -> None:
         """Record the next offset per partition; committed atomically with the batch."""
-        merged = self.meta(f"offsets:{source}", {})
+        merged = self.meta(offsets_key(source), {})
         merged.update(offsets)
-        self.set_meta(f"offsets:{source}", merged)
+        self.set_meta(offsets_key(source), merged)
 
     @raises_store_errors
     def set_meta(self, key: str, value: Any) -> None:
@@ -242,7 +255,7 @@ class WriteBatch:
                 while cursor.first() and GEN.unpack(cursor.key())[0] <= self.gen - keep:
                     cursor.delete()
         for vertical, next_id in self._next_id.items():
-            self.set_meta(f"next_id:{vertical}", next_id)
+            self.set_meta(next_id_key(vertical), next_id)
         self.set_meta("gen", self.gen)
         txn.commit()
         if len(self._env.ids) > ID_CACHE_MAX:
