@@ -164,7 +164,7 @@ class Indexer:
             batch.set_meta(meta_key(self.source), self.stats.meta_after(applied, len(dead), lag))
             batch.commit()
         except BaseException:
-            batch.abort()  # also when commit itself failed: the next attempt needs the write lock
+            batch.abort()  # the next attempt needs the write lock
             raise
         return applied, len(dead), lag
 

@@ -221,8 +221,20 @@ class WriteBatch:
 
     @raises_store_errors
     def commit(self) -> None:
+        """Write the batch and commit it; when that fails, nothing of it is stored and the writer is free."""
         if self._done:
             return
+        try:
+            self._write()
+        except BaseException:
+            self.abort()
+            raise
+        if len(self._env.ids) > ID_CACHE_MAX:
+            self._env.ids.clear()
+        self._env.ids.update(self._new_ids)
+        self._done = True
+
+    def _write(self) -> None:
         txn = self._txn
         for vertical, term in self._dirty_postings:
             bitmap = self._postings[vertical, term]
@@ -258,10 +270,6 @@ class WriteBatch:
             self.set_meta(next_id_key(vertical), next_id)
         self.set_meta("gen", self.gen)
         txn.commit()
-        if len(self._env.ids) > ID_CACHE_MAX:
-            self._env.ids.clear()
-        self._env.ids.update(self._new_ids)
-        self._done = True
 
     @raises_store_errors
     def abort(self) -> None:

@@ -1,0 +1,80 @@
+"""The index store's own contract: it raises StoreError and its kinds, never LMDB's errors; it
+answers whether an index is there; its posting cache decodes once per generation within its bytes."""
+
+from __future__ import annotations
+
+import lmdb
+import pytest
+from pyroaring import BitMap
+
+from indexer.store import (
+    Index,
+    IndexIncompatible,
+    IndexNotFound,
+    StorageFull,
+    StoreError,
+    Unstorable,
+)
+from indexer.store.caches import PostingCache
+
+
+def test_a_read_only_open_where_there_is_no_index_is_index_not_found(tmp_path):
+    path = tmp_path / "index"
+    assert not Index.exists(path)
+    with pytest.raises(IndexNotFound):
+        Index(path, readonly=True)
+    Index(path).close()
+    assert Index.exists(path)
+    Index(path, readonly=True).close()
+
+
+def test_an_index_of_another_schema_is_incompatible(tmp_path):
+    index = Index(tmp_path)
+    with index.writer() as batch:
+        batch.set_meta("schema", 99)
+    index.close()
+    with pytest.raises(IndexIncompatible, match="schema 99"):
+        Index(tmp_path)
+
+
+def test_a_full_map_is_storage_full_and_leaves_the_last_batch_whole(tmp_path):
+    index = Index(tmp_path, map_size=1 << 20)
+    try:
+        with index.writer() as batch:
+            batch.add("user", "word:kept", 7)
+        kept = index.gen
+        with pytest.raises(StorageFull, match="map size") as raised:
+            for n in range(1000):
+                with index.writer() as batch:
+                    batch.add_many("user", f"word:w{n}", BitMap(range(n * 100_000, n * 100_000 + 50_000, 3)))
+        assert not isinstance(raised.value.__cause__, StoreError)  # translated from LMDB's error, once
+        assert isinstance(raised.value.__cause__, lmdb.MapFullError)
+        with index.reader() as view:
+            assert view.posting("user", "word:kept") == BitMap([7])
+            assert view.gen >= kept
+        with index.writer() as batch:  # the writer is free again
+            batch.add("user", "word:kept", 8)
+    finally:
+        index.close()
+
+
+def test_a_key_the_store_cannot_hold_is_unstorable(tmp_path):
+    index = Index(tmp_path)
+    try:
+        with pytest.raises(Unstorable), index.writer() as batch:
+            batch.put_aux("component", b"k" * 600, b"value")
+        with index.reader() as view:
+            assert list(view.aux_items("component")) == []
+    finally:
+        index.close()
+
+
+def test_the_posting_cache_decodes_once_per_stamp_and_keeps_within_its_bytes():
+    small, large = BitMap(range(10)), BitMap(range(0, 200_000, 7))
+    cache = PostingCache(max_bytes=len(small.serialize()) * 3)
+    first = cache.get(("user", b"a"), b"gen-1", small.serialize())
+    assert first == small and cache.get(("user", b"a"), b"gen-1", small.serialize()) is first
+    again = cache.get(("user", b"a"), b"gen-2", small.serialize())  # a newer generation decodes anew
+    assert again == small and again is not first
+    assert cache.get(("user", b"big"), b"gen-1", large.serialize()) == large  # larger than the cache: not kept
+    assert cache.get(("user", b"a"), b"gen-2", small.serialize()) is again  # and nothing else was evicted for it
