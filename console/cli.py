@@ -219,7 +219,7 @@ def backup(data: Path, dest: Path) -> None:
     The copy is one consistent snapshot with the firehose offsets it consumed. To restore: stop
     the indexer, put DEST in place of DATA/index, start the indexer; it continues from there.
     """
-    from indexer.store import Index
+    from indexer.store import Index, StoreError
 
     if not paths.index(data).exists():
         raise click.ClickException(f"no index under {data}")
@@ -229,6 +229,8 @@ def backup(data: Path, dest: Path) -> None:
     try:
         index.backup(dest)
         gen = index.gen
+    except StoreError as exc:
+        raise click.ClickException(f"backup to {dest} failed: {exc}") from None
     finally:
         index.close()
     click.echo(f"copied generation {gen} of {paths.index(data)} to {dest}", err=True)

@@ -1,5 +1,6 @@
 """The index store's own contract: it raises StoreError and its kinds, never LMDB's errors; it
-answers whether an index is there; its posting cache decodes once per generation within its bytes."""
+answers whether an index is there; its posting cache decodes once per generation within its bytes;
+the console turns its errors into one line."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from indexer.store import (
     StoreError,
     Unstorable,
 )
+from firehose.events import to_json_line
 from indexer.store.caches import PostingCache
+from tests.test_ingest_hostile import small_filesystem, unicorn, user
 
 
 def test_a_read_only_open_where_there_is_no_index_is_index_not_found(tmp_path):
@@ -78,3 +81,14 @@ def test_the_posting_cache_decodes_once_per_stamp_and_keeps_within_its_bytes():
     assert again == small and again is not first
     assert cache.get(("user", b"big"), b"gen-1", large.serialize()) == large  # larger than the cache: not kept
     assert cache.get(("user", b"a"), b"gen-2", small.serialize()) is again  # and nothing else was evicted for it
+
+
+def test_a_backup_onto_a_full_disk_names_it_in_one_line(tmp_path):
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(b"".join(to_json_line(user(i, 2000)) for i in range(1000)))
+    assert unicorn(tmp_path, "ingest", str(source)).returncode == 0
+    assert unicorn(tmp_path, "index", "--once").returncode == 0
+    with small_filesystem(tmp_path / "backup", "256k"):
+        failed = unicorn(tmp_path, "backup", str(tmp_path / "backup"))
+    assert failed.returncode == 1
+    assert "no space left on device" in failed.stderr and "Traceback" not in failed.stderr
