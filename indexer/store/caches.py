@@ -20,7 +20,10 @@ class PostingCache:
     def get(self, key: tuple[str, bytes], stamp: bytes, payload: bytes | memoryview) -> FrozenBitMap:
         """The posting list stored as `payload` at `stamp`, decoded once per stamp."""
         with self._lock:
-            hit = self._entries.get(key)
+            try:
+                hit = self._entries[key]
+            except KeyError:
+                hit = None
         if hit is not None and hit[0] == stamp:
             return hit[1]
         bitmap = FrozenBitMap.deserialize(payload)
