@@ -141,10 +141,11 @@ def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool) ->
 @click.option("--json", "as_json", is_flag=True, help="Print the docs/http-api.md search response as JSON.")
 def query(data: Path, query: str, vertical: str, viewer: str | None, limit: int, order: str, explain: bool, as_json: bool) -> None:
     """Evaluate one QUERY (docs/query-language.md s-expression or its JSON form) and print the results."""
+    from indexer.store import Index
     from unicorn.errors import QueryError
     from unicorn.service import open_engine
 
-    if not paths.index(data).exists():
+    if not Index.exists(paths.index(data)):
         raise click.ClickException(f"no index under {data}: run `unicorn ingest` and `unicorn index --once` first")
     engine = open_engine(data)
     try:
@@ -221,7 +222,7 @@ def backup(data: Path, dest: Path) -> None:
     """
     from indexer.store import Index, StoreError
 
-    if not paths.index(data).exists():
+    if not Index.exists(paths.index(data)):
         raise click.ClickException(f"no index under {data}")
     if dest.exists() and any(dest.iterdir()):
         raise click.ClickException(f"{dest} is not empty")

@@ -17,8 +17,10 @@ from indexer.store import (
     Unstorable,
 )
 from firehose.events import to_json_line
+from indexer.lock import writer_lock
 from indexer.store.caches import PostingCache
 from tests.test_ingest_hostile import small_filesystem, unicorn, user
+from vocabulary import paths
 
 
 def test_a_read_only_open_where_there_is_no_index_is_index_not_found(tmp_path):
@@ -92,3 +94,12 @@ def test_a_backup_onto_a_full_disk_names_it_in_one_line(tmp_path):
         failed = unicorn(tmp_path, "backup", str(tmp_path / "backup"))
     assert failed.returncode == 1
     assert "no space left on device" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_query_and_backup_where_only_the_writer_lock_is_say_there_is_no_index(tmp_path):
+    with writer_lock(paths.index(tmp_path)):  # as `unicorn serve --with-indexer` leaves it before indexing
+        pass
+    for args in (("query", "(term name:jo)"), ("backup", str(tmp_path / "backup"))):
+        refused = unicorn(tmp_path, *args)
+        assert refused.returncode == 1 and "no index under" in refused.stderr and "Traceback" not in refused.stderr
+    assert not Index.exists(paths.index(tmp_path))
