@@ -8,8 +8,7 @@ viewer token for that user, which is what the page then sends with every API cal
 from __future__ import annotations
 
 from indexer.store import ReadView
-from vocabulary import text
-from vocabulary.terms import LIVE
+from vocabulary import terms, text
 
 PERSONAS = 6
 TOKEN_TTL_S = 3600
@@ -18,7 +17,7 @@ MAX_USERNAME = 100  # characters; the demo's generated usernames are far shorter
 
 def personas(view: ReadView, count: int = PERSONAS) -> list[dict]:
     """The `count` live users following the most accounts, most first, ties by smaller id."""
-    users = [view.doc("user", iid) for iid in view.posting("user", LIVE)]
+    users = [view.doc("user", iid) for iid in view.posting("user", terms.LIVE)]
     users.sort(key=lambda doc: (-doc["following_count"], doc["id"]))
     return [{"id": str(doc["id"]), "username": doc["username"], "full_name": doc["full_name"],
              "following_count": doc["following_count"]} for doc in users[:count]]
@@ -26,5 +25,5 @@ def personas(view: ReadView, count: int = PERSONAS) -> list[dict]:
 
 def user_named(view: ReadView, username: str) -> dict | None:
     """The live user whose username equals `username` (normalized, as the `username:` term), or None."""
-    found = view.posting("user", f"username:{text.normalize(username)}") & view.posting("user", LIVE)
+    found = view.posting("user", terms.username(text.normalize(username))) & view.posting("user", terms.LIVE)
     return view.doc("user", min(found)) if found else None

@@ -7,10 +7,9 @@ import os
 import threading
 from pathlib import Path
 
-import lmdb
-
+from firehose.endpoint import EMBEDDED, Endpoint
 from indexer import meta_key
-from indexer.store import Index
+from indexer.store import Index, StoreError
 from trending.snapshot import DSN_ENV
 from unicorn.engine import Engine
 from unicorn.social import Social
@@ -18,8 +17,6 @@ from unicorn.trending import Trending
 from unicorn.typeahead import Typeahead, rankers
 from vocabulary import paths
 from vocabulary.schema import VERTICALS
-
-SOURCE = "embedded"  # the firehose source whose offsets the indexer commits with each batch
 
 
 class Service:
@@ -29,6 +26,7 @@ class Service:
         self.engine: Engine | None = None
         self.typeahead: Typeahead | None = None
         self.trending: Trending | None = None
+        self.firehose = None if data is None else Endpoint(self.data)  # the embedded firehose
         self._log = None
         self._lock = threading.Lock()
         if index is not None:
@@ -44,10 +42,10 @@ class Service:
             return self.ready
         path = paths.index(self.data)
         with self._lock:
-            if not self.ready and (path / "data.mdb").exists():
+            if not self.ready and Index.exists(path):
                 try:
                     index = Index(path, readonly=True)
-                except lmdb.Error:  # the indexer is still creating it
+                except StoreError:  # the indexer is still creating it
                     return False
                 self._serve(index)
         return self.ready
@@ -76,17 +74,15 @@ class Service:
             return {"index_open": False, "index_generation": None, "index_size_bytes": None, "firehose_lag": None,
                     "indexer": None}
         with self.index.reader() as view:
-            gen, recorded = view.gen, view.meta(meta_key(SOURCE))
+            gen, recorded = view.gen, view.meta(meta_key(EMBEDDED))
         return {"index_open": True, "index_generation": gen, "index_size_bytes": self.index.size_bytes(),
                 "firehose_lag": self._lag(), "indexer": recorded}
 
     def _lag(self) -> int | None:
         """Events in the embedded firehose after the offsets committed with the index."""
-        if self.data is None or not (paths.firehose(self.data) / "partitions").exists():
+        if self.firehose is None or not self.firehose.exists():
             return None
         if self._log is None:
-            from firehose.log import EmbeddedLog
-
-            self._log = EmbeddedLog(paths.firehose(self.data))
-        committed = self.index.offsets(SOURCE)
+            self._log = self.firehose.log()
+        committed = self.index.offsets(EMBEDDED)
         return sum(max(0, end - committed.get(p, 0)) for p, end in self._log.end_offsets().items())

@@ -5,8 +5,8 @@ how long `/healthz` waits while such queries run.
 
 The index is bench/engine.py's (built once into /tmp/unicorn-bench-engine-SCALE and reused); the
 server is `api.serve` (one uvicorn worker) on a free loopback port. The heavy query is
-`explain: true` over 1,000 results of three levels of `apply` (issue 10: 26 s before the budget
-held), sent by `--heavy-clients` threads back to back, with the default budget (200 ms; each ends
+`explain: true` over 1,000 results of three levels of `apply`, sent by `--heavy-clients` threads
+back to back, with the default budget (200 ms; each ends
 in 504) and with a generous one (30 s; each runs for seconds). A prober sends `/healthz` one at a
 time, every 10 ms, meanwhile and on the idle server: p50/p99/max of its latency.
 """

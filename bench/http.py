@@ -31,7 +31,7 @@ import orjson
 from bench.engine import build, percentiles
 from bench.servers import free_port
 from unicorn.typeahead import Typeahead
-from vocabulary import paths
+from vocabulary import paths, terms
 
 KEY = "bench-http-key"
 REQUESTS = 40_000  # more than a run sends, so that a request is rarely repeated
@@ -56,9 +56,9 @@ def workload(index, n: int, seed: int) -> list[tuple[str, int]]:
     """(typed prefix, viewer) pairs."""
     rng = random.Random(seed)
     with index.reader() as view:
-        live = list(view.posting("user", "_live"))
+        live = list(view.posting("user", terms.LIVE))
         viewers = [u for u in (view.ext("user", i) for i in rng.sample(live, min(3000, len(live))))
-                   if len(view.posting("user", f"following:{u}"))][:1000]
+                   if len(view.posting("user", terms.following(u)))][:1000]
         names = [view.doc("user", i)["username"] for i in rng.sample(live, min(3000, len(live)))]
     return [(rng.choice(names)[: rng.randint(1, 5)], rng.choice(viewers)) for _ in range(n)]
 

@@ -23,14 +23,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import lmdb
 import numpy as np
 
 import indexer
+from firehose.endpoint import DEFAULT_TOPIC, Endpoint
 from firehose.events import Event, validate
 from firehose.sources.generator import generate
 from firehose.transport import Producer
-from indexer.store import Index
+from indexer.store import Index, StoreError
 from vocabulary import paths
 
 PROBE_BASE = 2**62
@@ -98,14 +98,14 @@ def _wait_visible(index: Index, users: list[int], timeout: float) -> dict[int, f
             raise TimeoutError(f"{len(users) - len(found)} probes never became searchable")
         try:
             found.update(_visible(index, [u for u in users if u not in found]))
-        except lmdb.Error:
+        except StoreError:
             pass
         time.sleep(0.001)
     return found
 
 
 def _scenario(name: str, producer: Producer, data: Path, events: list[Event], load: list[Event],
-              bootstrap: str | None = None, topic: str = "unicorn.events") -> dict:
+              bootstrap: str | None = None, topic: str = DEFAULT_TOPIC) -> dict:
     produce_rate = _produce(producer, events)
     started = time.perf_counter()
     stats = indexer.run(data, once=True, bootstrap=bootstrap, topic=topic, progress=False)
@@ -121,25 +121,23 @@ def _scenario(name: str, producer: Producer, data: Path, events: list[Event], lo
 
 def run(scale: str = "S", seed: int = 1, kafka: bool = True) -> dict:
     """Both scenarios on a fresh data directory each; returns {"embedded": {...}, "kafka": {...}}."""
-    from firehose.log import EmbeddedLog
-
     events = list(generate(scale, seed))
     load = events[-PROBES * LOAD_PER_PROBE:]  # the change stream again, as background load
     results = {"scale": scale, "events": len(events)}
     with tempfile.TemporaryDirectory(prefix="unicorn-bench-ingest-") as tmp:
         data = Path(tmp) / "embedded"
-        with EmbeddedLog(paths.firehose(data)).producer() as producer:
+        with Endpoint(data).producer() as producer:
             results["embedded"] = _scenario("embedded", producer, data, events, load)
         if kafka:
             from bench.servers import Tansu, free_port
-            from firehose.kafka import KafkaProducer
 
             broker = Tansu(free_port())
             broker.start()
             try:
                 data = Path(tmp) / "kafka"
-                producer = KafkaProducer(broker.bootstrap, "unicorn.events")
-                results["kafka"] = _scenario("kafka", producer, data, events, load, broker.bootstrap, "unicorn.events")
+                firehose = Endpoint(data, broker.bootstrap, DEFAULT_TOPIC)
+                results["kafka"] = _scenario("kafka", firehose.producer(), data, events, load, firehose.bootstrap,
+                                             firehose.topic)
             finally:
                 broker.stop()
     return results

@@ -28,6 +28,7 @@ import time
 from pyroaring import BitMap
 
 from unicorn.query import rank
+from vocabulary import terms
 from vocabulary.text import normalize, tokens
 
 TOP = 3
@@ -89,21 +90,21 @@ def keystrokes(searcher, viewer: int, target: str, text: str, ranking: str) -> i
 
 def sample_pairs(view, vis_cache, rng: random.Random, pairs: int) -> list[tuple[str, int, int, str]]:
     """(kind, viewer, target, text) pairs: half followees, half second-hop targets."""
-    users = rank.as_array(view.posting("user", "_live")).tolist()
+    users = rank.as_array(view.posting("user", terms.LIVE)).tolist()
     out: list[tuple[str, int, int, str]] = []
     attempts = 0
     while len(out) < pairs and attempts < 50 * pairs:
         attempts += 1
         viewer = view.ext("user", rng.choice(users))
         visible = vis_cache.get(view, viewer).visible["user"]
-        followees = view.posting("user", f"following:{viewer}") & visible
+        followees = view.posting("user", terms.following(viewer)) & visible
         if not followees:
             continue
         kind = KINDS[len(out) % 2]
         hop = followees
         if kind == "second_hop":
             via = view.ext("user", rng.choice(followees.to_array().tolist()))
-            hop = BitMap(view.posting("user", f"following:{via}") & visible) - followees
+            hop = BitMap(view.posting("user", terms.following(via)) & visible) - followees
             me = view.iid("user", viewer)
             if me is not None:
                 hop.discard(me)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from firehose.log import EmbeddedLog
+from firehose.endpoint import Endpoint
 from firehose.sources.generator import SyntheticPlatform
 from firehose.sources.postgres import PlatformDB
 from firehose.sources.relay import OutboxRelay
@@ -30,7 +30,7 @@ def run(dsn: str, scale: str, work: Path) -> dict[str, float]:
         loaded = db.bulk_load(SyntheticPlatform(scale, 1).snapshot())
     figures["bulk_load_events_per_s"] = loaded / (time.perf_counter() - start)
     start = time.perf_counter()
-    with EmbeddedLog(work / "relay").producer() as producer, OutboxRelay(dsn, producer) as relay:
+    with Endpoint(work / "relay").producer() as producer, OutboxRelay(dsn, producer) as relay:
         relayed = relay.drain()
     figures["relay_events_per_s"] = relayed / (time.perf_counter() - start)
     start = time.perf_counter()

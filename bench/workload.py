@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from bench.postgres import like_prefix
 from unicorn.query import rank
+from vocabulary import terms
 from vocabulary.text import normalize, tokens
 
 PREFIX_LENGTHS = (1, 2, 3, 4, 5)
@@ -57,9 +58,9 @@ class Inputs:
 
 
 def sample_inputs(view, rng: random.Random, size: int = 2000) -> Inputs:
-    live = rank.as_array(view.posting("user", "_live")).tolist()
+    live = rank.as_array(view.posting("user", terms.LIVE)).tolist()
     picked = rng.sample(live, min(size, len(live)))
-    viewers = [ext for ext in (view.ext("user", i) for i in picked) if view.posting("user", f"following:{ext}")]
+    viewers = [ext for ext in (view.ext("user", i) for i in picked) if view.posting("user", terms.following(ext))]
     prefixes: dict[int, list[str]] = {n: [] for n in PREFIX_LENGTHS}
     for iid in rng.sample(live, min(size, len(live))):
         doc = view.doc("user", iid)
@@ -68,10 +69,10 @@ def sample_inputs(view, rng: random.Random, size: int = 2000) -> Inputs:
         for n in PREFIX_LENGTHS:
             if len(word) >= n:
                 prefixes[n].append(word[:n])
-    tags = [view.ext("hashtag", i) for i in rank.top_k(view, "hashtag", view.posting("hashtag", "_live"), 200).tolist()]
-    all_tags = [view.ext("hashtag", i) for i in rng.sample(rank.as_array(view.posting("hashtag", "_live")).tolist(),
-                                                           min(size, len(view.posting("hashtag", "_live"))))]
-    places = rank.as_array(view.posting("place", "_live")).tolist()
+    tags = [view.ext("hashtag", i) for i in rank.top_k(view, "hashtag", view.posting("hashtag", terms.LIVE), 200).tolist()]
+    all_tags = [view.ext("hashtag", i) for i in rng.sample(rank.as_array(view.posting("hashtag", terms.LIVE)).tolist(),
+                                                           min(size, len(view.posting("hashtag", terms.LIVE))))]
+    places = rank.as_array(view.posting("place", terms.LIVE)).tolist()
     place_words = [w for i in rng.sample(places, min(size, len(places))) for w in tokens(view.doc("place", i)["name"])[:1]]
     return Inputs(viewers, prefixes,
                   [t[:rng.randint(1, min(3, len(t)))] for t in all_tags if t],

@@ -61,14 +61,15 @@ def ingest(data: Path, file: Path, strict: bool) -> None:
     their reason and counted on stderr; the rest are appended. When a storage error (a full disk)
     stops it, running it again on the same file continues after the lines already in.
     """
-    from firehose.deadletter import EmbeddedDeadLetters
+    from firehose.endpoint import Endpoint
     from firehose.ingest import IngestFailed, ingest_jsonl
-    from firehose.log import EmbeddedLog, cause
+    from firehose.log import cause
 
+    firehose = Endpoint(data)
     try:
-        log = EmbeddedLog(paths.firehose(data))
-        dead_letters = EmbeddedDeadLetters(data)
-        report = ingest_jsonl(file, log.producer(), dead_letters, strict=strict)
+        producer = firehose.log().producer()
+        dead_letters = firehose.dead_letters()
+        report = ingest_jsonl(file, producer, dead_letters, strict=strict)
         dead_letters.close()
     except IngestFailed as exc:
         raise click.ClickException(str(exc)) from None
@@ -140,10 +141,11 @@ def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool) ->
 @click.option("--json", "as_json", is_flag=True, help="Print the docs/http-api.md search response as JSON.")
 def query(data: Path, query: str, vertical: str, viewer: str | None, limit: int, order: str, explain: bool, as_json: bool) -> None:
     """Evaluate one QUERY (docs/query-language.md s-expression or its JSON form) and print the results."""
+    from indexer.store import Index
     from unicorn.errors import QueryError
     from unicorn.service import open_engine
 
-    if not paths.index(data).exists():
+    if not Index.exists(paths.index(data)):
         raise click.ClickException(f"no index under {data}: run `unicorn ingest` and `unicorn index --once` first")
     engine = open_engine(data)
     try:
@@ -218,9 +220,9 @@ def backup(data: Path, dest: Path) -> None:
     The copy is one consistent snapshot with the firehose offsets it consumed. To restore: stop
     the indexer, put DEST in place of DATA/index, start the indexer; it continues from there.
     """
-    from indexer.store import Index
+    from indexer.store import Index, StoreError
 
-    if not paths.index(data).exists():
+    if not Index.exists(paths.index(data)):
         raise click.ClickException(f"no index under {data}")
     if dest.exists() and any(dest.iterdir()):
         raise click.ClickException(f"{dest} is not empty")
@@ -228,6 +230,8 @@ def backup(data: Path, dest: Path) -> None:
     try:
         index.backup(dest)
         gen = index.gen
+    except StoreError as exc:
+        raise click.ClickException(f"backup to {dest} failed: {exc}") from None
     finally:
         index.close()
     click.echo(f"copied generation {gen} of {paths.index(data)} to {dest}", err=True)

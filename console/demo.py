@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 import orjson
 
-from vocabulary import paths
+from vocabulary import paths, terms
 
 MARKER = "demo.json"
 CREDENTIALS = "demo-credentials.json"
@@ -29,7 +29,7 @@ CREDENTIALS = "demo-credentials.json"
 def run_demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
     import api
     import indexer
-    from firehose.log import EmbeddedLog
+    from firehose.endpoint import Endpoint
     from firehose.sources.generator import generate
 
     started = time.perf_counter()
@@ -41,7 +41,7 @@ def run_demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
     else:
         click.echo(f"generating a {scale} platform (seed {seed}) into the embedded firehose at {paths.firehose(data)} ...")
         count = 0
-        with EmbeddedLog(paths.firehose(data)).producer() as producer:
+        with Endpoint(data).producer() as producer:
             for event in generate(scale, seed):
                 producer.send(event)
                 count += 1
@@ -102,15 +102,15 @@ def _examples(data: Path) -> tuple[str, str, str, str]:
     try:
         with index.reader() as view:
             users = view.rank("user")
-            live = view.posting("user", "_live")
-            viewer_iid = max(live, key=lambda i: len(view.posting("user", f"following:{users.ext_id[i]}")))
+            live = view.posting("user", terms.LIVE)
+            viewer_iid = max(live, key=lambda i: len(view.posting("user", terms.following(users.ext_id[i]))))
             viewer = int(users.ext_id[viewer_iid])
             username = view.doc("user", viewer_iid)["username"]
-            followees = view.posting("user", f"following:{viewer}") & live
+            followees = view.posting("user", terms.following(viewer)) & live
             some = view.doc("user", min(followees)) if followees else view.doc("user", viewer_iid)
             prefix = (some["username"][:2] or "jo").lower()
             hashtags = view.rank("hashtag")
-            top = max(view.posting("hashtag", "_live"), key=lambda i: hashtags.count[i], default=None)
+            top = max(view.posting("hashtag", terms.LIVE), key=lambda i: hashtags.count[i], default=None)
             hashtag = view.ext("hashtag", top) if top is not None else "sunset"
         return str(viewer), username, prefix, hashtag
     finally:

@@ -21,6 +21,7 @@ import msgpack
 from firehose.kafka import KafkaConsumer, KafkaProducer
 from firehose.log import MAX_RECORD, EmbeddedLog
 from firehose.transport import Consumer, Producer
+from vocabulary import paths
 
 READ_BATCH = 10_000
 PAYLOAD_MAX = MAX_RECORD - (64 << 10)  # room for the reason, the source and the rest
@@ -76,7 +77,7 @@ class DeadLetters(ABC):
 
 class EmbeddedDeadLetters(DeadLetters):
     def __init__(self, data_dir: str | os.PathLike):
-        self._log = EmbeddedLog(Path(data_dir) / "deadletter", partitions=1)
+        self._log = EmbeddedLog(paths.dead_letters(Path(data_dir)), partitions=1)
         super().__init__(self._log.producer())
 
     def _consumer(self) -> Consumer:

@@ -12,7 +12,6 @@ One process at a time writes an index (indexer.lock).
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -20,21 +19,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import lmdb
-
 from firehose.deadletter import DeadLetters
+from firehose.endpoint import DEFAULT_TOPIC, Endpoint
 from firehose.events import EventError, from_msgpack
 from firehose.log import cause
 from firehose.transport import Consumer, Record
 from indexer.lock import writer_lock
 from indexer.stats import Stats, meta_key
-from indexer.store import Index
+from indexer.store import Index, StoreError, Unstorable
 from slipstream import Slipstream
 from trending import Pipeline
+from vocabulary import paths
 
 IDLE_POLL = 0.2  # seconds a poll waits for the first record of a batch
-NEARLY_FULL = 64 << 20  # free bytes under which an I/O error is reported as a full disk
-EVENT_STORAGE_ERRORS = (lmdb.BadValsizeError,)  # storage errors caused by one event's content
 
 
 class StorageFailure(RuntimeError):
@@ -43,28 +40,18 @@ class StorageFailure(RuntimeError):
 
 def _environmental(exc: BaseException) -> bool:
     """True for errors no event can cause: they stop the daemon instead of dead-lettering."""
-    if isinstance(exc, lmdb.Error):
-        return not isinstance(exc, EVENT_STORAGE_ERRORS)
+    if isinstance(exc, StoreError):
+        return not isinstance(exc, Unstorable)
     return isinstance(exc, (OSError, MemoryError))
 
 
-def describe(exc: BaseException, where: Path) -> str:
-    """The cause of an environmental error in words, a full disk named as such."""
-    raw = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, lmdb.MapFullError):
-        return f"the index reached its LMDB map size ({raw})"
+def describe(exc: BaseException) -> str:
+    """An error in words, a full disk named as such."""
     if isinstance(exc, OSError):
         return cause(exc)
-    if not isinstance(exc, lmdb.Error):
-        return raw
-    try:
-        fs = os.statvfs(where)
-    except OSError:
-        return raw
-    free = fs.f_bavail * fs.f_frsize
-    if free < NEARLY_FULL:  # LMDB reports a short write on a full disk as an I/O error
-        return f"no space left on device: {free:,} bytes free on {where} ({raw})"
-    return raw
+    if isinstance(exc, StoreError):  # it names its cause
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 class _Refused(Exception):
@@ -109,7 +96,7 @@ class Indexer:
             self._commit(records, lettered)
         except Exception as exc:
             if _environmental(exc):
-                raise StorageFailure(f"indexing stopped: {describe(exc, self.index.path)}; nothing is lost, "
+                raise StorageFailure(f"indexing stopped: {describe(exc)}; nothing is lost, "
                                      "the index is at its last committed batch: restart once the cause is fixed") from exc
             raise
 
@@ -127,7 +114,7 @@ class Indexer:
                 if _environmental(exc) or 0 in refused:
                     raise
                 if len(records) == 1:
-                    refused[0] = f"storage: {type(exc).__name__}: {exc}"
+                    refused[0] = f"storage: {describe(exc)}"
                     continue
                 half = len(records) // 2  # each half commits on its own, in order: exactly once
                 self._commit(records[:half], lettered)
@@ -157,7 +144,7 @@ class Indexer:
                 except Exception as exc:  # noqa: BLE001 - any refusal of one event must not stop ingestion
                     if _environmental(exc):
                         raise
-                    raise _Refused(position, f"slipstream: {type(exc).__name__}: {exc}") from exc
+                    raise _Refused(position, f"slipstream: {describe(exc)}") from exc
                 trending.observe(event)
                 applied += 1
             fresh = [(record, reason) for record, reason in dead if (record.partition, record.offset) not in lettered]
@@ -177,7 +164,7 @@ class Indexer:
             batch.set_meta(meta_key(self.source), self.stats.meta_after(applied, len(dead), lag))
             batch.commit()
         except BaseException:
-            batch.abort()  # also when commit itself failed: the next attempt needs the write lock
+            batch.abort()  # the next attempt needs the write lock
             raise
         return applied, len(dead), lag
 
@@ -209,7 +196,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def run(data: str | Path, *, once: bool = False, bootstrap: str | None = None, topic: str = "unicorn.events",
+def run(data: str | Path, *, once: bool = False, bootstrap: str | None = None, topic: str = DEFAULT_TOPIC,
         batch_size: int = 5000, batch_seconds: float = 0.05, stop: threading.Event | None = None,
         progress: bool | None = None) -> Stats:
     """`unicorn index`: consume the embedded firehose (or Kafka at `bootstrap`) into DATA/index.
@@ -218,15 +205,16 @@ def run(data: str | Path, *, once: bool = False, bootstrap: str | None = None, t
     A progress display is shown for `once` when stderr is a terminal (or `progress` is True).
     """
     from indexer.progress import drain_progress
-    from vocabulary import paths
 
     data = Path(data)
     stop = stop or threading.Event()
+    firehose = Endpoint(data, bootstrap, topic)
     with writer_lock(paths.index(data)):
-        consumer, dead_letters, source = _open_source(data, bootstrap, topic)
+        consumer = firehose.consumer()
+        dead_letters = firehose.dead_letters()
         index = Index(paths.index(data))
         try:
-            indexer = Indexer(index, consumer, dead_letters, source, batch_size, batch_seconds)
+            indexer = Indexer(index, consumer, dead_letters, firehose.source, batch_size, batch_seconds)
             with _stop_on_signals(stop):
                 if once:
                     with drain_progress(consumer, progress) as on_batch:
@@ -238,16 +226,3 @@ def run(data: str | Path, *, once: bool = False, bootstrap: str | None = None, t
             consumer.close()
             dead_letters.close()
             index.close()
-
-
-def _open_source(data: Path, bootstrap: str | None, topic: str) -> tuple[Consumer, DeadLetters, str]:
-    from firehose.deadletter import EmbeddedDeadLetters, KafkaDeadLetters
-    from vocabulary import paths
-
-    if bootstrap is None:
-        from firehose.log import EmbeddedLog
-
-        return EmbeddedLog(paths.firehose(data)).consumer(), EmbeddedDeadLetters(data), "embedded"
-    from firehose.kafka import KafkaConsumer
-
-    return KafkaConsumer(bootstrap, topic), KafkaDeadLetters(bootstrap, topic), f"kafka:{topic}"

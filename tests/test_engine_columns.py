@@ -12,13 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indexer.store import Index, LinkColumns
+from indexer.store import Index, LinkColumns, columns
 from slipstream import Slipstream
 from tests.model.platform import Platform
 from tests.model.queries import QueryModel
 from tests.strategies import USER_IDS, events
 from tests.test_query_model import query
-from indexer import store
 from unicorn.engine import Engine
 
 FIELDS = {"owner": 0, "place": 1, "hashtag": 2, "mention": 3}
@@ -37,7 +36,7 @@ def columns_mode(request, monkeypatch):
     monkeypatch.setattr(LinkColumns, "WIDTH", {"hashtag": 1, "mention": 1})
     monkeypatch.setattr(LinkColumns, "ROW_MAX", 2)  # larger ids overflow, as ids past int32 do
     if request.param == "reload":  # every generation's records pruned at once: readers reload whole columns
-        monkeypatch.setattr(store, "RANKDIRTY_KEEP", 0)
+        monkeypatch.setattr(columns, "RANKDIRTY_KEEP", 0)
     return request.param
 
 

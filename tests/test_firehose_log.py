@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import firehose.log
+import firehose.log.segments
 from firehose.deadletter import EmbeddedDeadLetters
 from firehose.events import from_msgpack, to_json_line, validate
 from firehose.ingest import ingest_jsonl
@@ -81,7 +81,7 @@ def test_torn_tail_is_truncated_and_appends_continue(before, after, data):
 @given(sizes=st.lists(st.integers(0, 60), min_size=1, max_size=80), flush_every=st.integers(1, 10), data=st.data())
 def test_segments_roll_and_any_offset_is_reachable(sizes, flush_every, data):
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(firehose.log, "SEGMENT_BYTES", 100)
+        patch.setattr(firehose.log.segments, "SEGMENT_BYTES", 100)
         log = EmbeddedLog(tmp, 2)
         producer = log.producer()
         records = [bytes([i % 256]) * n for i, n in enumerate(sizes)]
@@ -100,7 +100,7 @@ def test_segments_roll_and_any_offset_is_reachable(sizes, flush_every, data):
 
 
 def test_reader_follows_a_live_writer_across_segments(tmp_path, monkeypatch):
-    monkeypatch.setattr(firehose.log, "SEGMENT_BYTES", 64)
+    monkeypatch.setattr(firehose.log.segments, "SEGMENT_BYTES", 64)
     log = EmbeddedLog(tmp_path, 1)
     consumer: Consumer = log.consumer()
     consumer.assign({0: 0})

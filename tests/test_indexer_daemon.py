@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import lmdb
 import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,7 +25,7 @@ from firehose.kafka import KafkaConsumer, KafkaProducer
 from firehose.log import EmbeddedLog
 from firehose.transport import Consumer, Producer
 from indexer import Indexer, meta_key
-from indexer.store import Index
+from indexer.store import Index, StoreError
 from tests.brokers import unique_topic
 from tests.model.platform import Platform
 from tests.processes import started
@@ -54,7 +53,7 @@ def committed(index_dir: Path, source: str = "embedded") -> int:
     """Records the index has committed, read as another process would."""
     try:
         index = Index(index_dir, readonly=True)
-    except lmdb.Error:  # not created yet
+    except StoreError:  # not created yet
         return 0
     try:
         return sum(index.offsets(source).values())

@@ -10,6 +10,11 @@ def firehose(data: Path) -> Path:
     return Path(data) / "firehose"
 
 
+def dead_letters(data: Path) -> Path:
+    """The embedded firehose's dead letters (a one-partition log)."""
+    return Path(data) / "deadletter"
+
+
 def index(data: Path) -> Path:
     """The LMDB index environment."""
     return Path(data) / "index"

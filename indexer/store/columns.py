@@ -1,0 +1,135 @@
+"""Reader-side numpy columns of an index, refreshed per generation from `{v}.rankdirty`
+(ARCHITECTURE.md): static-order fields per vertical, and the media's links."""
+
+from __future__ import annotations
+
+import numpy as np
+from pyroaring import AbstractBitMap, BitMap
+
+RANKDIRTY_KEEP = 4096  # generations of document changes kept for incremental reader refresh
+
+
+class RankColumns:
+    """Static-order fields per internal id, as numpy columns (docs/query-language.md static order).
+
+    `count` leads the order of every vertical; `taken_at` breaks media ties; `ext_id` is the
+    external id (0 for hashtags, whose ties break by name via `ReadView.ext`).
+    """
+
+    def __init__(self) -> None:
+        self.gen = -1
+        self.count = np.zeros(0, dtype=np.int64)
+        self.taken_at = np.zeros(0, dtype=np.int64)
+        self.ext_id = np.zeros(0, dtype=np.uint64)
+
+    def reserve(self, size: int) -> None:
+        """Room for the internal ids below `size`."""
+        if size <= len(self.count):
+            return
+        capacity = max(size, 2 * len(self.count), 1024)
+        for name in ("count", "taken_at", "ext_id"):
+            old = getattr(self, name)
+            new = np.zeros(capacity, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def set(self, iid: int, rank: tuple[int, int, int] | None) -> None:
+        """The row of `iid` from its stored rank; None clears it."""
+        count, taken_at, ext = rank if rank is not None else (0, 0, 0)
+        self.count[iid] = count
+        self.taken_at[iid] = taken_at
+        self.ext_id[iid] = ext
+
+
+class LinkColumns:
+    """Media links per internal media id, as numpy columns (`extract` reads these, not msgpack).
+
+    `owner` and `place` hold one internal id or -1. `hashtag` and `mention` are int32 rows of up to
+    `WIDTH[field]` ids padded with -1; a media with more, or with an id past int32, keeps its whole
+    list in `overflow[field]` instead.
+    """
+
+    WIDTH = {"hashtag": 8, "mention": 2}
+    ROW_MAX = 2**31 - 1
+
+    def __init__(self) -> None:
+        self.gen = -1
+        self.owner = np.full(0, -1, dtype=np.int64)
+        self.place = np.full(0, -1, dtype=np.int64)
+        self.hashtag = np.full((0, self.WIDTH["hashtag"]), -1, dtype=np.int32)
+        self.mention = np.full((0, self.WIDTH["mention"]), -1, dtype=np.int32)
+        self.overflow: dict[str, dict[int, list[int]]] = {"hashtag": {}, "mention": {}}
+        self.overflowing: dict[str, BitMap] = {"hashtag": BitMap(), "mention": BitMap()}
+
+    def reserve(self, size: int) -> None:
+        """Room for the internal ids below `size`."""
+        if size <= len(self.owner):
+            return
+        capacity = max(size, 2 * len(self.owner), 1024)
+        for name in ("owner", "place", "hashtag", "mention"):
+            old = getattr(self, name)
+            new = np.full((capacity, *old.shape[1:]), -1, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def set(self, iid: int, links: list | None) -> None:
+        """The row of media `iid` from its stored links; None clears it."""
+        owner, place, hashtags, mentions = links if links is not None else (-1, -1, [], [])
+        self.owner[iid] = owner
+        self.place[iid] = place
+        for name, ids in (("hashtag", hashtags), ("mention", mentions)):
+            row = getattr(self, name)[iid]
+            row[:] = -1
+            if len(ids) <= self.WIDTH[name] and all(i <= self.ROW_MAX for i in ids):
+                row[: len(ids)] = ids
+                if iid in self.overflowing[name]:
+                    del self.overflow[name][iid]
+                    self.overflowing[name].discard(iid)
+            else:
+                self.overflow[name][iid] = list(ids)
+                self.overflowing[name].add(iid)
+
+    def targets(self, field: str, media: AbstractBitMap) -> list[int]:
+        """The distinct internal ids that field `field` of the given media points to, ascending."""
+        return self.target_counts(field, media)[0].tolist()
+
+    def target_counts(self, field: str, media: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct internal ids that field `field` of the given media points to, ascending,
+        and for each how many of the media point to it."""
+        ids = np.frombuffer(media.to_array(), dtype=np.uint32)
+        column = getattr(self, field)[ids[ids < len(self.owner)]]
+        found = column[column >= 0].astype(np.int64, copy=False)
+        if column.ndim == 2 and self.overflowing[field]:
+            extra = [i for m in media & self.overflowing[field] for i in self.overflow[field][m]]
+            found = np.concatenate([found, np.asarray(extra, dtype=np.int64)])
+        if not len(found):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        counts = np.bincount(found)
+        present = np.flatnonzero(counts)
+        return present, counts[present]
+
+    def pointing(self, field: str, media: AbstractBitMap, targets: AbstractBitMap) -> BitMap:
+        """Those of `media` whose field `field` points to one of `targets`, ascending."""
+        ids = np.frombuffer(media.to_array(), dtype=np.uint32)
+        ids = ids[ids < len(self.owner)]
+        wanted = np.zeros(targets.max() + 1 if targets else 1, dtype=bool)
+        wanted[np.frombuffer(targets.to_array(), dtype=np.uint32)] = bool(targets)
+        column = getattr(self, field)[ids]
+        known = (column >= 0) & (column < len(wanted))
+        hit = np.zeros(column.shape, dtype=bool)
+        hit[known] = wanted[column[known]]
+        found = BitMap(ids[hit.reshape(len(ids), -1).any(axis=1)].tolist())
+        if column.ndim == 2 and self.overflowing[field]:
+            for m in media & self.overflowing[field]:
+                if any(t in targets for t in self.overflow[field][m]):
+                    found.add(m)
+        return found
+
+    def of(self, field: str, media: int) -> list[int]:
+        """What field `field` of one media points to."""
+        if media >= len(self.owner):
+            return []
+        if field in self.overflow and media in self.overflowing[field]:
+            return self.overflow[field][media]
+        column = getattr(self, field)[media]
+        return [int(i) for i in np.atleast_1d(column) if i >= 0]

@@ -1,0 +1,278 @@
+"""Writing an index: `WriteBatch`, one atomic batch (one LMDB write transaction)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyroaring import BitMap
+
+from indexer.keys import ext_bytes, ext_from_bytes, ext_key, text_key
+from indexer.store import columns
+from indexer.store.codec import (
+    GEN,
+    IID,
+    TIME,
+    aux_key,
+    aux_scan,
+    next_id_key,
+    offsets_key,
+    pack,
+    posting_bitmap,
+    posting_value,
+    rank_value,
+    unpack,
+)
+from indexer.store.environment import Environment
+from indexer.store.errors import raises_store_errors
+from vocabulary.schema import VERTICALS
+from vocabulary.terms import LIVE
+
+ID_CACHE_MAX = 4_000_000  # id map entries a writer keeps in memory
+
+
+class WriteBatch:
+    """One atomic batch of changes: postings, id maps, documents, ranks, links and offsets.
+
+    Postings and documents are changed in memory and written at `commit`, with the generation
+    incremented; everything commits together or not at all.
+    """
+
+    @raises_store_errors
+    def __init__(self, env: Environment) -> None:
+        self._env = env
+        self._dbs = env.dbs
+        self._txn = env.lmdb.begin(write=True)
+        self.gen: int = unpack(self._txn.get(b"gen", db=env.meta)) + 1
+        self._stamp = GEN.pack(self.gen)
+        self._postings: dict[tuple[str, str], BitMap] = {}
+        self._dirty_postings: set[tuple[str, str]] = set()
+        self._docs: dict[tuple[str, int], dict | None] = {}
+        self._dirty_docs: set[tuple[str, int]] = set()
+        self._next_id = {v: self.meta(next_id_key(v), 0) for v in VERTICALS}
+        self._new_ids: dict[tuple[str, int | str], int] = {}
+        self._relinked: set[int] = set()  # media whose links changed, recorded in media.rankdirty
+        self._done = False
+
+    def __enter__(self) -> WriteBatch:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    # ids
+
+    def iid(self, vertical: str, ext: int | str) -> int | None:
+        key = (vertical, ext)
+        iid = self._env.ids.get(key)
+        if iid is None:
+            iid = self._new_ids.get(key)
+        if iid is not None:
+            return iid
+        return self._stored_iid(vertical, ext)
+
+    @raises_store_errors
+    def _stored_iid(self, vertical: str, ext: int | str) -> int | None:
+        raw = self._txn.get(ext_key(vertical, ext), db=self._dbs[vertical, "ids"])
+        if raw is None:
+            return None
+        iid = self._env.ids[vertical, ext] = IID.unpack(raw)[0]
+        return iid
+
+    @raises_store_errors
+    def intern(self, vertical: str, ext: int | str) -> int:
+        """The internal id of an external one, allocated on first reference."""
+        iid = self.iid(vertical, ext)
+        if iid is not None:
+            return iid
+        iid = self._next_id[vertical]
+        if iid >= 2**32:
+            raise OverflowError(f"{vertical}: internal id space exhausted")
+        self._next_id[vertical] = iid + 1
+        self._new_ids[vertical, ext] = iid
+        self._txn.put(ext_key(vertical, ext), IID.pack(iid), db=self._dbs[vertical, "ids"])
+        self._txn.put(IID.pack(iid), ext_bytes(vertical, ext), db=self._dbs[vertical, "ext"])
+        return iid
+
+    @raises_store_errors
+    def ext(self, vertical: str, iid: int) -> int | str:
+        return ext_from_bytes(vertical, self._txn.get(IID.pack(iid), db=self._dbs[vertical, "ext"]))
+
+    # postings
+
+    def posting(self, vertical: str, term: str) -> BitMap:
+        """The batch's current posting list; read it, change it only through add/remove."""
+        key = (vertical, term)
+        bitmap = self._postings.get(key)
+        if bitmap is None:
+            bitmap = self._postings[key] = self._stored_posting(vertical, term)
+        return bitmap
+
+    @raises_store_errors
+    def _stored_posting(self, vertical: str, term: str) -> BitMap:
+        key = text_key(term)
+        raw = self._txn.get(key, db=self._dbs[vertical, "post"])
+        return BitMap.deserialize(posting_bitmap(key, raw)) if raw is not None else BitMap()
+
+    def add(self, vertical: str, term: str, iid: int) -> None:
+        key = (vertical, term)
+        bitmap = self._postings.get(key)
+        (bitmap if bitmap is not None else self.posting(vertical, term)).add(iid)
+        self._dirty_postings.add(key)
+
+    def remove(self, vertical: str, term: str, iid: int) -> None:
+        key = (vertical, term)
+        bitmap = self._postings.get(key)
+        (bitmap if bitmap is not None else self.posting(vertical, term)).discard(iid)
+        self._dirty_postings.add(key)
+
+    def add_many(self, vertical: str, term: str, iids: BitMap) -> None:
+        self.posting(vertical, term).update(iids)
+        self._dirty_postings.add((vertical, term))
+
+    def is_live(self, vertical: str, iid: int) -> bool:
+        return iid in self.posting(vertical, LIVE)
+
+    # documents
+
+    def doc(self, vertical: str, iid: int) -> dict | None:
+        """The batch's current document; after changing it in place, call `put_doc`."""
+        key = (vertical, iid)
+        if key not in self._docs:
+            self._docs[key] = self._stored_doc(vertical, iid)
+        return self._docs[key]
+
+    @raises_store_errors
+    def _stored_doc(self, vertical: str, iid: int) -> dict | None:
+        raw = self._txn.get(IID.pack(iid), db=self._dbs[vertical, "docs"])
+        return unpack(raw) if raw is not None else None
+
+    def put_doc(self, vertical: str, iid: int, doc: dict) -> None:
+        self._docs[vertical, iid] = doc
+        self._dirty_docs.add((vertical, iid))
+
+    def delete_doc(self, vertical: str, iid: int) -> None:
+        self._docs[vertical, iid] = None
+        self._dirty_docs.add((vertical, iid))
+
+    @raises_store_errors
+    def set_links(self, iid: int, links: tuple[int, int, list[int], list[int]] | None) -> None:
+        db = self._dbs["media", "links"]
+        self._relinked.add(iid)
+        if links is None:
+            self._txn.delete(IID.pack(iid), db=db)
+        else:
+            self._txn.put(IID.pack(iid), pack(list(links)), db=db)
+
+    # metadata
+
+    def set_offsets(self, source: str, offsets: dict[int, int]) -> None:
+        """Record the next offset per partition; committed atomically with the batch."""
+        merged = self.meta(offsets_key(source), {})
+        merged.update(offsets)
+        self.set_meta(offsets_key(source), merged)
+
+    @raises_store_errors
+    def set_meta(self, key: str, value: Any) -> None:
+        self._txn.put(key.encode(), pack(value), db=self._env.meta)
+
+    @raises_store_errors
+    def meta(self, key: str, default: Any = None) -> Any:
+        raw = self._txn.get(key.encode(), db=self._env.meta)
+        return unpack(raw) if raw is not None else default
+
+    @raises_store_errors
+    def time(self, key: bytes) -> int | None:
+        """The event time stored under `key` (slipstream's edge times and tombstones)."""
+        raw = self._txn.get(key, db=self._env.times)
+        return TIME.unpack(raw)[0] if raw is not None else None
+
+    @raises_store_errors
+    def set_time(self, key: bytes, ts: int | None) -> None:
+        if ts is None:
+            self._txn.delete(key, db=self._env.times)
+        else:
+            self._txn.put(key, TIME.pack(ts), db=self._env.times)
+
+    # auxiliary key-value state of other components (e.g. trending), committed with the batch
+
+    @raises_store_errors
+    def put_aux(self, name: str, key: bytes, value: bytes) -> None:
+        self._txn.put(aux_key(name, key), value, db=self._env.aux)
+
+    @raises_store_errors
+    def get_aux(self, name: str, key: bytes) -> bytes | None:
+        raw = self._txn.get(aux_key(name, key), db=self._env.aux)
+        return bytes(raw) if raw is not None else None
+
+    @raises_store_errors
+    def delete_aux(self, name: str, key: bytes) -> None:
+        self._txn.delete(aux_key(name, key), db=self._env.aux)
+
+    @raises_store_errors
+    def aux_items(self, name: str, prefix: bytes = b"", below: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """(key, value) pairs of `name` whose key starts with `prefix` (and is below `below`), in
+        byte order; a list, so the caller may put or delete while going through it."""
+        return list(aux_scan(self._txn, self._env.aux, name, prefix, below))
+
+    # completion
+
+    @raises_store_errors
+    def commit(self) -> None:
+        """Write the batch and commit it; when that fails, nothing of it is stored and the writer is free."""
+        if self._done:
+            return
+        try:
+            self._write()
+        except BaseException:
+            self.abort()
+            raise
+        if len(self._env.ids) > ID_CACHE_MAX:
+            self._env.ids.clear()
+        self._env.ids.update(self._new_ids)
+        self._done = True
+
+    def _write(self) -> None:
+        txn = self._txn
+        for vertical, term in self._dirty_postings:
+            bitmap = self._postings[vertical, term]
+            db = self._dbs[vertical, "post"]
+            key = text_key(term)
+            if bitmap:
+                bitmap.run_optimize()
+                txn.put(key, posting_value(key, term, self._stamp, bitmap), db=db)
+            else:
+                txn.delete(key, db=db)
+        rank_changed: dict[str, BitMap] = {}
+        for vertical, iid in self._dirty_docs:
+            doc = self._docs[vertical, iid]
+            key = IID.pack(iid)
+            if doc is None:
+                txn.delete(key, db=self._dbs[vertical, "docs"])
+                txn.delete(key, db=self._dbs[vertical, "rank"])
+            else:
+                txn.put(key, pack(doc), db=self._dbs[vertical, "docs"])
+                txn.put(key, rank_value(vertical, doc), db=self._dbs[vertical, "rank"])
+            rank_changed.setdefault(vertical, BitMap()).add(iid)
+        if self._relinked:
+            rank_changed.setdefault("media", BitMap()).update(self._relinked)
+        keep = columns.RANKDIRTY_KEEP
+        for vertical, iids in rank_changed.items():
+            db = self._dbs[vertical, "rankdirty"]
+            txn.put(self._stamp, iids.serialize(), db=db)
+            if self.gen > keep:
+                cursor = txn.cursor(db=db)
+                while cursor.first() and GEN.unpack(cursor.key())[0] <= self.gen - keep:
+                    cursor.delete()
+        for vertical, next_id in self._next_id.items():
+            self.set_meta(next_id_key(vertical), next_id)
+        self.set_meta("gen", self.gen)
+        txn.commit()
+
+    @raises_store_errors
+    def abort(self) -> None:
+        if not self._done:
+            self._txn.abort()
+            self._done = True
