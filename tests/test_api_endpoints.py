@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from jsonschema import Draft202012Validator
 from starlette.testclient import TestClient
 
 from api import create_app
@@ -257,11 +258,41 @@ def test_openapi_matches_the_routes(client):
     assert {"/v1/typeahead", "/v1/search", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/",
             *(f"/v1/documents/{vertical}/{{id}}" for vertical in VERTICALS)} <= set(served["paths"])  # SPEC §6's table
     documented = {(path, method.upper()) for path, ops in served["paths"].items() for method in ops}
-    app_routes = {(r.path.replace("{vertical}", vertical), m) for r in client.app.app.routes if hasattr(r, "methods")
+    app_routes = {(r.path.replace("{vertical}", vertical), m) for r in client.app.routes if hasattr(r, "methods")
                   for m in r.methods - {"HEAD"} for vertical in VERTICALS}  # one documented path per vertical
     assert documented == app_routes | {("/static/{file}", "GET")}
     codes = {code for ops in served["paths"].values() for op in ops.values() for code in op["responses"]}
     assert {str(s) for c, s in STATUS.items() if c not in ("internal", "method_not_allowed")} <= codes
+
+
+
+# what docs/http-api.md says a search body may be, written out here rather than taken from api/models.py
+JO = {"vertical": "user", "query": "(term name:jo)"}
+SEARCH_BODIES = [
+    (JO, True),
+    ({"vertical": "media", "query": {"term": "hashtag:joy"}, "viewer": "0001", "limit": 1000, "order": "social",
+      "explain": True, "apply_fanout_max": 2**64 - 1}, True),
+    ({**JO, "viewer": 2**64 - 1, "limit": 1, "order": "static", "explain": False, "apply_fanout_max": 1}, True),
+    ({**JO, "viewer": None}, True),
+    ({"query": "(term name:jo)"}, False), ({"vertical": "user"}, False), ({**JO, "vertical": "video"}, False),
+    ({**JO, "vertical": None}, False), ({**JO, "limit": 0}, False), ({**JO, "limit": 1001}, False),
+    ({**JO, "limit": "5"}, False), ({**JO, "limit": 5.5}, False), ({**JO, "limit": True}, False),
+    ({**JO, "order": "fancy"}, False), ({**JO, "order": None}, False), ({**JO, "explain": "yes"}, False),
+    ({**JO, "explain": 1}, False), ({**JO, "viewer": "x"}, False), ({**JO, "viewer": True}, False),
+    ({**JO, "viewer": -1}, False), ({**JO, "viewer": 2**64}, False), ({**JO, "viewer": "18446744073709551616"}, False),
+    ({**JO, "apply_fanout_max": 0}, False), ({**JO, "apply_fanout_max": 2**64}, False), ({**JO, "surprise": 1}, False),
+]
+
+
+@pytest.mark.parametrize("body,valid", SEARCH_BODIES)
+def test_the_served_search_schema_and_the_server_agree_with_the_docs(client, body, valid):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["SearchRequest"]
+    assert Draft202012Validator(schema).is_valid(body) == valid
+    answer = client.post("/v1/search", json=body, headers=AS_ADMIN)
+    if valid:
+        assert answer.status_code == 200, answer.text
+    else:
+        error(answer, 400, "bad_request")
 
 
 # slow-query log
