@@ -20,6 +20,7 @@ from firehose.log import EmbeddedLog
 from indexer.store import Index
 from slipstream import Slipstream
 from tests.indexed import indexed
+from unicorn_client import Client
 from tests.test_typeahead_behaviour import HISTORY
 from vocabulary import paths
 from vocabulary.schema import VERTICALS
@@ -44,6 +45,17 @@ def client(index):
         yield client
 
 
+@pytest.fixture(scope="module")
+def as_search(client):
+    """The typed client (unicorn_client) with the search key, over the same app: the happy paths go through it."""
+    return Client(str(client.base_url), SEARCH, http=client)
+
+
+@pytest.fixture(scope="module")
+def as_admin(client):
+    return Client(str(client.base_url), ADMIN, http=client)
+
+
 def error(response, status: int, code: str) -> str:
     assert response.status_code == status, response.text
     body = response.json()
@@ -53,10 +65,11 @@ def error(response, status: int, code: str) -> str:
 
 # typeahead
 
-def test_typeahead_shape_and_social_context(client):
+def test_typeahead_shape_and_social_context(client, as_search):
     got = client.get("/v1/typeahead", params={"q": "jo", "viewer": "1", "limit": 4}, headers=AS_SEARCH)
     assert got.status_code == 200 and got.headers["content-type"] == "application/json"
-    body = got.json()
+    body = as_search.typeahead("jo", viewer=1, limit=4)
+    assert body["results"] == got.json()["results"]
     assert set(body) == {"q", "results", "took_ms"} and body["q"] == "jo"
     assert [r["id"] for r in body["results"]] == ["21", "2", "3", "7"]
     mutual = body["results"][2]
@@ -64,11 +77,11 @@ def test_typeahead_shape_and_social_context(client):
     assert all(isinstance(f["id"], str) for f in mutual["social"]["followed_by"])
 
 
-def test_typeahead_verticals_hashtags_and_admin(client):
-    got = client.get("/v1/typeahead", params={"q": "#jo"}, headers=AS_ADMIN).json()
+def test_typeahead_verticals_hashtags_and_admin(as_admin):
+    got = as_admin.typeahead("#jo")
     assert [(r["vertical"], r["id"], r["title"]) for r in got["results"]] == [
         ("hashtag", "joy", "#joy"), ("hashtag", "journey", "#journey")]
-    places = client.get("/v1/typeahead", params={"q": "jo", "verticals": "place"}, headers=AS_ADMIN).json()
+    places = as_admin.typeahead("jo", verticals=("place",))
     assert [(r["vertical"], r["title"], r["subtitle"]) for r in places["results"]] == [("place", "Jolly Tower", "Paris, FR")]
 
 
@@ -99,26 +112,22 @@ def test_search_key_needs_a_viewer(client):
 
 # search
 
-def test_search_shape_privacy_and_explain(client):
-    body = {"vertical": "user", "query": "(term name:jo)", "viewer": "1", "limit": 3, "explain": True}
-    got = client.post("/v1/search", json=body, headers=AS_SEARCH)
-    assert got.status_code == 200
-    result = got.json()
+def test_search_shape_privacy_and_explain(as_search):
+    result = as_search.search("user", "(term name:jo)", viewer="1", limit=3, explain=True)
     assert set(result) == {"vertical", "total", "truncated", "results", "took_ms"}
     assert result["total"] == 7 and result["truncated"] is False  # jo.blocked is hidden from viewer 1
     assert [r["id"] for r in result["results"]] == ["7", "3", "2"]
     assert result["results"][0]["why"] == ["name:jo"] and result["results"][0]["doc"]["id"] == "7"
-    social = client.post("/v1/search", json={**body, "order": "social", "viewer": 1}, headers=AS_SEARCH).json()
+    social = as_search.search("user", "(term name:jo)", viewer=1, limit=3, explain=True, order="social")
     assert [r["id"] for r in social["results"]] == ["2", "3", "7"]
-    json_form = client.post("/v1/search", json={**body, "query": {"term": "name:jo"}}, headers=AS_SEARCH).json()
+    json_form = as_search.search("user", {"term": "name:jo"}, viewer="1", limit=3, explain=True)
     assert json_form["results"] == result["results"]
 
 
-def test_search_media_privacy(client):
-    query = {"vertical": "media", "query": "(term hashtag:joy)"}
-    assert client.post("/v1/search", json={**query, "viewer": 4}, headers=AS_SEARCH).json()["total"] == 2
-    assert client.post("/v1/search", json={**query, "viewer": 24}, headers=AS_SEARCH).json()["total"] == 3
-    assert client.post("/v1/search", json=query, headers=AS_ADMIN).json()["total"] == 3
+def test_search_media_privacy(as_search, as_admin):
+    assert as_search.search("media", "(term hashtag:joy)", viewer=4)["total"] == 2
+    assert as_search.search("media", "(term hashtag:joy)", viewer=24)["total"] == 3
+    assert as_admin.search("media", "(term hashtag:joy)")["total"] == 3
 
 
 def test_bad_query_names_the_position(client):
@@ -173,13 +182,11 @@ def test_timeout(index):
 
 # documents
 
-def test_document_and_string_ids(client):
-    got = client.get("/v1/documents/media/500", params={"viewer": 24}, headers=AS_SEARCH)
-    assert got.status_code == 200
-    assert got.json() == {"vertical": "media", "id": "500", "doc": {
+def test_document_and_string_ids(as_search, as_admin):
+    assert as_search.document("media", 500, viewer=24) == {"vertical": "media", "id": "500", "doc": {
         "id": "500", "owner": "24", "owner_username": "jo.private", "caption": "secret #joy", "hashtags": ["joy"],
         "mentions": [], "place": None, "taken_at": 3, "like_count": 0}}
-    hashtag = client.get("/v1/documents/hashtag/JOY", headers=AS_ADMIN).json()
+    hashtag = as_admin.document("hashtag", "JOY")
     assert hashtag == {"vertical": "hashtag", "id": "joy", "doc": {"id": "joy", "name": "joy", "media_count": 2}}  # 500 is private
 
 
