@@ -2,9 +2,9 @@
 
     app = create_app(Path("unicorn-data"), keys={"k1": "admin", "k2": "search"})
 
-Checks run in this order: key (401), parameters (400), viewer token (401), viewer for a `search`
-key (403), index open (503), then the query (400 bad_query, 404, 413, 504). The time budget
-counts from the request's arrival.
+Checks run in this order: key (401), parameters (400: the models of api/models.py), viewer token
+(401), viewer for a `search` key (403), index open (503), then the query (400 bad_query, 404, 413,
+504). The time budget counts from the request's arrival.
 
 Viewers: without a viewer secret, the `viewer` parameter is the viewer. With one, a `search` key
 must send `X-Viewer-Token` (api.auth.ViewerTokens) and its `sub` is the viewer; a `viewer`
