@@ -47,6 +47,7 @@ ID_PATTERN = _decimal_at_most(MAX_ID)
 ID_STRING = {"type": "string", "pattern": ID_PATTERN}
 ID_INTEGER = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
 _ONE_TYPEAHEAD_VERTICAL = f"(?:{'|'.join(TYPEAHEAD_VERTICALS)})"
+TYPEAHEAD_VERTICALS_PATTERN = f"^{_ONE_TYPEAHEAD_VERTICAL}(?:,{_ONE_TYPEAHEAD_VERTICAL})*$"
 VIEWER = ("the user searching; privacy (SPEC §5) applies. With a search key: required, or with a viewer secret, "
           "optional and equal to the X-Viewer-Token's sub.")
 
@@ -82,18 +83,18 @@ def _id_json(value: object) -> int | None:
     return number
 
 
-def _verticals(value: object) -> object:
+def _comma_separated(value: object) -> object:
     return tuple(value.split(",")) if isinstance(value, str) else value
 
 
 ViewerText = Annotated[int | None, BeforeValidator(_id_text), WithJsonSchema(ID_STRING)]
-ViewerJson = Annotated[int | None, BeforeValidator(_id_json), WithJsonSchema({"oneOf": [ID_INTEGER, ID_STRING,
-                                                                                          {"type": "null"}]})]
-Query = Annotated[Any, WithJsonSchema({"oneOf": [{"type": "string"}, {"type": "object"}]})]
-
-
+ViewerJson = Annotated[int | None, BeforeValidator(_id_json),
+                       WithJsonSchema({"oneOf": [ID_INTEGER, ID_STRING, {"type": "null"}]})]
 TypeaheadLimit = Annotated[int, Field(ge=1, le=TYPEAHEAD_MAX_LIMIT), BeforeValidator(_number_text)]
 TrendingLimit = Annotated[int, Field(ge=1, le=TRENDING_MAX_LIMIT), BeforeValidator(_number_text)]
+TypeaheadVerticals = Annotated[tuple[TypeaheadVertical, ...], BeforeValidator(_comma_separated),
+                               WithJsonSchema({"type": "string", "pattern": TYPEAHEAD_VERTICALS_PATTERN})]
+Query = Annotated[Any, WithJsonSchema({"oneOf": [{"type": "string"}, {"type": "object"}]})]  # the parser checks it
 
 
 class _Params(BaseModel):
@@ -112,11 +113,8 @@ class TypeaheadParams(_Params):
     q: str = Field(max_length=MAX_CHARS)
     viewer: ViewerText = Field(None, description=VIEWER)
     limit: TypeaheadLimit = 10
-    verticals: Annotated[tuple[TypeaheadVertical, ...], BeforeValidator(_verticals),
-                         WithJsonSchema({"type": "string", "pattern": f"^{_ONE_TYPEAHEAD_VERTICAL}"
-                                                                      f"(?:,{_ONE_TYPEAHEAD_VERTICAL})*$"})] = Field(
-        ",".join(TYPEAHEAD_VERTICALS), validate_default=True,
-        description="comma-separated, no spaces: " + ", ".join(TYPEAHEAD_VERTICALS))
+    verticals: TypeaheadVerticals = Field(",".join(TYPEAHEAD_VERTICALS), validate_default=True,
+                                          description="comma-separated, no spaces: " + ", ".join(TYPEAHEAD_VERTICALS))
     typos: Literal["auto", "0"] = Field("auto", description=(
         "auto: a token of 4-7 characters also matches a name starting within one edit of it, 8 or more within "
         "two; 0: exact matches only"))
@@ -136,9 +134,9 @@ class SearchRequest(_Body):
     vertical: Vertical
     query: Query = Field(description="SPEC §4 s-expression, or its JSON form; over 16 KiB, deeper than 32 or over "
                                      "1,024 operands is 413 too_large")
-    viewer: ViewerJson = Field(None, description="an id as a JSON integer or a decimal string; required with a "
-                                                    "search key (with a viewer secret: optional, and equal to the "
-                                                    "X-Viewer-Token's sub)")
+    viewer: ViewerJson = Field(None, description=(
+        "an id as a JSON integer or a decimal string; required with a search key (with a viewer secret: optional, and "
+        "equal to the X-Viewer-Token's sub)"))
     limit: Annotated[int, Field(ge=1, le=SEARCH_MAX_LIMIT)] = 20
     order: Literal["static", "social"] = Field("static", description='"social" needs a viewer')
     explain: bool = False
