@@ -248,6 +248,9 @@ def test_not_ready_until_the_index_exists_then_lag(tmp_path):
 def test_unknown_routes_and_methods(client):
     error(client.get("/v2/nothing", headers=AS_ADMIN), 404, "not_found")
     error(client.get("/v1/search", headers=AS_ADMIN), 405, "method_not_allowed")
+    metrics = client.get("/metrics").text  # counted under the route that matched, "other" when none did
+    assert 'unicorn_http_requests_total{endpoint="other",method="GET",status="404"}' in metrics
+    assert 'unicorn_http_requests_total{endpoint="/v1/search",method="GET",status="405"}' in metrics
 
 
 def test_page_and_assets_need_no_key(client):
