@@ -2,9 +2,9 @@
 
     app = create_app(Path("unicorn-data"), keys={"k1": "admin", "k2": "search"})
 
-Checks run in this order: key (401), parameters (400), viewer token (401), viewer for a `search`
-key (403), index open (503), then the query (400 bad_query, 404, 413, 504). The time budget
-counts from the request's arrival.
+Checks run in this order: key (401), parameters (400: the models of api/models.py), viewer token
+(401), viewer for a `search` key (403), index open (503), then the query (400 bad_query, 404, 413,
+504). The time budget counts from the request's arrival.
 
 Viewers: without a viewer secret, the `viewer` parameter is the viewer. With one, a `search` key
 must send `X-Viewer-Token` (api.auth.ViewerTokens) and its `sub` is the viewer; a `viewer`
@@ -24,35 +24,32 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote
 
 import anyio
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Match, Mount, Route
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from api import demo, explorer, openapi, trending
+from api import demo, explorer, openapi
 from api.auth import Keys, ViewerTokens, keys_from_env
 from api.errors import ApiError, error_response
-from api.metrics import Metrics
+from api.metrics import Metrics, RequestMetrics
+from api.models import DemoLoginRequest, DocumentParams, SearchRequest, TrendingParams, TypeaheadParams, parse
 from api.responses import JSONResponse
 from api.service import Service
 from api.slowlog import SlowLog
 from indexer.store import Index
-from unicorn.engine import parse_id
 from unicorn.errors import QueryError
-from unicorn.query.typecheck import decimal, shown
-from unicorn.typeahead import TYPOS
+from unicorn.query.typecheck import shown
 from vocabulary.text import hashtag_name
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 64 * 1024
-SEARCH_FIELDS = frozenset({"vertical", "query", "viewer", "limit", "order", "explain", "apply_fanout_max"})
-TYPEAHEAD_VERTICALS = "user,hashtag,place"
 ENGINE_THREADS = 4  # engine calls running at once per process; more wait for a thread
 T = TypeVar("T")
 
@@ -113,15 +110,9 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
         arrived = time.perf_counter()
         role = role_of(request)
         params = request.query_params
-        if "q" not in params:
-            raise ApiError("bad_request", "missing parameter q")
-        viewer = _viewer(params.get("viewer"))
-        limit = _int_param(params.get("limit", "10"), "limit")
-        verticals = tuple(params.get("verticals", TYPEAHEAD_VERTICALS).split(","))
-        typos = params.get("typos", "auto")
-        if typos not in TYPOS:
-            raise ApiError("bad_request", f"typos must be one of {', '.join(TYPOS)}, got {shown(typos)}")
-        viewer = viewer_of(request, role, viewer)
+        asked = parse(TypeaheadParams, params)
+        limit, verticals, typos = asked.limit, asked.verticals, asked.typos
+        viewer = viewer_of(request, role, asked.viewer)
         allow(role, viewer)
         result = await off_loop(f"typeahead q={params['q']!r} viewer={viewer} limit={limit} verticals={verticals} "
                                 f"typos={typos!r}",
@@ -131,8 +122,9 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
 
     async def trending_endpoint(request: Request) -> Response:
         role = role_of(request)
-        kind, limit = trending.params(request.query_params)
-        viewer = viewer_of(request, role, _viewer(request.query_params.get("viewer")))
+        asked = parse(TrendingParams, request.query_params)
+        kind, limit = asked.kind, asked.limit
+        viewer = viewer_of(request, role, asked.viewer)
         allow(role, viewer)
         result = await off_loop(f"trending kind={kind} limit={limit} viewer={viewer}",
                                 lambda: service.trending.top(kind, limit, viewer))
@@ -141,12 +133,13 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
     async def search(request: Request) -> Response:
         arrived = time.perf_counter()
         role = role_of(request)
-        body = await _json_body(request)
-        viewer = viewer_of(request, role, _viewer(body.get("viewer")))
-        if body.get("order") == "social" and viewer is None:
+        asked = parse(SearchRequest, await _json_object(request))
+        viewer = viewer_of(request, role, asked.viewer)
+        if asked.order == "social" and viewer is None:
             raise ApiError("bad_request", 'order "social" needs a viewer')
         allow(role, viewer)
-        args = {k: body[k] for k in ("limit", "order", "explain", "apply_fanout_max") if k in body}
+        body = asked.model_dump(include={"vertical", "query"})
+        args = asked.model_dump(include={"limit", "order", "explain", "apply_fanout_max"})
         what = f"search vertical={body['vertical']!r} viewer={viewer} query={orjson.dumps(body['query']).decode()}"
         result = await off_loop(what, lambda: service.engine.search(body["vertical"], body["query"], viewer,
                                                                     timeout_ms=timeout_ms, arrived=arrived, **args))
@@ -156,7 +149,7 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
         arrived = time.perf_counter()
         role = role_of(request)
         vertical, ident = request.path_params["vertical"], request.path_params["id"]
-        viewer = viewer_of(request, role, _viewer(request.query_params.get("viewer")))
+        viewer = viewer_of(request, role, parse(DocumentParams, request.query_params).viewer)
         allow(role, viewer)
         key = hashtag_name(ident) if vertical == "hashtag" else ident
         if vertical == "hashtag" and not key:
@@ -174,11 +167,7 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
             return JSONResponse({"users": demo.personas(view)})
 
     async def demo_login(request: Request) -> Response:
-        body = await _json_object(request)
-        username = body.get("username")
-        if set(body) != {"username"} or not isinstance(username, str) or not 0 < len(username) <= demo.MAX_USERNAME:
-            raise ApiError("bad_request", f'the body must be {{"username": NAME}}, a name of 1 to {demo.MAX_USERNAME} '
-                                          "characters")
+        username = parse(DemoLoginRequest, await _json_object(request)).username
         if not service.try_open():
             raise ApiError("not_ready", "the index is not open yet")
         with service.index.reader() as view:
@@ -249,55 +238,9 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
         service.try_open()
         yield
 
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
-        ApiError: api_error, QueryError: query_error, HTTPException: http_error, Exception: server_error})
-    return _Measured(app, metrics, routes)
-
-
-class _Measured:
-    """ASGI wrapper that counts every HTTP response and its latency under its route's path."""
-
-    def __init__(self, app: Starlette, metrics: Metrics, routes: list) -> None:
-        self.app, self.metrics, self.routes = app, metrics, routes
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = time.perf_counter()
-        status = 500
-
-        async def sent(message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sent)
-        finally:
-            self.metrics.observe(self._endpoint(scope), scope["method"], status, time.perf_counter() - started)
-
-    def _endpoint(self, scope) -> str:
-        for route in self.routes:
-            if route.matches(scope)[0] != Match.NONE:
-                return route.path if isinstance(route, Route) else f"{route.path}/"
-        return "other"
-
-
-def _viewer(value) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_id(value, "viewer")
-    except QueryError as exc:
-        raise ApiError("bad_request", exc.message) from None
-
-
-def _int_param(raw: str, name: str) -> int:
-    number = decimal(raw)
-    if number is None:
-        raise ApiError("bad_request", f"{name} must be a positive integer up to 2^64 - 1, got {shown(quote(raw))}")
-    return number
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestMetrics, metrics=metrics)],
+                     exception_handlers={ApiError: api_error, QueryError: query_error, HTTPException: http_error,
+                                         Exception: server_error})
 
 
 async def _body(request: Request) -> bytes:
@@ -330,24 +273,6 @@ async def _json_object(request: Request) -> dict:
         raise ApiError("bad_request", f"the body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError("bad_request", "the body must be a JSON object")
-    return body
-
-
-async def _json_body(request: Request) -> dict:
-    """A search request's body, its fields checked."""
-    body = await _json_object(request)
-    unknown = sorted(set(body) - SEARCH_FIELDS)
-    if unknown:
-        raise ApiError("bad_request", f"unknown fields {unknown}; expected {sorted(SEARCH_FIELDS)}")
-    for field in ("vertical", "query"):
-        if field not in body:
-            raise ApiError("bad_request", f"missing field {field!r}")
-    if not isinstance(body["vertical"], str):
-        raise ApiError("bad_request", "vertical must be a string")
-    if not isinstance(body.get("order", ""), str):
-        raise ApiError("bad_request", "order must be a string")
-    if not isinstance(body.get("explain", False), bool):
-        raise ApiError("bad_request", "explain must be true or false")
     return body
 
 

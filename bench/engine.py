@@ -9,14 +9,15 @@ query is run once before measuring (caches warm, as in a serving process).
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import random
-import statistics
 import time
 from pathlib import Path
 
+import click
+
 from bench import workload
+from bench.timing import percentiles
 from bench.workload import Item, quoted
 from firehose.sources.generator import SyntheticPlatform
 from indexer.store import Index
@@ -49,12 +50,6 @@ def build(data: Path, scale: str, seed: int) -> Index:
             print(f"  indexed {n:,} events, {time.perf_counter() - started:.0f} s", flush=True)
         print(f"built index of scale {scale} in {time.perf_counter() - started:.0f} s")
     return index
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {"p50_ms": round(statistics.median(ordered), 3),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 3)}
 
 
 def make_items(inputs: workload.Inputs, classes: list[str], per_class: int, rng: random.Random) -> list[Item]:
@@ -95,17 +90,21 @@ def run(scale: str = "M", data: Path | None = None, queries: int = 300, seed: in
     return report
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="M")
-    parser.add_argument("--data", type=Path)
-    parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--classes", help=f"comma-separated, of {', '.join(CLASSES)}")
-    args = parser.parse_args()
-    report = run(args.scale, args.data, args.queries, classes=args.classes.split(",") if args.classes else None)
-    print(f"scale {report.pop('scale')}, {report.pop('queries')} queries per class")
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--scale", default="M", show_default=True, help="Generator scale: S, demo, M or L.")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path),
+              help="Index directory, reused between runs.  [default: /tmp/unicorn-bench-engine-SCALE]")
+@click.option("--queries", default=300, show_default=True, type=click.IntRange(min=1), help="Queries per class.")
+@click.option("--classes", help=f"Comma-separated, of {', '.join(CLASSES)}.  [default: all]")
+def main(scale: str, data: Path | None, queries: int, classes: str | None) -> None:
+    """Query engine scenario: p50/p99 per query class in-process."""
+    chosen = classes.split(",") if classes else None
+    if chosen and set(chosen) - set(CLASSES):
+        raise click.BadParameter(f"unknown {sorted(set(chosen) - set(CLASSES))}", param_hint="--classes")
+    report = run(scale, data, queries, classes=chosen)
+    click.echo(f"scale {report.pop('scale')}, {report.pop('queries')} queries per class")
     for cls, figures in report.items():
-        print(f"  {cls:<20} p50 {figures['p50_ms']:8.3f} ms  p99 {figures['p99_ms']:8.3f} ms  "
+        click.echo(f"  {cls:<20} p50 {figures['p50_ms']:8.3f} ms  p99 {figures['p99_ms']:8.3f} ms  "
               f"mean total {figures['mean_total']:,}")
 
 

@@ -13,7 +13,6 @@ time, every 10 ms, meanwhile and on the idle server: p50/p99/max of its latency.
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import shutil
 import sys
@@ -22,11 +21,14 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import click
 import orjson
 
-from bench.engine import build, percentiles
+from bench.engine import build
 from bench.http import KEY, Server
+from bench.options import COMMA_INTS
+from bench.timing import percentiles
+from unicorn_client import Client, UnicornError
 from vocabulary import paths
 
 THREE_LEVELS = "(apply follower: (apply following: (apply follower: (term name:a))))"
@@ -45,10 +47,14 @@ class HeavyLoad:
             thread.start()
 
     def _client(self) -> None:
-        with httpx.Client(timeout=600, headers={"Authorization": f"Bearer {KEY}"}) as http:
+        with Client(self.url, KEY, timeout_s=600) as client:
             while not self.stopping.is_set():
                 started = time.perf_counter()
-                status = http.post(f"{self.url}/v1/search", json=HEAVY).status_code
+                try:
+                    client.search(**HEAVY)
+                    status = 200
+                except UnicornError as exc:
+                    status = exc.status
                 self.answers.append((status, (time.perf_counter() - started) * 1000))
 
     def stop(self) -> None:
@@ -59,10 +65,10 @@ class HeavyLoad:
 
 def probe(url: str, probes: int) -> dict:
     samples = []
-    with httpx.Client(timeout=600) as http:
+    with Client(url, KEY, timeout_s=600) as client:
         for _ in range(probes):
             started = time.perf_counter()
-            assert http.get(f"{url}/healthz").status_code == 200
+            client.health()
             samples.append((time.perf_counter() - started) * 1000)
             time.sleep(PROBE_EVERY)
     return {**percentiles(samples), "max_ms": round(max(samples), 3), "probes": probes}
@@ -104,19 +110,19 @@ def run(scale: str = "S", probes: int = 200, clients: tuple[int, ...] = (1, 4), 
     return report
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="S")
-    parser.add_argument("--probes", type=int, default=200)
-    parser.add_argument("--heavy-clients", default="1,4")
-    parser.add_argument("--out", help="also write the report (with this command) to this JSON file")
-    args = parser.parse_args()
-    report = run(args.scale, args.probes, tuple(int(c) for c in args.heavy_clients.split(",")))
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--scale", default="S", show_default=True, help="Generator scale: S, demo, M or L.")
+@click.option("--probes", default=200, show_default=True, type=click.IntRange(min=1), help="/healthz probes per run.")
+@click.option("--heavy-clients", default="1,4", show_default=True, type=COMMA_INTS, help="Comma-separated.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the report (with this command) to this file.")
+def main(scale: str, probes: int, heavy_clients: tuple[int, ...], out: str | None) -> None:
+    """Hostile queries against a real server: time to their 504, and /healthz latency meanwhile."""
+    report = run(scale, probes, heavy_clients)
     report["command"] = "python -m bench.hostile " + shlex.join(sys.argv[1:])
     text = orjson.dumps(report, option=orjson.OPT_INDENT_2).decode()
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    click.echo(text)
+    if out:
+        Path(out).write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -6,14 +6,14 @@ same typeahead requests in-process.
 
 The index is bench/engine.py's (built once into /tmp/unicorn-bench-engine-SCALE and reused).
 Requests are social typeaheads: one of 1,000 viewers with followees types a 1-5 character prefix
-of a random user's username. The load generator is wrk (Debian package `wrk`) when installed, else
-a closed-loop httpx client (which itself takes CPU from the server on a small machine). Each
-server is warmed with a few seconds of the same load before measuring.
+of a random user's username, made by the typed client (unicorn_client), as the platform's web
+tier would. The load generator is wrk (Debian package `wrk`) when installed, replaying the
+client's requests, else the client itself in a closed loop (which takes CPU from the server on a
+small machine). Each server is warmed with a few seconds of the same load before measuring.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import random
@@ -23,14 +23,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
+import click
 import httpx
 import orjson
 
-from bench.engine import build, percentiles
+from bench.engine import build
+from bench.options import COMMA_INTS
 from bench.servers import free_port
+from bench.timing import percentiles
 from unicorn.typeahead import Typeahead
+from unicorn_client import AsyncClient, Client, UnicornError
 from vocabulary import paths, terms
 
 KEY = "bench-http-key"
@@ -86,16 +89,23 @@ class Server:
         code = f"import api; api.serve({str(data)!r}, host='127.0.0.1', port={self.port}, workers={workers})"
         self.process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
+        try:
+            self._wait_until_ready(deadline=time.monotonic() + 300)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_ready(self, deadline: float) -> None:
+        with Client(self.url, KEY) as client:
+            while time.monotonic() < deadline:
+                try:
+                    client.ready()
                     return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}")
-            time.sleep(0.2)
+                except (UnicornError, httpx.TransportError):
+                    pass
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the server exited with {self.process.returncode}")
+                time.sleep(0.2)
         raise RuntimeError("the server did not become ready")
 
     def stop(self) -> None:
@@ -118,11 +128,11 @@ def _wrk(url: str, path_file: Path, connections: int, seconds: float) -> dict:
             "errors": raw["errors"] + raw["non_2xx"]}
 
 
-async def _httpx(url: str, request_paths: list[str], connections: int, seconds: float) -> dict:
+async def _client_loop(url: str, requests: list[tuple[str, int]], connections: int, seconds: float) -> dict:
     samples: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=url, limits=limits, headers={"Authorization": f"Bearer {KEY}"}) as client:
+    async with AsyncClient(url, KEY, http=httpx.AsyncClient(base_url=url, limits=limits)) as client:
         started = time.perf_counter()
         deadline = started + seconds
 
@@ -130,10 +140,13 @@ async def _httpx(url: str, request_paths: list[str], connections: int, seconds: 
             nonlocal errors
             i = offset
             while time.perf_counter() < deadline:
+                q, viewer = requests[i % len(requests)]
                 sent = time.perf_counter()
-                response = await client.get(request_paths[i % len(request_paths)])
+                try:
+                    await client.typeahead(q, viewer)
+                except UnicornError:
+                    errors += 1
                 samples.append((time.perf_counter() - sent) * 1000)
-                errors += response.status_code != 200
                 i += 1
 
         await asyncio.gather(*(one_connection(c * 97) for c in range(connections)))
@@ -141,10 +154,16 @@ async def _httpx(url: str, request_paths: list[str], connections: int, seconds: 
     return {**percentiles(samples), "requests_per_s": round(len(samples) / elapsed, 1), "errors": errors}
 
 
-def load(url: str, request_paths: list[str], path_file: Path, connections: int, seconds: float) -> dict:
+def load(url: str, requests: list[tuple[str, int]], path_file: Path, connections: int, seconds: float) -> dict:
     if shutil.which("wrk"):
         return {"generator": "wrk", **_wrk(url, path_file, connections, seconds)}
-    return {"generator": "httpx", **asyncio.run(_httpx(url, request_paths, connections, seconds))}
+    return {"generator": "unicorn_client", **asyncio.run(_client_loop(url, requests, connections, seconds))}
+
+
+def request_paths(requests: list[tuple[str, int]]) -> list[str]:
+    """The typed client's typeahead requests as the path and query string wrk sends."""
+    with Client("http://127.0.0.1", KEY) as client:
+        return [client.requests.typeahead(q, viewer).url.raw_path.decode() for q, viewer in requests]
 
 
 def run(scale: str = "M", seconds: float = 10, connections: tuple[int, ...] = (1, 16),
@@ -156,17 +175,16 @@ def run(scale: str = "M", seconds: float = 10, connections: tuple[int, ...] = (1
     index.close()
     data = Path(tempfile.mkdtemp(prefix="unicorn-bench-http-"))
     paths.index(data).symlink_to(index_dir, target_is_directory=True)
-    request_paths = [f"/v1/typeahead?{urlencode({'q': q, 'viewer': v})}" for q, v in requests]
     path_file = data / "paths.txt"
-    path_file.write_text("\n".join(request_paths) + "\n")
+    path_file.write_text("\n".join(request_paths(requests)) + "\n")
     try:
         for count in workers:
             server = Server(data, count)
             try:
-                load(server.url, request_paths, path_file, 2 * count, max(5.0, seconds / 2))  # warm every worker
+                load(server.url, requests, path_file, 2 * count, max(5.0, seconds / 2))  # warm every worker
                 for conns in connections:
-                    report[f"workers_{count}_connections_{conns}"] = load(
-                        server.url, request_paths, path_file, conns, seconds)
+                    report[f"workers_{count}_connections_{conns}"] = load(server.url, requests, path_file, conns,
+                                                                          seconds)
             finally:
                 server.stop()
     finally:
@@ -174,16 +192,14 @@ def run(scale: str = "M", seconds: float = 10, connections: tuple[int, ...] = (1
     return report
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="M")
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--connections", default="1,16")
-    parser.add_argument("--workers", default="1,2")
-    args = parser.parse_args()
-    report = run(args.scale, args.seconds, tuple(int(c) for c in args.connections.split(",")),
-                 tuple(int(w) for w in args.workers.split(",")))
-    print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--scale", default="M", show_default=True, help="Generator scale: S, demo, M or L.")
+@click.option("--seconds", default=10.0, show_default=True, help="Load per measurement.")
+@click.option("--connections", default="1,16", show_default=True, type=COMMA_INTS, help="Comma-separated.")
+@click.option("--workers", default="1,2", show_default=True, type=COMMA_INTS, help="uvicorn workers, comma-separated.")
+def main(scale: str, seconds: float, connections: tuple[int, ...], workers: tuple[int, ...]) -> None:
+    """HTTP typeahead load over loopback: p50/p99 and requests/s per workers and connections."""
+    click.echo(orjson.dumps(run(scale, seconds, connections, workers), option=orjson.OPT_INDENT_2).decode())
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ latency, on the embedded firehose and on Kafka (a local tansu broker).
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import signal
@@ -23,6 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import numpy as np
 
 import indexer
@@ -143,13 +143,13 @@ def run(scale: str = "S", seed: int = 1, kafka: bool = True) -> dict:
     return results
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="S", help="generator scale: S, demo, M or L")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--no-kafka", action="store_true", help="embedded firehose only")
-    args = parser.parse_args(argv)
-    run(args.scale, args.seed, kafka=not args.no_kafka)
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--scale", default="S", show_default=True, help="Generator scale: S, demo, M or L.")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--kafka/--no-kafka", default=True, show_default=True, help="Also on Kafka (a local tansu broker).")
+def main(scale: str, seed: int, kafka: bool) -> None:
+    """Ingest benchmark: events/s into the index and event-to-searchable latency."""
+    run(scale, seed, kafka=kafka)
 
 
 if __name__ == "__main__":

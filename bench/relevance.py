@@ -119,7 +119,7 @@ def sample_pairs(view, vis_cache, rng: random.Random, pairs: int) -> list[tuple[
 
 
 def measure(searcher, index, rng: random.Random, pairs: int = 200) -> dict:
-    """`searcher`: bench.harness.Searchers (the engine, and the typeahead when it exists)."""
+    """`searcher`: bench.scenarios.Searchers (the engine and the typeahead)."""
     typo_rankings = list(TYPO_RANKINGS) if searcher.typeahead else []
     rankings = (["social"] if searcher.typeahead else []) + ["popularity_only"] + typo_rankings
     with index.reader() as view:

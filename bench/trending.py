@@ -17,13 +17,15 @@ first planted trend on (before it, in the warm-up, the baselines are still being
 
 from __future__ import annotations
 
-import argparse
 import json
+import shlex
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import click
 
 from firehose.sources.trends import TrendScenario
 from indexer.store import Index
@@ -144,19 +146,17 @@ def _by_event_time(events: list[dict], span_ms: int):
         yield chunk
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m bench.trending", description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--users", type=int, default=4000)
-    parser.add_argument("--media-per-minute", type=int, default=200)
-    parser.add_argument("--batch-minutes", type=float, default=1.0, help="event time per index batch")
-    args = parser.parse_args(argv)
-    scenario = TrendScenario(seed=args.seed, users=args.users, media_per_minute=args.media_per_minute)
-    report = run(scenario, args.batch_minutes)
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--seed", default=0, show_default=True)
+@click.option("--users", default=4000, show_default=True, type=click.IntRange(min=1))
+@click.option("--media-per-minute", default=200, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-minutes", default=1.0, show_default=True, help="Event time per index batch.")
+def main(seed: int, users: int, media_per_minute: int, batch_minutes: float) -> None:
+    """The trending pipeline against planted trends and decoys: precision, recall, delay, throughput."""
+    report = run(TrendScenario(seed=seed, users=users, media_per_minute=media_per_minute), batch_minutes)
     report["goals"] = GOALS
-    report["command"] = "python -m bench.trending " + " ".join(argv if argv is not None else sys.argv[1:])
-    print(json.dumps(report, indent=2))
-    return report
+    report["command"] = "python -m bench.trending " + shlex.join(sys.argv[1:])
+    click.echo(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

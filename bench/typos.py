@@ -17,12 +17,12 @@ second build) and lookup p50/p99 are printed per vertical.
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import time
 import tracemalloc
 
+import click
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -153,15 +153,15 @@ def run(scale: str, queries: int) -> dict:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.typos", description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="S")
-    parser.add_argument("--queries", type=int, default=300)
-    args = parser.parse_args()
-    for vertical, result in run(args.scale, args.queries).items():
-        print(f"{vertical}: {result['terms']:,} prefixes, {result['queries']} typed tokens")
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--scale", default="S", show_default=True, help="Generator scale: S, demo, M or L.")
+@click.option("--queries", default=300, show_default=True, type=click.IntRange(min=1), help="Typed tokens per vertical.")
+def main(scale: str, queries: int) -> None:
+    """Candidates for the typo lookup of unicorn.typos, over a scale's `name:` prefix vocabulary."""
+    for vertical, result in run(scale, queries).items():
+        click.echo(f"{vertical}: {result['terms']:,} prefixes, {result['queries']} typed tokens")
         for name, f in result["candidates"].items():
-            print(f"  {name:<15} build {f['build_s']:7.2f} s  {f['memory_mib']:7.1f} MiB  "
+            click.echo(f"  {name:<15} build {f['build_s']:7.2f} s  {f['memory_mib']:7.1f} MiB  "
                   f"p50 {f['p50_ms']:.3f} ms  p99 {f['p99_ms']:.3f} ms  same answers {f['same_answers']}/{result['queries']}")
 
 

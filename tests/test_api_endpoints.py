@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from jsonschema import Draft202012Validator
 from starlette.testclient import TestClient
 
 from api import create_app
@@ -19,6 +20,7 @@ from firehose.log import EmbeddedLog
 from indexer.store import Index
 from slipstream import Slipstream
 from tests.indexed import indexed
+from unicorn_client import Client
 from tests.test_typeahead_behaviour import HISTORY
 from vocabulary import paths
 from vocabulary.schema import VERTICALS
@@ -43,6 +45,17 @@ def client(index):
         yield client
 
 
+@pytest.fixture(scope="module")
+def as_search(client):
+    """The typed client (unicorn_client) with the search key, over the same app: the happy paths go through it."""
+    return Client(str(client.base_url), SEARCH, http=client)
+
+
+@pytest.fixture(scope="module")
+def as_admin(client):
+    return Client(str(client.base_url), ADMIN, http=client)
+
+
 def error(response, status: int, code: str) -> str:
     assert response.status_code == status, response.text
     body = response.json()
@@ -52,10 +65,11 @@ def error(response, status: int, code: str) -> str:
 
 # typeahead
 
-def test_typeahead_shape_and_social_context(client):
+def test_typeahead_shape_and_social_context(client, as_search):
     got = client.get("/v1/typeahead", params={"q": "jo", "viewer": "1", "limit": 4}, headers=AS_SEARCH)
     assert got.status_code == 200 and got.headers["content-type"] == "application/json"
-    body = got.json()
+    body = as_search.typeahead("jo", viewer=1, limit=4)
+    assert body["results"] == got.json()["results"]
     assert set(body) == {"q", "results", "took_ms"} and body["q"] == "jo"
     assert [r["id"] for r in body["results"]] == ["21", "2", "3", "7"]
     mutual = body["results"][2]
@@ -63,11 +77,11 @@ def test_typeahead_shape_and_social_context(client):
     assert all(isinstance(f["id"], str) for f in mutual["social"]["followed_by"])
 
 
-def test_typeahead_verticals_hashtags_and_admin(client):
-    got = client.get("/v1/typeahead", params={"q": "#jo"}, headers=AS_ADMIN).json()
+def test_typeahead_verticals_hashtags_and_admin(as_admin):
+    got = as_admin.typeahead("#jo")
     assert [(r["vertical"], r["id"], r["title"]) for r in got["results"]] == [
         ("hashtag", "joy", "#joy"), ("hashtag", "journey", "#journey")]
-    places = client.get("/v1/typeahead", params={"q": "jo", "verticals": "place"}, headers=AS_ADMIN).json()
+    places = as_admin.typeahead("jo", verticals=("place",))
     assert [(r["vertical"], r["title"], r["subtitle"]) for r in places["results"]] == [("place", "Jolly Tower", "Paris, FR")]
 
 
@@ -98,26 +112,22 @@ def test_search_key_needs_a_viewer(client):
 
 # search
 
-def test_search_shape_privacy_and_explain(client):
-    body = {"vertical": "user", "query": "(term name:jo)", "viewer": "1", "limit": 3, "explain": True}
-    got = client.post("/v1/search", json=body, headers=AS_SEARCH)
-    assert got.status_code == 200
-    result = got.json()
+def test_search_shape_privacy_and_explain(as_search):
+    result = as_search.search("user", "(term name:jo)", viewer="1", limit=3, explain=True)
     assert set(result) == {"vertical", "total", "truncated", "results", "took_ms"}
     assert result["total"] == 7 and result["truncated"] is False  # jo.blocked is hidden from viewer 1
     assert [r["id"] for r in result["results"]] == ["7", "3", "2"]
     assert result["results"][0]["why"] == ["name:jo"] and result["results"][0]["doc"]["id"] == "7"
-    social = client.post("/v1/search", json={**body, "order": "social", "viewer": 1}, headers=AS_SEARCH).json()
+    social = as_search.search("user", "(term name:jo)", viewer=1, limit=3, explain=True, order="social")
     assert [r["id"] for r in social["results"]] == ["2", "3", "7"]
-    json_form = client.post("/v1/search", json={**body, "query": {"term": "name:jo"}}, headers=AS_SEARCH).json()
+    json_form = as_search.search("user", {"term": "name:jo"}, viewer="1", limit=3, explain=True)
     assert json_form["results"] == result["results"]
 
 
-def test_search_media_privacy(client):
-    query = {"vertical": "media", "query": "(term hashtag:joy)"}
-    assert client.post("/v1/search", json={**query, "viewer": 4}, headers=AS_SEARCH).json()["total"] == 2
-    assert client.post("/v1/search", json={**query, "viewer": 24}, headers=AS_SEARCH).json()["total"] == 3
-    assert client.post("/v1/search", json=query, headers=AS_ADMIN).json()["total"] == 3
+def test_search_media_privacy(as_search, as_admin):
+    assert as_search.search("media", "(term hashtag:joy)", viewer=4)["total"] == 2
+    assert as_search.search("media", "(term hashtag:joy)", viewer=24)["total"] == 3
+    assert as_admin.search("media", "(term hashtag:joy)")["total"] == 3
 
 
 def test_bad_query_names_the_position(client):
@@ -172,13 +182,11 @@ def test_timeout(index):
 
 # documents
 
-def test_document_and_string_ids(client):
-    got = client.get("/v1/documents/media/500", params={"viewer": 24}, headers=AS_SEARCH)
-    assert got.status_code == 200
-    assert got.json() == {"vertical": "media", "id": "500", "doc": {
+def test_document_and_string_ids(as_search, as_admin):
+    assert as_search.document("media", 500, viewer=24) == {"vertical": "media", "id": "500", "doc": {
         "id": "500", "owner": "24", "owner_username": "jo.private", "caption": "secret #joy", "hashtags": ["joy"],
         "mentions": [], "place": None, "taken_at": 3, "like_count": 0}}
-    hashtag = client.get("/v1/documents/hashtag/JOY", headers=AS_ADMIN).json()
+    hashtag = as_admin.document("hashtag", "JOY")
     assert hashtag == {"vertical": "hashtag", "id": "joy", "doc": {"id": "joy", "name": "joy", "media_count": 2}}  # 500 is private
 
 
@@ -240,6 +248,9 @@ def test_not_ready_until_the_index_exists_then_lag(tmp_path):
 def test_unknown_routes_and_methods(client):
     error(client.get("/v2/nothing", headers=AS_ADMIN), 404, "not_found")
     error(client.get("/v1/search", headers=AS_ADMIN), 405, "method_not_allowed")
+    metrics = client.get("/metrics").text  # counted under the route that matched, "other" when none did
+    assert 'unicorn_http_requests_total{endpoint="other",method="GET",status="404"}' in metrics
+    assert 'unicorn_http_requests_total{endpoint="/v1/search",method="GET",status="405"}' in metrics
 
 
 def test_page_and_assets_need_no_key(client):
@@ -257,11 +268,41 @@ def test_openapi_matches_the_routes(client):
     assert {"/v1/typeahead", "/v1/search", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/",
             *(f"/v1/documents/{vertical}/{{id}}" for vertical in VERTICALS)} <= set(served["paths"])  # SPEC §6's table
     documented = {(path, method.upper()) for path, ops in served["paths"].items() for method in ops}
-    app_routes = {(r.path.replace("{vertical}", vertical), m) for r in client.app.app.routes if hasattr(r, "methods")
+    app_routes = {(r.path.replace("{vertical}", vertical), m) for r in client.app.routes if hasattr(r, "methods")
                   for m in r.methods - {"HEAD"} for vertical in VERTICALS}  # one documented path per vertical
     assert documented == app_routes | {("/static/{file}", "GET")}
     codes = {code for ops in served["paths"].values() for op in ops.values() for code in op["responses"]}
     assert {str(s) for c, s in STATUS.items() if c not in ("internal", "method_not_allowed")} <= codes
+
+
+
+# what docs/http-api.md says a search body may be, written out here rather than taken from api/models.py
+JO = {"vertical": "user", "query": "(term name:jo)"}
+SEARCH_BODIES = [
+    (JO, True),
+    ({"vertical": "media", "query": {"term": "hashtag:joy"}, "viewer": "0001", "limit": 1000, "order": "social",
+      "explain": True, "apply_fanout_max": 2**64 - 1}, True),
+    ({**JO, "viewer": 2**64 - 1, "limit": 1, "order": "static", "explain": False, "apply_fanout_max": 1}, True),
+    ({**JO, "viewer": None}, True),
+    ({"query": "(term name:jo)"}, False), ({"vertical": "user"}, False), ({**JO, "vertical": "video"}, False),
+    ({**JO, "vertical": None}, False), ({**JO, "limit": 0}, False), ({**JO, "limit": 1001}, False),
+    ({**JO, "limit": "5"}, False), ({**JO, "limit": 5.5}, False), ({**JO, "limit": True}, False),
+    ({**JO, "order": "fancy"}, False), ({**JO, "order": None}, False), ({**JO, "explain": "yes"}, False),
+    ({**JO, "explain": 1}, False), ({**JO, "viewer": "x"}, False), ({**JO, "viewer": True}, False),
+    ({**JO, "viewer": -1}, False), ({**JO, "viewer": 2**64}, False), ({**JO, "viewer": "18446744073709551616"}, False),
+    ({**JO, "apply_fanout_max": 0}, False), ({**JO, "apply_fanout_max": 2**64}, False), ({**JO, "surprise": 1}, False),
+]
+
+
+@pytest.mark.parametrize("body,valid", SEARCH_BODIES)
+def test_the_served_search_schema_and_the_server_agree_with_the_docs(client, body, valid):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["SearchRequest"]
+    assert Draft202012Validator(schema).is_valid(body) == valid
+    answer = client.post("/v1/search", json=body, headers=AS_ADMIN)
+    if valid:
+        assert answer.status_code == 200, answer.text
+    else:
+        error(answer, 400, "bad_request")
 
 
 # slow-query log

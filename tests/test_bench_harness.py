@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import harness, postgres, relevance
+from bench import postgres, relevance, scenarios
 from bench.__main__ import main
 from bench.servers import Postgres
 from bench.workload import Item
@@ -100,7 +100,7 @@ def test_a_wrong_answer_fails_the_comparison(bench_run, monkeypatch):
         monkeypatch.setitem(postgres.SQL, "wrong", postgres.SQL["user_prefix"].replace(
             "u.followers_count DESC, u.id", "u.followers_count ASC, u.id DESC"))
         item = Item("user_typeahead", "user", "(term name:a)", 1, 10, "wrong", {"v": 1, "p": "a%", "k": 10})
-        measured = harness.measure_queries(harness.searchers(index), server.dsn(), [[item]], lambda _: None)
+        measured = scenarios.measure_queries(scenarios.searchers(index), server.dsn(), [[item]], lambda _: None)
         assert measured["mismatch_count"] == 1
         assert measured["classes"]["user_typeahead"]["answers_match"] is False
     finally:
@@ -114,7 +114,7 @@ def test_keystrokes_until_the_target_shows(bench_run):
 
     index = Index(root / "data" / "index")
     try:
-        searcher = harness.searchers(index)
+        searcher = scenarios.searchers(index)
         with index.reader() as view:
             pairs = relevance.sample_pairs(view, searcher.engine._privacy, random.Random(3), 6)
         assert pairs

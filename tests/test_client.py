@@ -32,7 +32,11 @@ def test_sync_client(app):
                              explain=True)
         assert (page["total"], [r["id"] for r in page["results"]]) == (2, ["100", "102"])
         assert client.document("user", 2, viewer=6)["doc"]["username"] == "jo.doe"
-        assert client.ready()["status"] == "ready"
+        assert client.ready()["status"] == "ready" and client.health() == {"status": "ok"}
+        trends = client.trending("hashtag", viewer=6, limit=5)
+        assert set(trends) == {"kind", "results", "as_of"} and trends["kind"] == "hashtag"
+        exact = client.typeahead("jonh", viewer=6, verticals=("user",), typos="0")
+        assert exact["results"] == [] and client.typeahead("jonh", viewer=6, verticals=("user",))["results"]
         with pytest.raises(UnicornError) as raised:
             client.document("media", 101, viewer=6)
         assert (raised.value.status, raised.value.code) == (404, "not_found")
@@ -66,3 +70,19 @@ def test_a_wrong_key_is_unauthorized(app):
         with pytest.raises(UnicornError) as raised:
             client.typeahead("jo", viewer=6)
         assert (raised.value.status, raised.value.code) == (401, "unauthorized")
+
+
+def test_the_client_leaves_a_shared_http_client_unauthenticated(app):
+    """The key goes with each of the client's requests, not into the http client it is given."""
+    with TestClient(app, base_url="http://unicorn") as http:
+        client = Client("http://unicorn", "client-search", http=http)
+        assert client.typeahead("jo", viewer=6)["results"]
+        assert http.get("/v1/typeahead", params={"q": "jo", "viewer": 6}).status_code == 401
+
+
+def test_built_requests_are_what_the_client_sends(app):
+    with TestClient(app, base_url="http://unicorn") as http:
+        request = Client("http://unicorn", "client-search", http=http).requests.typeahead("jo", viewer=6, limit=3)
+        assert request.url.raw_path == b"/v1/typeahead?q=jo&limit=3&viewer=6"
+        assert request.headers["authorization"] == "Bearer client-search"
+        assert len(http.send(request).json()["results"]) == 3

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firehose.events import from_msgpack, partition_key
-from firehose.kafka import KafkaConsumer, KafkaProducer
+from firehose.kafka import KafkaConsumer, KafkaProducer, KafkaTransportError
 from firehose.log import EmbeddedLog
 from firehose.transport import Consumer, Producer, Record, partition_for
-from tests.brokers import unique_topic
+from tests.brokers import running_tansu, unique_topic
 from tests.strategies import ACTOR, event
 
 PARTITIONS = 4
@@ -209,3 +209,50 @@ def test_concurrent_producers_share_the_log(tmp_path):
         for p in range(PARTITIONS):
             mine = [x for x in got[p] if x.startswith(name.encode())]
             assert mine == [f"{name}-{i}".encode() for i in range(p, 300, PARTITIONS)]
+
+
+BOUND_S = 2.0  # how long the Kafka transport below waits for its broker
+HUNG_S = 30 * BOUND_S  # far past the bound: a call still waiting then would wait forever
+
+
+def raised(call: Callable[[], object]) -> BaseException | None:
+    """What `call()` raised, after asserting that it returned at all."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:
+            outcome["raised"] = exc
+        else:
+            outcome["raised"] = None
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(HUNG_S)
+    assert not worker.is_alive(), f"still waiting on a stopped broker after {HUNG_S:g} s"
+    return outcome["raised"]
+
+
+def test_a_stopped_broker_is_a_clear_error_not_a_hang(tmp_path):
+    """Each wait on the broker (the topic's metadata, a full send queue, acknowledgements) gives up
+    after the bound with KafkaTransportError naming the broker."""
+    with running_tansu(tmp_path / "broker") as broker:
+        topic = unique_topic()
+        # a queue of two records; librdkafka's own delivery timeout well past the bound, so that the bound
+        # decides, and short enough that the queued records do not keep the process waiting when it exits
+        producer = KafkaProducer(broker.bootstrap, topic, PARTITIONS, timeout_s=BOUND_S,
+                                 **{"queue.buffering.max.messages": 2, "message.timeout.ms": int(3 * BOUND_S * 1000)})
+        producer.send_raw(0, b"k", b"acknowledged")
+        producer.flush()
+        broker.stop()
+        producer.send_raw(0, b"k", b"queued")
+        producer.send_raw(1, b"k", b"queued")
+        full = raised(lambda: producer.send_raw(2, b"k", b"no room"))
+        unacknowledged = raised(producer.flush)
+        no_topic = raised(lambda: KafkaProducer(broker.bootstrap, unique_topic(), timeout_s=BOUND_S))
+        no_metadata = raised(lambda: KafkaConsumer(broker.bootstrap, topic, timeout_s=BOUND_S))
+    for error, says in ((full, "send queue stayed full"), (unacknowledged, "2 records not acknowledged"),
+                        (no_topic, "is not available"), (no_metadata, "is not available")):
+        assert isinstance(error, KafkaTransportError), error
+        assert says in str(error) and broker.bootstrap in str(error)

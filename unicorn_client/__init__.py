@@ -6,11 +6,13 @@
         hits = client.typeahead("jo", viewer=42)
         page = client.search("media", "(and (term hashtag:sunset) (apply owner: (term following:42)))", viewer=42)
         doc = client.document("user", 42, viewer=42)
+        trends = client.trending("hashtag", viewer=42)
 
 `AsyncClient` has the same methods as coroutines. When the server requires signed viewers
 (`UNICORN_VIEWER_SECRET`), pass `viewer_token=` (see `sign_viewer`) with each call. An error
-answer raises `UnicornError` with the API's `status`, `code` and `message`. The client imports
-nothing of the server: it is what the platform's web tier would embed.
+answer raises `UnicornError` with the API's `status`, `code` and `message`. `client.requests`
+builds the same requests without sending them (a load generator replays them). The client
+imports nothing of the server: it is what the platform's web tier would embed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 import httpx
 
 Vertical = Literal["user", "media", "hashtag", "place"]
+TypeaheadVertical = Literal["user", "hashtag", "place"]
 Id = int | str
 
 
@@ -45,11 +48,13 @@ class Social(TypedDict):
 
 
 class TypeaheadResult(TypedDict):
-    vertical: Literal["user", "hashtag", "place"]
+    vertical: TypeaheadVertical
     id: str
     title: str
     subtitle: str
     score: float
+    verified: NotRequired[bool]
+    typo: NotRequired[bool]
     social: NotRequired[Social]
 
 
@@ -80,6 +85,20 @@ class DocumentResponse(TypedDict):
     doc: dict[str, Any]
 
 
+class TrendingResult(TypedDict):
+    id: str
+    title: str
+    score: float
+    recent: int
+    baseline: float
+
+
+class TrendingResponse(TypedDict):
+    kind: Literal["hashtag", "place"]
+    results: list[TrendingResult]
+    as_of: int | None
+
+
 def sign_viewer(secret: str, viewer: Id, ttl_s: float = 300.0) -> str:
     """An `X-Viewer-Token` for `viewer`: a JWT (HS256) with `sub` and `exp`, as the trusted backend makes it."""
     import jwt
@@ -87,31 +106,55 @@ def sign_viewer(secret: str, viewer: Id, ttl_s: float = 300.0) -> str:
     return jwt.encode({"sub": str(viewer), "exp": int(time.time() + ttl_s)}, secret, algorithm="HS256")
 
 
-def _typeahead_params(q: str, viewer: Id | None, limit: int, verticals: tuple[str, ...] | None) -> dict:
-    params: dict[str, Any] = {"q": q, "limit": limit}
-    if viewer is not None:
-        params["viewer"] = str(viewer)
-    if verticals is not None:
-        params["verticals"] = ",".join(verticals)
-    return params
+class Requests:
+    """The API's requests, built and not sent, each with the key (and the viewer token when given)."""
+
+    def __init__(self, http: httpx.Client | httpx.AsyncClient, key: str) -> None:
+        self._http, self._key = http, key
+
+    def _build(self, method: str, path: str, viewer_token: str | None = None, **kwargs: Any) -> httpx.Request:
+        headers = {"Authorization": f"Bearer {self._key}"}
+        if viewer_token is not None:
+            headers["X-Viewer-Token"] = viewer_token
+        return self._http.build_request(method, path, headers=headers, **kwargs)
+
+    def typeahead(self, q: str, viewer: Id | None = None, *, limit: int = 10,
+                  verticals: tuple[TypeaheadVertical, ...] | None = None, typos: Literal["auto", "0"] | None = None,
+                  viewer_token: str | None = None) -> httpx.Request:
+        params: dict[str, Any] = {"q": q, "limit": limit, **_viewer(viewer)}
+        if verticals is not None:
+            params["verticals"] = ",".join(verticals)
+        if typos is not None:
+            params["typos"] = typos
+        return self._build("GET", "/v1/typeahead", viewer_token, params=params)
+
+    def search(self, vertical: Vertical, query: str | dict, viewer: Id | None = None, *, limit: int = 20,
+               order: Literal["static", "social"] = "static", explain: bool = False,
+               apply_fanout_max: int | None = None, viewer_token: str | None = None) -> httpx.Request:
+        body: dict[str, Any] = {"vertical": vertical, "query": query, "limit": limit, "order": order,
+                                "explain": explain, **_viewer(viewer)}
+        if apply_fanout_max is not None:
+            body["apply_fanout_max"] = apply_fanout_max
+        return self._build("POST", "/v1/search", viewer_token, json=body)
+
+    def document(self, vertical: Vertical, id: Id, viewer: Id | None = None, *,
+                 viewer_token: str | None = None) -> httpx.Request:
+        return self._build("GET", f"/v1/documents/{vertical}/{id}", viewer_token, params=_viewer(viewer))
+
+    def trending(self, kind: Literal["hashtag", "place"], viewer: Id | None = None, *, limit: int = 10,
+                 viewer_token: str | None = None) -> httpx.Request:
+        return self._build("GET", "/v1/trending", viewer_token, params={"kind": kind, "limit": limit,
+                                                                         **_viewer(viewer)})
+
+    def health(self) -> httpx.Request:
+        return self._http.build_request("GET", "/healthz")
+
+    def ready(self) -> httpx.Request:
+        return self._http.build_request("GET", "/readyz")
 
 
-def _search_body(vertical: Vertical, query: str | dict, viewer: Id | None, limit: int, order: str,
-                 explain: bool, apply_fanout_max: int | None) -> dict:
-    body: dict[str, Any] = {"vertical": vertical, "query": query, "limit": limit, "order": order, "explain": explain}
-    if viewer is not None:
-        body["viewer"] = str(viewer)
-    if apply_fanout_max is not None:
-        body["apply_fanout_max"] = apply_fanout_max
-    return body
-
-
-def _document_params(viewer: Id | None) -> dict:
+def _viewer(viewer: Id | None) -> dict[str, str]:
     return {} if viewer is None else {"viewer": str(viewer)}
-
-
-def _headers(viewer_token: str | None) -> dict:
-    return {} if viewer_token is None else {"X-Viewer-Token": viewer_token}
 
 
 def _answer(response: httpx.Response) -> Any:
@@ -126,11 +169,11 @@ def _answer(response: httpx.Response) -> Any:
 
 
 class Client:
-    """Blocking client; one keep-alive connection pool per instance."""
+    """Blocking client; one keep-alive connection pool per instance (or the given `http` client's)."""
 
     def __init__(self, base_url: str, key: str, *, timeout_s: float = 5.0, http: httpx.Client | None = None) -> None:
         self._http = http or httpx.Client(base_url=base_url, timeout=timeout_s)
-        self._http.headers["Authorization"] = f"Bearer {key}"
+        self.requests = Requests(self._http, key)
 
     def __enter__(self) -> Client:
         return self
@@ -141,33 +184,43 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
+    def _send(self, request: httpx.Request) -> Any:
+        return _answer(self._http.send(request))
+
     def typeahead(self, q: str, viewer: Id | None = None, *, limit: int = 10,
-                  verticals: tuple[str, ...] | None = None, viewer_token: str | None = None) -> TypeaheadResponse:
-        return _answer(self._http.get("/v1/typeahead", params=_typeahead_params(q, viewer, limit, verticals),
-                                      headers=_headers(viewer_token)))
+                  verticals: tuple[TypeaheadVertical, ...] | None = None, typos: Literal["auto", "0"] | None = None,
+                  viewer_token: str | None = None) -> TypeaheadResponse:
+        return self._send(self.requests.typeahead(q, viewer, limit=limit, verticals=verticals, typos=typos,
+                                                  viewer_token=viewer_token))
 
     def search(self, vertical: Vertical, query: str | dict, viewer: Id | None = None, *, limit: int = 20,
-               order: str = "static", explain: bool = False, apply_fanout_max: int | None = None,
-               viewer_token: str | None = None) -> SearchResponse:
-        body = _search_body(vertical, query, viewer, limit, order, explain, apply_fanout_max)
-        return _answer(self._http.post("/v1/search", json=body, headers=_headers(viewer_token)))
+               order: Literal["static", "social"] = "static", explain: bool = False,
+               apply_fanout_max: int | None = None, viewer_token: str | None = None) -> SearchResponse:
+        return self._send(self.requests.search(vertical, query, viewer, limit=limit, order=order, explain=explain,
+                                               apply_fanout_max=apply_fanout_max, viewer_token=viewer_token))
 
     def document(self, vertical: Vertical, id: Id, viewer: Id | None = None, *,
                  viewer_token: str | None = None) -> DocumentResponse:
-        return _answer(self._http.get(f"/v1/documents/{vertical}/{id}", params=_document_params(viewer),
-                                      headers=_headers(viewer_token)))
+        return self._send(self.requests.document(vertical, id, viewer, viewer_token=viewer_token))
+
+    def trending(self, kind: Literal["hashtag", "place"], viewer: Id | None = None, *, limit: int = 10,
+                 viewer_token: str | None = None) -> TrendingResponse:
+        return self._send(self.requests.trending(kind, viewer, limit=limit, viewer_token=viewer_token))
+
+    def health(self) -> dict:
+        return self._send(self.requests.health())
 
     def ready(self) -> dict:
-        return _answer(self._http.get("/readyz"))
+        return self._send(self.requests.ready())
 
 
 class AsyncClient:
-    """The same calls as coroutines; one keep-alive connection pool per instance."""
+    """The same calls as coroutines; one keep-alive connection pool per instance (or the given `http` client's)."""
 
     def __init__(self, base_url: str, key: str, *, timeout_s: float = 5.0,
                  http: httpx.AsyncClient | None = None) -> None:
         self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
-        self._http.headers["Authorization"] = f"Bearer {key}"
+        self.requests = Requests(self._http, key)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -178,22 +231,33 @@ class AsyncClient:
     async def close(self) -> None:
         await self._http.aclose()
 
+    async def _send(self, request: httpx.Request) -> Any:
+        return _answer(await self._http.send(request))
+
     async def typeahead(self, q: str, viewer: Id | None = None, *, limit: int = 10,
-                        verticals: tuple[str, ...] | None = None,
+                        verticals: tuple[TypeaheadVertical, ...] | None = None,
+                        typos: Literal["auto", "0"] | None = None,
                         viewer_token: str | None = None) -> TypeaheadResponse:
-        return _answer(await self._http.get("/v1/typeahead", params=_typeahead_params(q, viewer, limit, verticals),
-                                            headers=_headers(viewer_token)))
+        return await self._send(self.requests.typeahead(q, viewer, limit=limit, verticals=verticals, typos=typos,
+                                                        viewer_token=viewer_token))
 
     async def search(self, vertical: Vertical, query: str | dict, viewer: Id | None = None, *, limit: int = 20,
-                     order: str = "static", explain: bool = False, apply_fanout_max: int | None = None,
-                     viewer_token: str | None = None) -> SearchResponse:
-        body = _search_body(vertical, query, viewer, limit, order, explain, apply_fanout_max)
-        return _answer(await self._http.post("/v1/search", json=body, headers=_headers(viewer_token)))
+                     order: Literal["static", "social"] = "static", explain: bool = False,
+                     apply_fanout_max: int | None = None, viewer_token: str | None = None) -> SearchResponse:
+        return await self._send(self.requests.search(vertical, query, viewer, limit=limit, order=order,
+                                                     explain=explain, apply_fanout_max=apply_fanout_max,
+                                                     viewer_token=viewer_token))
 
     async def document(self, vertical: Vertical, id: Id, viewer: Id | None = None, *,
                        viewer_token: str | None = None) -> DocumentResponse:
-        return _answer(await self._http.get(f"/v1/documents/{vertical}/{id}", params=_document_params(viewer),
-                                            headers=_headers(viewer_token)))
+        return await self._send(self.requests.document(vertical, id, viewer, viewer_token=viewer_token))
+
+    async def trending(self, kind: Literal["hashtag", "place"], viewer: Id | None = None, *, limit: int = 10,
+                       viewer_token: str | None = None) -> TrendingResponse:
+        return await self._send(self.requests.trending(kind, viewer, limit=limit, viewer_token=viewer_token))
+
+    async def health(self) -> dict:
+        return await self._send(self.requests.health())
 
     async def ready(self) -> dict:
-        return _answer(await self._http.get("/readyz"))
+        return await self._send(self.requests.ready())

@@ -19,17 +19,6 @@ PREFIXES: dict[str, frozenset[str]] = {
 # Edge terms whose visibility depends on the viewer's relation to the value (docs/privacy.md).
 EDGE_PREFIXES = frozenset({"following", "follower", "liker"})
 
-# apply PREFIX: -> (inner vertical, outer vertical)
-APPLY: dict[str, tuple[str, str]] = {
-    "following": ("user", "user"),
-    "follower": ("user", "user"),
-    "owner": ("user", "media"),
-    "mention": ("user", "media"),
-    "liker": ("user", "media"),
-    "place": ("place", "media"),
-    "hashtag": ("hashtag", "media"),
-}
-
 # extract FIELD: -> (inner vertical, outer vertical)
 EXTRACT: dict[str, tuple[str, str]] = {
     "owner": ("media", "user"),
