@@ -101,8 +101,9 @@ class Slipstream:
         return NEVER if ts is None else ts
 
     def _stamp_edge(self, kind: bytes, a: int, z: int, ts: int) -> None:
-        """A stored edge keeps the newest `ts` among its adds (none stored reads as NEVER)."""
-        if self._edge_time(kind, a, z) < ts:
+        """A stored edge keeps the newest `ts` among its adds; none stored reads as NEVER, so a
+        snapshot's edge stores nothing."""
+        if ts > NEVER and self._edge_time(kind, a, z) < ts:
             self.batch.set_time(_EDGE_KEY.pack(kind, a, z), ts)
 
     def _forget_edge(self, kind: bytes, a: int, z: int) -> None:

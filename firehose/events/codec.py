@@ -7,7 +7,7 @@ in) or raises `EventError` with the reason, naming the field. Everything downstr
 from __future__ import annotations
 
 import re
-from typing import Any, Union
+from typing import Any
 
 import msgpack
 import msgspec
@@ -15,8 +15,6 @@ import orjson
 
 from firehose.events.registry import REGISTRY, Event
 from firehose.events.schema import describe, element
-
-AnyEvent = Union[tuple(entry.schema for entry in REGISTRY.values())]
 
 _MISSING = object()
 _STEP = re.compile(r"\.(\w+)|\[(\d+)\]")
@@ -29,10 +27,16 @@ class EventError(ValueError):
 
 def validate(obj: Any) -> Event:
     """The canonical form of a docs/events.md event, or `EventError` naming what is wrong."""
+    if not isinstance(obj, dict):
+        raise EventError(f"expected a JSON object, got {type(obj).__name__}")
+    op = obj.get("op")
+    entry = REGISTRY.get(op) if isinstance(op, str) else None
+    if entry is None:
+        raise EventError(f"op: unknown operation {_short(op)}")
     try:
-        return msgspec.to_builtins(msgspec.convert(obj, AnyEvent))
+        return msgspec.to_builtins(msgspec.convert(obj, entry.schema))
     except msgspec.ValidationError as exc:
-        raise EventError(_reason(obj, str(exc))) from None
+        raise EventError(_reason(entry.schema, obj, str(exc))) from None
 
 
 def parse_json_line(line: bytes | str) -> Event:
@@ -66,14 +70,9 @@ def _short(value: Any) -> str:
     return shown if len(shown) <= 120 else f"{shown[:100]}... ({len(shown)} characters)"
 
 
-def _reason(obj: Any, message: str) -> str:
+def _reason(schema: type, obj: dict, message: str) -> str:
     """The dead-letter reason of an event msgspec refused with `message`: the field, what it
-    should be (its type's description in the schema) and what it is."""
-    if not isinstance(obj, dict):
-        return f"expected a JSON object, got {type(obj).__name__}"
-    op = obj.get("op")
-    if not isinstance(op, str) or op not in REGISTRY:
-        return f"op: unknown operation {_short(op)}"
+    should be (its type's description in `schema`) and what it is."""
     text, _, where = message.partition(" - at ")
     keys = where.startswith("`key` in ")
     path: list[str | int] = [name or int(index) for name, index in _STEP.findall(where.removeprefix("`key` in "))]
@@ -87,8 +86,8 @@ def _reason(obj: Any, message: str) -> str:
         if index is not None:
             path.append(int(index))
             shown += f"[{index}]"
-    tp: Any = REGISTRY[op].schema
-    value = obj
+    tp: Any = schema
+    value: Any = obj
     for step in path:
         tp = element(tp, step) if tp is not None else None
         value = _child(value, step)
