@@ -22,7 +22,6 @@ from firehose.events import Event
 from firehose.sources import postgres as platform
 from vocabulary.text import normalize, tokens
 
-
 SCHEMA = """
 CREATE TABLE users (id bigint PRIMARY KEY, username text NOT NULL, username_norm text NOT NULL, full_name text NOT NULL,
                     is_private boolean NOT NULL, is_verified boolean NOT NULL, followers_count integer NOT NULL DEFAULT 0);

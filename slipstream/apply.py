@@ -77,10 +77,10 @@ class Slipstream:
     # shared steps
 
     def _retag(self, vertical: str, iid: int, old: set[str], new: set[str]) -> None:
-        for term in old - new:
-            self.batch.remove(vertical, term, iid)
-        for term in new - old:
-            self.batch.add(vertical, term, iid)
+        for gone in old - new:
+            self.batch.remove(vertical, gone, iid)
+        for added in new - old:
+            self.batch.add(vertical, added, iid)
 
     def _bump(self, vertical: str, iid: int, field: str, delta: int) -> None:
         doc = self.batch.doc(vertical, iid)

@@ -1,7 +1,14 @@
 """docs/events.md events: the registry of event types (registry.py), the typed fields they are
 made of (schema.py), and validation and encodings generated from them (codec.py)."""
 
-from firehose.events.codec import EventError, from_msgpack, parse_json_line, to_json_line, to_msgpack, validate
+from firehose.events.codec import (
+    EventError,
+    from_msgpack,
+    parse_json_line,
+    to_json_line,
+    to_msgpack,
+    validate,
+)
 from firehose.events.registry import (
     BLOCK_ADD,
     BLOCK_REMOVE,

@@ -17,6 +17,9 @@ from firehose.events.registry import REGISTRY, Event
 from firehose.events.schema import describe, element
 
 _MISSING = object()
+# msgspec's refusals end in " - at `$.path[0].to`"; a missing field, or one `Record` finds out of
+# range, is named in the text before: "... field `name`", "field `name` at 2 is out of range".
+_NON_STRING_KEY = " - at `key` in "
 _STEP = re.compile(r"\.(\w+)|\[(\d+)\]")
 _FIELD = re.compile(r"field `(\w+)`(?: at (\d+))?")
 
@@ -36,7 +39,19 @@ def validate(obj: Any) -> Event:
     try:
         return msgspec.to_builtins(msgspec.convert(obj, entry.schema))
     except msgspec.ValidationError as exc:
-        raise EventError(_reason(entry.schema, obj, str(exc))) from None
+        refusal = str(exc)
+    if _NON_STRING_KEY in refusal:  # a msgpack map's non-string keys are unknown fields: ignored
+        try:
+            return msgspec.to_builtins(msgspec.convert(_string_keys(obj), entry.schema))
+        except msgspec.ValidationError as exc:
+            refusal = str(exc)
+    raise EventError(_reason(entry.schema, obj, refusal))
+
+
+def _string_keys(obj: dict) -> dict:
+    """`obj` without its non-string keys, and those of the objects in it (an event's entities)."""
+    return {key: {k: v for k, v in value.items() if isinstance(k, str)} if isinstance(value, dict) else value
+            for key, value in obj.items() if isinstance(key, str)}
 
 
 def parse_json_line(line: bytes | str) -> Event:
@@ -74,11 +89,8 @@ def _reason(schema: type, obj: dict, message: str) -> str:
     """The dead-letter reason of an event msgspec refused with `message`: the field, what it
     should be (its type's description in `schema`) and what it is."""
     text, _, where = message.partition(" - at ")
-    keys = where.startswith("`key` in ")
-    path: list[str | int] = [name or int(index) for name, index in _STEP.findall(where.removeprefix("`key` in "))]
+    path: list[str | int] = [name or int(index) for name, index in _STEP.findall(where)]
     shown = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path).removeprefix(".")
-    if keys:
-        return f"{shown or 'event'}: expected an object with string keys"
     if field := _FIELD.search(text):
         name, index = field.groups()
         path.append(name)
