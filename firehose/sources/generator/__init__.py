@@ -5,7 +5,7 @@ follows, blocks, media, likes) and then a stream of later changes (`changes()`).
 (scale, seed) gives the same events for a given Faker version.
 
 Modules: scales (how big), pools (names and words from Faker), graph (the platform as arrays),
-snapshot (the initial platform as events), changes (the change stream).
+snapshot (its events and the initial platform), changes (the change stream), platform (both).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 from firehose.events import Event
 from firehose.sources.generator.graph import MEDIA_ID0, PLACE_ID0, T0, user_id
+from firehose.sources.generator.platform import SyntheticPlatform
 from firehose.sources.generator.pools import Pools
 from firehose.sources.generator.scales import SCALES, Scale
-from firehose.sources.generator.snapshot import SyntheticPlatform
 
 _Pools = Pools  # bench.typos builds a platform's names without its events
 

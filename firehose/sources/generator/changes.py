@@ -5,7 +5,6 @@ places). It picks only live actors and existing edges, and tracks what it change
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,9 +29,7 @@ from firehose.sources.generator.graph import (
     user_id,
 )
 from firehose.sources.generator.pools import LOCALES, PLACE_KINDS
-
-if TYPE_CHECKING:
-    from firehose.sources.generator.snapshot import SyntheticPlatform
+from firehose.sources.generator.snapshot import Snapshot
 
 
 class ChangeStream:
@@ -44,7 +41,7 @@ class ChangeStream:
         "unblock": 0.01, "user_delete": 0.01, "place": 0.01,
     }
 
-    def __init__(self, p: SyntheticPlatform) -> None:
+    def __init__(self, p: Snapshot) -> None:
         self.p = p
         self.rng = np.random.default_rng([p.seed, 1])
         p._ts = T0 + 1 + len(p.places) + p.scale.users + len(p.follow_a) + len(p.block_a) + p.scale.media + len(p.like_a)

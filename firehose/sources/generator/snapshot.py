@@ -1,5 +1,6 @@
-"""The initial platform as events: places, users, follows, blocks, media, likes, each exactly
-what `firehose.events.validate` returns; `changes()` continues from there."""
+"""The platform as events: its clock, the initial platform (places, users, follows, blocks,
+media, likes) and the user and media events the change stream makes too; each event is exactly
+what `firehose.events.validate` returns."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from firehose.events import (
     USER_UPSERT,
     Event,
 )
-from firehose.sources.generator.changes import ChangeStream
 from firehose.sources.generator.graph import (
     MEDIA_ID0,
     PLACE_ID0,
@@ -28,8 +28,8 @@ from firehose.sources.generator.graph import (
 from firehose.sources.generator.scales import Scale
 
 
-class SyntheticPlatform(Graph):
-    """One seeded platform: `snapshot()` then `changes()`; `events()` is both in order."""
+class Snapshot(Graph):
+    """A platform's graph with its event clock."""
 
     def __init__(self, scale: str | Scale, seed: int = 0) -> None:
         super().__init__(scale, seed)
@@ -98,11 +98,3 @@ class SyntheticPlatform(Graph):
                                           self.media_taken[lo:hi].tolist(), self.media_place[lo:hi].tolist())
         for u, m in zip(self.like_a.tolist(), self.like_b.tolist()):
             yield LIKE_ADD.make(self._next_ts(), user=user_id(u), media=MEDIA_ID0 + m)
-
-    def events(self) -> Iterator[Event]:
-        yield from self.snapshot()
-        yield from self.changes()
-
-    def changes(self) -> Iterator[Event]:
-        """Later activity on top of the snapshot; call after (or instead of) `snapshot()`."""
-        return ChangeStream(self).run()
