@@ -64,6 +64,7 @@ def snapshot_events(conn: psycopg.Connection, bar: Progress) -> Iterator[Event]:
                 yield table.event(row, NEVER)
                 if n % FETCH == 0:
                     bar.advance(task, FETCH)
+            bar.update(task, completed=cursor.rownumber)
 
 
 def _holds_index(path: Path) -> bool:
