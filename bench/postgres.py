@@ -19,11 +19,8 @@ from collections.abc import Iterator
 import psycopg
 
 from firehose.events import Event
-from firehose.sources.postgres import media_row
+from firehose.sources import postgres as platform
 from vocabulary.text import normalize, tokens
-
-MAX_SIGNED = 2**63 - 1
-
 
 SCHEMA = """
 CREATE TABLE users (id bigint PRIMARY KEY, username text NOT NULL, username_norm text NOT NULL, full_name text NOT NULL,
@@ -86,42 +83,41 @@ def loaded(dsn: str, scale: str, seed: int) -> dict | None:
         return row[0] if row else None
 
 
-def _id(value: int) -> int:
-    if value > MAX_SIGNED:
-        raise ValueError(f"id {value} is past 2**63: the bench schema orders ids as signed bigint")
-    return value
+ID_COLUMNS = ("id", "owner", "place", "follower", "followee", "blocker", "blocked", "user_id", "media")
+
+
+def _tokens(table: str, row: dict) -> Iterator[tuple[str, tuple]]:
+    """The bench's own rows beside a platform row: name tokens, and media by hashtag."""
+    if table == "users":
+        for token in dict.fromkeys(tokens(row["username"]) + tokens(row["full_name"])):
+            yield "user_tokens", (token, row["id"])
+    elif table == "places":
+        for token in dict.fromkeys(tokens(row["name"])):
+            yield "place_tokens", (token, row["id"])
+    elif table == "media":
+        for tag in row["hashtags"]:
+            yield "media_hashtags", (tag, row["id"])
 
 
 def _rows(events: Iterator[Event]) -> Iterator[tuple[str, tuple]]:
-    """(table, row) for each snapshot event, with hashtags and mentions resolved as Slipstream does."""
+    """(table, row) for each snapshot event: the platform's row (firehose.sources.postgres) of the
+    table its event type creates, in the bench's columns, with hashtags and mentions resolved."""
     known: dict[str, int] = {}
     for event in events:
-        op = event["op"]
-        if op == "user.upsert":
-            u = event["user"]
-            uid = _id(u["id"])
-            known.setdefault(normalize(u["username"]), uid)
-            yield "users", (uid, u["username"], normalize(u["username"]), u["full_name"], u["is_private"], u["is_verified"])
-            for token in dict.fromkeys(tokens(u["username"]) + tokens(u["full_name"])):
-                yield "user_tokens", (token, uid)
-        elif op == "follow.add":
-            yield "follows", (_id(event["follower"]), _id(event["followee"]))
-        elif op == "block.add":
-            yield "blocks", (_id(event["blocker"]), _id(event["blocked"]))
-        elif op == "like.add":
-            yield "likes", (_id(event["user"]), _id(event["media"]))
-        elif op == "place.upsert":
-            p = event["place"]
-            yield "places", (_id(p["id"]), p["name"])
-            for token in dict.fromkeys(tokens(p["name"])):
-                yield "place_tokens", (token, p["id"])
-        elif op == "media.upsert":
-            row = media_row(event["media"], lambda name: known.get(normalize(name)))
-            yield "media", (_id(row[0]), row[1], row[3], row[4])
-            for tag in row[5]:
-                yield "media_hashtags", (tag, row[0])
-        else:
-            raise ValueError(f"the bench loads a snapshot of creating events, not {op!r}")
+        table = platform.CREATED_BY.get(event["op"])
+        if table is None:
+            raise ValueError(f"the bench loads a snapshot of creating events, not {event['op']!r}")
+        if table is platform.USERS:
+            known.setdefault(normalize(event["user"]["username"]), event["user"]["id"])
+        elif table is platform.MEDIA:
+            event = platform.resolve_media(event, lambda name: known.get(normalize(name)))
+        row = dict(zip(table.columns, table.row(event)))
+        for column in ID_COLUMNS:
+            if row.get(column) is not None and row[column] < 0:
+                raise ValueError(f"{table.name}.{column} {platform.from_db(row[column])} is past 2**63: "
+                                 "the bench schema orders ids as signed bigint")
+        yield table.name, tuple(row[c] for c in COLUMNS[table.name].split(", "))
+        yield from _tokens(table.name, row)
 
 
 COLUMNS = {

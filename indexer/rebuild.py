@@ -3,27 +3,38 @@
 1. Block platform writes (their advisory lock), open a REPEATABLE READ snapshot and note the
    last outbox id X in it; relay the outbox up to X into the firehose and note the firehose's
    end offsets O; let writes go on. The firehose then holds exactly the events up to X before O.
-2. Read every table in the snapshot and build documents, counts and posting lists in memory
-   with slipstream's pure term functions, then write them in one batch with offsets O, so the
-   indexer continues from exactly the snapshot.
+2. Read the snapshot's tables back as the events that create their rows
+   (`firehose.sources.postgres.TABLES`: entities, then the edges between them), at time `NEVER`,
+   and apply them through Slipstream, the indexer's own write path, `BATCH` events per write batch,
+   into a fresh index beside DATA/index. The last batch commits the offsets O.
+3. Move the finished index into DATA/index: the indexer continues from exactly the snapshot, and
+   nothing ever sees half a rebuild.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import os
+import shutil
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import psycopg
-from pyroaring import BitMap
 from rich.progress import Progress
 
+from firehose.events import Event
 from firehose.log import EmbeddedLog
-from firehose.sources.postgres import PLATFORM_LOCK, from_db
+from firehose.sources.postgres import PLATFORM_LOCK, TABLES
 from firehose.sources.relay import OutboxRelay
-from indexer.store import Index, WriteBatch
-from slipstream.terms import hashtag_terms, media_terms, place_terms, user_terms
+from indexer.store import Index
+from slipstream import Slipstream
+from slipstream.apply import NEVER
+from vocabulary import paths
 
 SOURCE = "embedded"
+BATCH = 100_000  # events per write batch
+FETCH = 10_000  # rows per round trip of the snapshot's server-side cursors
+DATA_FILE = "data.mdb"  # the LMDB environment's one data file
 
 
 def _snapshot(dsn: str, log: EmbeddedLog) -> tuple[psycopg.Connection, dict[int, int]]:
@@ -42,111 +53,57 @@ def _snapshot(dsn: str, log: EmbeddedLog) -> tuple[psycopg.Connection, dict[int,
     return snapshot, offsets
 
 
-class _Builder:
-    """Documents and postings of a platform, accumulated in memory, written in one batch."""
-
-    def __init__(self, batch: WriteBatch) -> None:
-        self.b = batch
-        self.postings: dict[tuple[str, str], BitMap] = defaultdict(BitMap)
-
-    def tag(self, vertical: str, iid: int, terms: set[str]) -> None:
-        for term in terms:
-            self.postings[vertical, term].add(iid)
-
-    def write(self) -> None:
-        for (vertical, term), iids in self.postings.items():
-            self.b.add_many(vertical, term, iids)
+def snapshot_events(conn: psycopg.Connection, bar: Progress) -> Iterator[Event]:
+    """Every row of the snapshot as the event that creates it, table by table in `TABLES` order."""
+    for table in TABLES:
+        task = bar.add_task(table.name, total=None)
+        with conn.cursor(name=f"rebuild_{table.name}") as cursor:
+            cursor.itersize = FETCH
+            cursor.execute(table.select_sql)
+            for n, row in enumerate(cursor, 1):
+                yield table.event(row, NEVER)
+                if n % FETCH == 0:
+                    bar.advance(task, FETCH)
+            bar.update(task, completed=cursor.rownumber)
 
 
-def rebuild(dsn: str, data_dir: str | Path, *, progress: bool = True) -> dict[int, int]:
-    """Builds DATA/index from the PostgreSQL platform at `dsn`; returns the firehose offsets it starts from."""
-    data = Path(data_dir)
-    log = EmbeddedLog(data / "firehose")
-    index = Index(data / "index")
-    if index.gen:
-        index.close()
-        raise ValueError(f"{data / 'index'} already holds an index; rebuild into an empty data directory")
-    conn, offsets = _snapshot(dsn, log)
+def _holds_index(path: Path) -> bool:
+    if not (path / DATA_FILE).exists():
+        return False
+    index = Index(path, readonly=True)
     try:
-        with conn, index.writer() as b, Progress(disable=not progress) as bar:
-            build = _Builder(b)
-            users: dict[int, dict] = {}
-            task = bar.add_task("users", total=None)
-            for uid, username, full_name, private, verified in conn.execute(
-                    "SELECT id, username, full_name, is_private, is_verified FROM users"):
-                uid = from_db(uid)
-                users[uid] = {"id": uid, "username": username, "full_name": full_name, "is_private": private,
-                              "is_verified": verified, "followers_count": 0, "following_count": 0, "media_count": 0}
-                bar.advance(task)
-            user_iid = {uid: b.intern("user", uid) for uid in users}
-            for uid, doc in users.items():
-                build.tag("user", user_iid[uid], user_terms(doc))
-            task = bar.add_task("follows, blocks", total=None)
-            for table, out_term, in_term, counted in (("follows", "following", "follower", True),
-                                                      ("blocks", "_blocks", "_blockedby", False)):
-                for a, z in conn.execute(f"SELECT * FROM {table}"):
-                    a, z = from_db(a), from_db(z)
-                    ia, iz = b.intern("user", a), b.intern("user", z)
-                    build.postings["user", f"{out_term}:{a}"].add(iz)
-                    build.postings["user", f"{in_term}:{z}"].add(ia)
-                    if counted and a in users and z in users:
-                        users[a]["following_count"] += 1
-                        users[z]["followers_count"] += 1
-                    bar.advance(task)
-            places: dict[int, dict] = {}
-            for pid, name, city, country, lat, lng in conn.execute("SELECT id, name, city, country, lat, lng FROM places"):
-                pid = from_db(pid)
-                places[pid] = {"id": pid, "name": name, "city": city, "country": country, "lat": lat, "lng": lng,
-                               "media_count": 0}
-            hashtags: dict[str, int] = defaultdict(int)  # every carried hashtag -> its public media
-            media: dict[int, dict] = {}
-            task = bar.add_task("media", total=None)
-            for mid, owner, caption, taken_at, place, tags, mentions in conn.execute(
-                    "SELECT id, owner, caption, taken_at, place, hashtags, mentions FROM media"):
-                mid, owner = from_db(mid), from_db(owner)
-                place = None if place is None else from_db(place)
-                mentions = [from_db(m) for m in mentions]
-                owner_doc = users.get(owner)
-                doc = {"id": mid, "owner": owner, "owner_username": owner_doc["username"] if owner_doc else None,
-                       "caption": caption, "hashtags": tags, "mentions": mentions, "place": place,
-                       "taken_at": taken_at, "like_count": 0}
-                iid = b.intern("media", mid)
-                media[mid] = doc
-                public = not (owner_doc and owner_doc["is_private"])
-                build.tag("media", iid, media_terms(doc, not public))
-                if owner_doc:
-                    owner_doc["media_count"] += 1
-                if public and place is not None and place in places:
-                    places[place]["media_count"] += 1
-                for tag in tags:
-                    hashtags[tag] += int(public)
-                b.set_links(iid, (b.intern("user", owner), b.intern("place", place) if place is not None else -1,
-                                  [b.intern("hashtag", t) for t in tags], [b.intern("user", u) for u in mentions]))
-                bar.advance(task)
-            task = bar.add_task("likes", total=None)
-            for u, m in conn.execute("SELECT user_id, media FROM likes"):
-                u, m = from_db(u), from_db(m)
-                iu, im = b.intern("user", u), b.intern("media", m)
-                build.postings["media", f"liker:{u}"].add(im)
-                build.postings["user", f"_liked:{m}"].add(iu)
-                if u in users and m in media:
-                    media[m]["like_count"] += 1
-                bar.advance(task)
-            for uid, doc in users.items():
-                b.put_doc("user", user_iid[uid], doc)
-            for mid, doc in media.items():
-                b.put_doc("media", b.intern("media", mid), doc)
-            for pid, doc in places.items():
-                iid = b.intern("place", pid)
-                b.put_doc("place", iid, doc)
-                build.tag("place", iid, place_terms(doc))
-            for name, count in hashtags.items():
-                iid = b.intern("hashtag", name)
-                b.put_doc("hashtag", iid, {"id": name, "name": name, "media_count": count})
-                build.tag("hashtag", iid, hashtag_terms(name) | ({"_public"} if count else set()))
-            bar.add_task("writing postings", total=None)
-            build.write()
-            b.set_offsets(SOURCE, offsets)
+        return index.gen > 0
     finally:
         index.close()
+
+
+def rebuild(dsn: str, data_dir: str | Path, *, progress: bool = True, batch_events: int = BATCH) -> dict[int, int]:
+    """Builds DATA/index from the PostgreSQL platform at `dsn`; returns the firehose offsets it starts from."""
+    data = Path(data_dir)
+    target = paths.index(data)
+    if _holds_index(target):
+        raise ValueError(f"{target} already holds an index; rebuild into an empty data directory")
+    building = data / "index.rebuilding"
+    shutil.rmtree(building, ignore_errors=True)
+    conn, offsets = _snapshot(dsn, EmbeddedLog(paths.firehose(data)))
+    index = Index(building)
+    try:
+        with conn, Progress(disable=not progress) as bar:
+            events = snapshot_events(conn, bar)
+            applied = batch_events
+            while applied == batch_events:
+                with index.writer() as batch:
+                    slipstream = Slipstream(batch)
+                    applied = 0
+                    for event in islice(events, batch_events):
+                        slipstream.apply(event)
+                        applied += 1
+                    if applied < batch_events:
+                        batch.set_offsets(SOURCE, offsets)
+        index.close()
+        target.mkdir(parents=True, exist_ok=True)
+        os.replace(building / DATA_FILE, target / DATA_FILE)
+    finally:
+        index.close()
+        shutil.rmtree(building, ignore_errors=True)
     return offsets

@@ -25,10 +25,23 @@ from collections.abc import Callable, Iterable
 
 from pyroaring import BitMap
 
-from firehose.events import Event
+from firehose.events import (
+    BLOCK_ADD,
+    BLOCK_REMOVE,
+    FOLLOW_ADD,
+    FOLLOW_REMOVE,
+    LIKE_ADD,
+    LIKE_REMOVE,
+    MEDIA_DELETE,
+    MEDIA_UPSERT,
+    PLACE_UPSERT,
+    USER_DELETE,
+    USER_UPSERT,
+    Event,
+    Handlers,
+)
 from slipstream.batch import Batch
 from slipstream.terms import (
-    ATNAME,
     caption_name_terms,
     hashtag_terms,
     media_terms,
@@ -36,7 +49,7 @@ from slipstream.terms import (
     place_terms,
     user_terms,
 )
-from vocabulary.terms import LIVE
+from vocabulary import terms as term
 from vocabulary.text import caption_hashtags, caption_mentions, hashtag_name, normalize
 
 # Keys of the store's `times` db: an edge (kind, internal ids of its two ends) or a tombstone
@@ -45,7 +58,10 @@ _EDGE_KEY = struct.Struct(">cII")
 _TOMBSTONE_KEY = struct.Struct(">cI")
 FOLLOW, BLOCK, LIKE = b"f", b"b", b"l"
 _TOMBSTONE_KIND = {"user": b"u", "media": b"m"}
-NEVER = -(2**63)  # the time of an edge stored without one (bulk rebuild): older than every delete
+NEVER = -(2**63)  # an edge without a stored time, and a snapshot's events (indexer.rebuild): older than every delete
+
+
+handlers: Handlers[Callable[[Slipstream, Event], None]] = Handlers("slipstream")
 
 
 class Slipstream:
@@ -53,31 +69,18 @@ class Slipstream:
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
-        self._handlers: dict[str, Callable[[Event], None]] = {
-            "user.upsert": self._user_upsert,
-            "user.delete": self._user_delete,
-            "follow.add": self._follow_add,
-            "follow.remove": self._follow_remove,
-            "block.add": self._block_add,
-            "block.remove": self._block_remove,
-            "place.upsert": self._place_upsert,
-            "media.upsert": self._media_upsert,
-            "media.delete": self._media_delete,
-            "like.add": self._like_add,
-            "like.remove": self._like_remove,
-        }
 
     def apply(self, event: Event) -> None:
         """Apply one canonical event (`firehose.events.validate`)."""
-        self._handlers[event["op"]](event)
+        handlers[event["op"]](self, event)
 
     # shared steps
 
     def _retag(self, vertical: str, iid: int, old: set[str], new: set[str]) -> None:
-        for term in old - new:
-            self.batch.remove(vertical, term, iid)
-        for term in new - old:
-            self.batch.add(vertical, term, iid)
+        for gone in old - new:
+            self.batch.remove(vertical, gone, iid)
+        for added in new - old:
+            self.batch.add(vertical, added, iid)
 
     def _bump(self, vertical: str, iid: int, field: str, delta: int) -> None:
         doc = self.batch.doc(vertical, iid)
@@ -85,11 +88,11 @@ class Slipstream:
             doc[field] += delta
             self.batch.put_doc(vertical, iid, doc)
 
-    def _live_count(self, vertical: str, term: str, of: str) -> int:
-        return self.batch.posting(vertical, term).intersection_cardinality(self.batch.posting(of, LIVE))
+    def _live_count(self, vertical: str, posting: str, of: str) -> int:
+        return self.batch.posting(vertical, posting).intersection_cardinality(self.batch.posting(of, term.LIVE))
 
     def _live(self, vertical: str, iids: BitMap) -> BitMap:
-        return iids & self.batch.posting(vertical, LIVE)
+        return iids & self.batch.posting(vertical, term.LIVE)
 
     # event time
 
@@ -98,11 +101,10 @@ class Slipstream:
         return NEVER if ts is None else ts
 
     def _stamp_edge(self, kind: bytes, a: int, z: int, ts: int) -> None:
-        """A stored edge keeps the newest `ts` among its adds."""
-        key = _EDGE_KEY.pack(kind, a, z)
-        stored = self.batch.time(key)
-        if stored is None or stored < ts:
-            self.batch.set_time(key, ts)
+        """A stored edge keeps the newest `ts` among its adds; none stored reads as NEVER, so a
+        snapshot's edge stores nothing."""
+        if ts > NEVER and self._edge_time(kind, a, z) < ts:
+            self.batch.set_time(_EDGE_KEY.pack(kind, a, z), ts)
 
     def _forget_edge(self, kind: bytes, a: int, z: int) -> None:
         self.batch.set_time(_EDGE_KEY.pack(kind, a, z), None)
@@ -134,7 +136,7 @@ class Slipstream:
     def _holder(self, name: str) -> int | None:
         """The live user whose normalized username is `name`; the lowest id when several are."""
         b = self.batch
-        return min((b.ext("user", iid) for iid in b.posting("user", f"username:{name}")), default=None)
+        return min((b.ext("user", iid) for iid in b.posting("user", term.username(name))), default=None)
 
     def _resolve(self, names: list[str]) -> list[int]:
         """The holders of the names that someone holds, in order (distinct names have distinct holders)."""
@@ -143,7 +145,7 @@ class Slipstream:
     def _caption_names(self, iid: int, doc: dict) -> list[str]:
         """The `@names` a stored media's mentions follow: none when they were given as ids."""
         names = caption_mentions(doc["caption"])
-        if names and iid in self.batch.posting("media", ATNAME + names[0]):
+        if names and iid in self.batch.posting("media", term.atname(names[0])):
             return names
         return []
 
@@ -156,7 +158,7 @@ class Slipstream:
         affected = BitMap()
         for name, holder in before.items():
             if self._holder(name) != holder:
-                affected |= b.posting("media", ATNAME + name)
+                affected |= b.posting("media", term.atname(name))
         for iid in affected:
             doc = b.doc("media", iid)
             mentions = self._resolve(caption_mentions(doc["caption"]))
@@ -178,15 +180,16 @@ class Slipstream:
     def _count_user_edges(self, uid: int, iid: int, delta: int) -> None:
         """Count (or stop counting) a user's stored follows and likes in the other live ends."""
         b = self.batch
-        for followee in self._live("user", b.posting("user", f"following:{uid}")) - BitMap([iid]):
+        for followee in self._live("user", b.posting("user", term.following(uid))) - BitMap([iid]):
             self._bump("user", followee, "followers_count", delta)
-        for follower in self._live("user", b.posting("user", f"follower:{uid}")) - BitMap([iid]):
+        for follower in self._live("user", b.posting("user", term.follower(uid))) - BitMap([iid]):
             self._bump("user", follower, "following_count", delta)
-        for media in self._live("media", b.posting("media", f"liker:{uid}")):
+        for media in self._live("media", b.posting("media", term.liker(uid))):
             self._bump("media", media, "like_count", delta)
 
     # users
 
+    @handlers.on(USER_UPSERT)
     def _user_upsert(self, event: Event) -> None:
         user = event["user"]
         uid = user["id"]
@@ -202,9 +205,9 @@ class Slipstream:
             doc.update(followers_count=0, following_count=0, media_count=0)
             b.put_doc("user", iid, doc)
             self._retag("user", iid, set(), user_terms(doc))
-            doc["followers_count"] = self._live_count("user", f"follower:{uid}", "user")
-            doc["following_count"] = self._live_count("user", f"following:{uid}", "user")
-            doc["media_count"] = self._live_count("media", f"owner:{uid}", "media")
+            doc["followers_count"] = self._live_count("user", term.follower(uid), "user")
+            doc["following_count"] = self._live_count("user", term.following(uid), "user")
+            doc["media_count"] = self._live_count("media", term.owner(uid), "media")
             self._count_user_edges(uid, iid, +1)
         else:
             for field in ("followers_count", "following_count", "media_count"):
@@ -219,40 +222,41 @@ class Slipstream:
         """Carry the owner's username and privacy into each of their media; a media that turns
         private leaves its place's and hashtags' counts, one that turns public joins them."""
         b = self.batch
-        for media in self._live("media", b.posting("media", f"owner:{uid}")):
+        for media in self._live("media", b.posting("media", term.owner(uid))):
             doc = b.doc("media", media)
             doc["owner_username"] = username
             b.put_doc("media", media, doc)
-            if (media in b.posting("media", "_private")) == is_private:
+            if (media in b.posting("media", term.PRIVATE_MEDIA)) == is_private:
                 continue
             if is_private:
-                b.add("media", "_private", media)
+                b.add("media", term.PRIVATE_MEDIA, media)
             else:
-                b.remove("media", "_private", media)
+                b.remove("media", term.PRIVATE_MEDIA, media)
             self._count_public(doc, -1 if is_private else 1)
 
+    @handlers.on(USER_DELETE)
     def _user_delete(self, event: Event) -> None:
         """Remove the user, their media and the edges touching them that are not newer than the delete."""
         uid, ts = event["id"], event["ts"]
         b = self.batch
         iid = b.intern("user", uid)
         self._bury("user", iid, ts)
-        for followee in list(b.posting("user", f"following:{uid}")):
+        for followee in list(b.posting("user", term.following(uid))):
             if self._removed_by(FOLLOW, iid, followee, ts):
                 self._unfollow(uid, iid, b.ext("user", followee), followee)
-        for follower in list(b.posting("user", f"follower:{uid}")):
+        for follower in list(b.posting("user", term.follower(uid))):
             if self._removed_by(FOLLOW, follower, iid, ts):
                 self._unfollow(b.ext("user", follower), follower, uid, iid)
-        for blocked in list(b.posting("user", f"_blocks:{uid}")):
+        for blocked in list(b.posting("user", term.blocks(uid))):
             if self._removed_by(BLOCK, iid, blocked, ts):
                 self._unblock(uid, iid, b.ext("user", blocked), blocked)
-        for blocker in list(b.posting("user", f"_blockedby:{uid}")):
+        for blocker in list(b.posting("user", term.blocked_by(uid))):
             if self._removed_by(BLOCK, blocker, iid, ts):
                 self._unblock(b.ext("user", blocker), blocker, uid, iid)
-        for media in list(b.posting("media", f"liker:{uid}")):
+        for media in list(b.posting("media", term.liker(uid))):
             if self._removed_by(LIKE, iid, media, ts):
                 self._unlike(uid, iid, b.ext("media", media), media)
-        for media in list(self._live("media", b.posting("media", f"owner:{uid}"))):
+        for media in list(self._live("media", b.posting("media", term.owner(uid)))):
             self._delete_media(b.ext("media", media), media, ts)
         old = b.doc("user", iid)
         if old is not None:
@@ -264,6 +268,7 @@ class Slipstream:
 
     # edges
 
+    @handlers.on(FOLLOW_ADD)
     def _follow_add(self, event: Event) -> None:
         a, z = event["follower"], event["followee"]
         b = self.batch
@@ -271,14 +276,15 @@ class Slipstream:
         if self._predates_delete(event["ts"], ("user", ia), ("user", iz)):
             return
         self._stamp_edge(FOLLOW, ia, iz, event["ts"])
-        if iz in b.posting("user", f"following:{a}"):
+        if iz in b.posting("user", term.following(a)):
             return
-        b.add("user", f"following:{a}", iz)
-        b.add("user", f"follower:{z}", ia)
+        b.add("user", term.following(a), iz)
+        b.add("user", term.follower(z), ia)
         if b.is_live("user", ia) and b.is_live("user", iz):
             self._bump("user", ia, "following_count", 1)
             self._bump("user", iz, "followers_count", 1)
 
+    @handlers.on(FOLLOW_REMOVE)
     def _follow_remove(self, event: Event) -> None:
         a, z = event["follower"], event["followee"]
         ia, iz = self.batch.iid("user", a), self.batch.iid("user", z)
@@ -287,24 +293,26 @@ class Slipstream:
 
     def _unfollow(self, a: int, ia: int, z: int, iz: int) -> None:
         b = self.batch
-        if iz not in b.posting("user", f"following:{a}"):
+        if iz not in b.posting("user", term.following(a)):
             return
-        b.remove("user", f"following:{a}", iz)
-        b.remove("user", f"follower:{z}", ia)
+        b.remove("user", term.following(a), iz)
+        b.remove("user", term.follower(z), ia)
         self._forget_edge(FOLLOW, ia, iz)
         if b.is_live("user", ia) and b.is_live("user", iz):
             self._bump("user", ia, "following_count", -1)
             self._bump("user", iz, "followers_count", -1)
 
+    @handlers.on(BLOCK_ADD)
     def _block_add(self, event: Event) -> None:
         a, z = event["blocker"], event["blocked"]
         ia, iz = self.batch.intern("user", a), self.batch.intern("user", z)
         if self._predates_delete(event["ts"], ("user", ia), ("user", iz)):
             return
         self._stamp_edge(BLOCK, ia, iz, event["ts"])
-        self.batch.add("user", f"_blocks:{a}", iz)
-        self.batch.add("user", f"_blockedby:{z}", ia)
+        self.batch.add("user", term.blocks(a), iz)
+        self.batch.add("user", term.blocked_by(z), ia)
 
+    @handlers.on(BLOCK_REMOVE)
     def _block_remove(self, event: Event) -> None:
         a, z = event["blocker"], event["blocked"]
         ia, iz = self.batch.iid("user", a), self.batch.iid("user", z)
@@ -312,12 +320,13 @@ class Slipstream:
             self._unblock(a, ia, z, iz)
 
     def _unblock(self, a: int, ia: int, z: int, iz: int) -> None:
-        if iz not in self.batch.posting("user", f"_blocks:{a}"):
+        if iz not in self.batch.posting("user", term.blocks(a)):
             return
-        self.batch.remove("user", f"_blocks:{a}", iz)
-        self.batch.remove("user", f"_blockedby:{z}", ia)
+        self.batch.remove("user", term.blocks(a), iz)
+        self.batch.remove("user", term.blocked_by(z), ia)
         self._forget_edge(BLOCK, ia, iz)
 
+    @handlers.on(LIKE_ADD)
     def _like_add(self, event: Event) -> None:
         u, m = event["user"], event["media"]
         b = self.batch
@@ -325,13 +334,14 @@ class Slipstream:
         if self._predates_delete(event["ts"], ("user", iu), ("media", im)):
             return
         self._stamp_edge(LIKE, iu, im, event["ts"])
-        if im in b.posting("media", f"liker:{u}"):
+        if im in b.posting("media", term.liker(u)):
             return
-        b.add("media", f"liker:{u}", im)
-        b.add("user", f"_liked:{m}", iu)
+        b.add("media", term.liker(u), im)
+        b.add("user", term.liked(m), iu)
         if b.is_live("user", iu) and b.is_live("media", im):
             self._bump("media", im, "like_count", 1)
 
+    @handlers.on(LIKE_REMOVE)
     def _like_remove(self, event: Event) -> None:
         u, m = event["user"], event["media"]
         iu, im = self.batch.iid("user", u), self.batch.iid("media", m)
@@ -340,16 +350,17 @@ class Slipstream:
 
     def _unlike(self, u: int, iu: int, m: int, im: int) -> None:
         b = self.batch
-        if im not in b.posting("media", f"liker:{u}"):
+        if im not in b.posting("media", term.liker(u)):
             return
-        b.remove("media", f"liker:{u}", im)
-        b.remove("user", f"_liked:{m}", iu)
+        b.remove("media", term.liker(u), im)
+        b.remove("user", term.liked(m), iu)
         self._forget_edge(LIKE, iu, im)
         if b.is_live("user", iu) and b.is_live("media", im):
             self._bump("media", im, "like_count", -1)
 
     # places
 
+    @handlers.on(PLACE_UPSERT)
     def _place_upsert(self, event: Event) -> None:
         place = event["place"]
         b = self.batch
@@ -358,13 +369,14 @@ class Slipstream:
         doc = dict(place)
         doc["media_count"] = (
             old["media_count"] if old is not None
-            else len(self._live("media", b.posting("media", f"place:{place['id']}")) - b.posting("media", "_private"))
+            else len(self._live("media", b.posting("media", term.place(place["id"]))) - b.posting("media", term.PRIVATE_MEDIA))
         )
         b.put_doc("place", iid, doc)
         self._retag("place", iid, place_terms(old) if old is not None else set(), place_terms(doc))
 
     # media
 
+    @handlers.on(MEDIA_UPSERT)
     def _media_upsert(self, event: Event) -> None:
         media = event["media"]
         mid = media["id"]
@@ -392,10 +404,10 @@ class Slipstream:
             "mentions": mentions,
             "place": media["place"],
             "taken_at": media["taken_at"],
-            "like_count": old["like_count"] if old is not None else self._live_count("user", f"_liked:{mid}", "user"),
+            "like_count": old["like_count"] if old is not None else self._live_count("user", term.liked(mid), "user"),
         }
         owner_private = owner is not None and owner["is_private"]
-        was_private = iid in b.posting("media", "_private")
+        was_private = iid in b.posting("media", term.PRIVATE_MEDIA)
         old_terms = set()
         if old is not None:
             old_terms = media_terms(old, was_private) | caption_name_terms(self._caption_names(iid, old))
@@ -430,10 +442,10 @@ class Slipstream:
         b = self.batch
         iid = b.intern("hashtag", name)
         doc = b.doc("hashtag", iid)
-        if not b.posting("media", f"hashtag:{name}"):
+        if not b.posting("media", term.hashtag(name)):
             if doc is not None:
                 self._retag("hashtag", iid, hashtag_terms(name), set())
-                b.remove("hashtag", "_public", iid)
+                b.remove("hashtag", term.PUBLIC_MEDIA, iid)
                 b.delete_doc("hashtag", iid)
             return
         if doc is None:
@@ -443,10 +455,11 @@ class Slipstream:
         count = (doc["media_count"] if doc is not None else 0) + delta
         b.put_doc("hashtag", iid, {"id": name, "name": name, "media_count": count})
         if count > 0:
-            b.add("hashtag", "_public", iid)
+            b.add("hashtag", term.PUBLIC_MEDIA, iid)
         else:
-            b.remove("hashtag", "_public", iid)
+            b.remove("hashtag", term.PUBLIC_MEDIA, iid)
 
+    @handlers.on(MEDIA_DELETE)
     def _media_delete(self, event: Event) -> None:
         self._delete_media(event["id"], self.batch.intern("media", event["id"]), event["ts"])
 
@@ -456,13 +469,13 @@ class Slipstream:
         delete leaves no such like behind."""
         b = self.batch
         self._bury("media", iid, ts)
-        for liker in list(b.posting("user", f"_liked:{mid}")):
+        for liker in list(b.posting("user", term.liked(mid))):
             if self._removed_by(LIKE, liker, iid, ts):
                 self._unlike(b.ext("user", liker), liker, mid, iid)
         old = b.doc("media", iid)
         if old is None:
             return
-        was_private = iid in b.posting("media", "_private")
+        was_private = iid in b.posting("media", term.PRIVATE_MEDIA)
         old_terms = media_terms(old, was_private) | caption_name_terms(self._caption_names(iid, old))
         self._retag("media", iid, old_terms, set())
         b.delete_doc("media", iid)

@@ -1,9 +1,9 @@
-"""The terms of a document (docs/query-language.md): pure functions shared by live indexing and bulk rebuild."""
+"""The terms of a document (docs/query-language.md): pure functions of the document."""
 
 from __future__ import annotations
 
+from vocabulary import terms as term
 from vocabulary.schema import PREFIX_MAX
-from vocabulary.terms import ATNAME, LIVE
 from vocabulary.text import normalize, tokens
 
 
@@ -13,48 +13,48 @@ def prefixes(token: str) -> list[str]:
 
 def name_terms(*texts: str) -> set[str]:
     """`name:` prefix terms of every token of the texts."""
-    return {f"name:{p}" for text in texts for token in tokens(text) for p in prefixes(token)}
+    return {term.name(p) for text in texts for token in tokens(text) for p in prefixes(token)}
 
 
 def user_terms(user: dict) -> set[str]:
     terms = name_terms(user["username"], user["full_name"])
-    terms.add(LIVE)
-    terms.add(f"username:{normalize(user['username'])}")
+    terms.add(term.LIVE)
+    terms.add(term.username(normalize(user["username"])))
     if user["is_verified"]:
-        terms.add("is:verified")
+        terms.add(term.VERIFIED)
     if user["is_private"]:
-        terms.add("is:private")
+        terms.add(term.PRIVATE_USER)
     return terms
 
 
 def mention_terms(mentions: list[int]) -> set[str]:
-    return {f"mention:{user}" for user in mentions}
+    return {term.mention(user) for user in mentions}
 
 
 def caption_name_terms(names: list[str]) -> set[str]:
     """Internal `_atname:NAME` terms of the normalized `@names` that a media's mentions come from."""
-    return {f"{ATNAME}{name}" for name in names}
+    return {term.atname(name) for name in names}
 
 
 def media_terms(media: dict, owner_private: bool) -> set[str]:
     """Terms of a media document; `_private` when its owner is private."""
-    terms = {LIVE, f"owner:{media['owner']}"}
-    terms.update(f"hashtag:{tag}" for tag in media["hashtags"])
+    terms = {term.LIVE, term.owner(media["owner"])}
+    terms.update(term.hashtag(tag) for tag in media["hashtags"])
     terms.update(mention_terms(media["mentions"]))
-    terms.update(f"word:{word}" for word in tokens(media["caption"]))
+    terms.update(term.word(word) for word in tokens(media["caption"]))
     if media["place"] is not None:
-        terms.add(f"place:{media['place']}")
+        terms.add(term.place(media["place"]))
     if owner_private:
-        terms.add("_private")
+        terms.add(term.PRIVATE_MEDIA)
     return terms
 
 
 def hashtag_terms(name: str) -> set[str]:
-    return {LIVE, *(f"name:{p}" for p in prefixes(name))}
+    return {term.LIVE, *(term.name(p) for p in prefixes(name))}
 
 
 def place_terms(place: dict) -> set[str]:
     terms = name_terms(place["name"])
-    terms.add(LIVE)
-    terms.update(f"city:{token}" for token in tokens(place["city"]))
+    terms.add(term.LIVE)
+    terms.update(term.city(token) for token in tokens(place["city"]))
     return terms

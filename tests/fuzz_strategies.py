@@ -14,7 +14,7 @@ import json
 import msgpack
 from hypothesis import strategies as st
 
-from firehose.events import OPS
+from firehose.events import REGISTRY
 from tests.strategies import event as valid_event
 from unicorn.query.parse import MAX_DEPTH, MAX_OPERANDS, MODIFIERS
 from unicorn.query.tree import OPERATORS
@@ -284,7 +284,7 @@ def _paths(obj, path=()):
 _VALID_EVENT = valid_event()
 _EVENT_MUTATIONS = st.sampled_from(["replace", "replace", "delete", "add", "op"])
 _ADDED_KEYS = st.sampled_from(["extra", "op", "ts", "user", "media", "id"])
-_OP_NAMES = st.sampled_from(sorted(OPS))
+_OP_NAMES = st.sampled_from(sorted(REGISTRY))
 
 
 @st.composite

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from api import create_app
-from firehose.events import OPS, EventError, from_msgpack, parse_json_line, validate
+from firehose.events import REGISTRY, EventError, from_msgpack, parse_json_line, validate
 from firehose.sources.generator import Scale, generate
 from tests import fuzz_strategies as fz
 from tests.indexed import indexed
@@ -134,7 +134,7 @@ def _decoded_or_refused(decode, record) -> None:
         assert str(exc)
         event("malformed: " + str(exc).split(":")[0][:30])
         return
-    assert decoded["op"] in OPS and validate(decoded) == decoded
+    assert decoded["op"] in REGISTRY and validate(decoded) == decoded
     event(f"valid {decoded['op']}")
 
 

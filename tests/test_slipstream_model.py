@@ -4,6 +4,7 @@ give exactly the model's live documents, documents and term postings."""
 from __future__ import annotations
 
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -44,9 +45,11 @@ def built(event_list, cuts) -> Iterator[Index]:
             index.close()
 
 
-def candidate_terms(model: Platform, vertical: str) -> set[str]:
+STRATEGY_IDS = {"user": range(1, 7), "media": range(100, 107), "place": range(200, 203)}  # tests/strategies.py
+
+
+def candidate_terms(model: Platform, vertical: str, ids: dict = STRATEGY_IDS) -> set[str]:
     """Terms the model could match, so that a posting missing from the index is caught too."""
-    ids = {"user": range(1, 7), "media": range(100, 107), "place": range(200, 203)}
     if vertical == "user":
         terms = {"is:private", "is:verified"}
         for u in ids["user"]:
@@ -72,7 +75,28 @@ def candidate_terms(model: Platform, vertical: str) -> set[str]:
     return terms
 
 
-def assert_index_equals_model(index: Index, model: Platform) -> None:
+TEXT_PREFIXES = {"name", "username", "word", "city", "hashtag"}
+TEXT_FIELDS = {"user": ("username", "full_name"), "media": ("caption",), "hashtag": ("name",), "place": ("name", "city")}
+
+
+def two_readings(text: str) -> bool:
+    """Whether SPEC's "combining marks removed" reads two ways for `text`: it holds a mark of
+    canonical class 0 (tests/test_model_text.py compares the product and the model only without)."""
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+    return any(unicodedata.category(c).startswith("M") and not unicodedata.combining(c) for c in decomposed)
+
+
+def one_reading(model: Platform, vertical: str, ext: int | str) -> bool:
+    """Whether the text of a document of the model has one reading (its text terms are comparable)."""
+    doc = model.document(vertical, ext)
+    texts = [doc[field] for field in TEXT_FIELDS[vertical]] + list(doc.get("hashtags", []))
+    return not any(two_readings(text) for text in texts)
+
+
+def assert_index_equals_model(index: Index, model: Platform, ids: dict = STRATEGY_IDS) -> None:
+    """The index holds the model's documents, ranks, links and every term posting; `ids` are the
+    external ids events may have named (edges to them are checked even when they hold none).
+    Text terms are compared on the documents whose text has one reading (`one_reading`)."""
     with index.reader() as view:
         for vertical in VERTICALS:
             live = view.posting(vertical, LIVE)
@@ -84,14 +108,18 @@ def assert_index_equals_model(index: Index, model: Platform) -> None:
                     expected = model.document(vertical, ext)
                     count = {"user": "followers_count", "media": "like_count"}.get(vertical, "media_count")
                     assert view.rank(vertical).count[i] == expected[count]
+            two_read = {x for x in model.ids(vertical) if not one_reading(model, vertical, x)}
             stored = {t for t in view.terms(vertical, "") if not t.startswith("_")}
-            for term in stored | candidate_terms(model, vertical):
+            for term in stored | candidate_terms(model, vertical, ids):
                 prefix, _, value = term.partition(":")
                 assert prefix in SPEC_PREFIXES[vertical], term
                 if prefix == "name" and len(value) > STORED_PREFIX_CHARS:
                     continue
                 got = {view.ext(vertical, i) for i in view.posting(vertical, term) & live}
-                assert got == model.term(vertical, term), (vertical, term)
+                expected = model.term(vertical, term)
+                if prefix in TEXT_PREFIXES:
+                    got, expected = got - two_read, expected - two_read
+                assert got == expected, (vertical, term)
             if vertical == "media":
                 private_owners = {u for u, user in model.users.items() if user["is_private"]}
                 got = {view.ext("media", i) for i in view.posting("media", "_private") & live}
@@ -108,7 +136,7 @@ def assert_index_equals_model(index: Index, model: Platform) -> None:
             assert view.iid("user", blocker) in view.posting("user", f"_blockedby:{blocked}")
         blocked_pairs = {
             (blocker, view.ext("user", i))
-            for blocker in range(1, 7)
+            for blocker in ids["user"]
             for i in view.posting("user", f"_blocks:{blocker}")
         }
         assert blocked_pairs == model.blocks

@@ -2,10 +2,14 @@
 
 `PlatformDB.apply(event)` changes the platform tables as docs/events.md says and appends the event
 to `outbox` in the same transaction; a `media.upsert` goes out with the hashtags and mentions
-it resolved, so that re-applying any suffix of the outbox (at-least-once) changes nothing. Platform writes are serialized by a transaction-level
-advisory lock, so outbox ids commit in id order and every snapshot holds exactly the events
-up to its largest outbox id (what the relay and `indexer.rebuild` rely on). `bulk_load`
-does the same for an initial load with COPY.
+it resolved, so that re-applying any suffix of the outbox (at-least-once) changes nothing.
+Platform writes are serialized by a transaction-level advisory lock, so outbox ids commit in id
+order and every snapshot holds exactly the events up to its largest outbox id (what the relay
+and `indexer.rebuild` rely on). `bulk_load` does the same for an initial load with COPY.
+
+Each table is a `Table`: its columns, the registered event type that puts a row in it, and the
+conversions between that event and the row (`indexer.rebuild` reads a snapshot back as events
+through them). `applies` holds the platform's handler of each registered event type.
 
 Ids are the reference's unsigned 64-bit integers stored in `bigint` as two's complement
 (`to_db` / `from_db`); edges have no foreign keys, since the contract keeps an edge whose user
@@ -14,14 +18,33 @@ has not arrived yet.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
 from itertools import islice
+from typing import Any
 
 import orjson
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from firehose.events import Event, validate
+from firehose.events import (
+    BLOCK_ADD,
+    BLOCK_REMOVE,
+    FOLLOW_ADD,
+    FOLLOW_REMOVE,
+    LIKE_ADD,
+    LIKE_REMOVE,
+    MEDIA_DELETE,
+    MEDIA_UPSERT,
+    PLACE_UPSERT,
+    USER_DELETE,
+    USER_UPSERT,
+    Event,
+    EventType,
+    Handlers,
+    validate,
+)
 from vocabulary.text import caption_hashtags, caption_mentions, hashtag_name, normalize
 
 PLATFORM_LOCK = 0x756E69636F726E  # pg_advisory_xact_lock key held by every platform write
@@ -50,8 +73,6 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS relay_position (name text PRIMARY KEY, outbox_id bigint NOT NULL);
 """
 
-TABLES = ("users", "follows", "blocks", "places", "media", "likes", "outbox", "relay_position")
-
 
 def to_db(uid: int) -> int:
     """An unsigned 64-bit id as the signed `bigint` with the same bits."""
@@ -67,39 +88,128 @@ def create_schema(conn: psycopg.Connection) -> None:
         conn.execute(SCHEMA)
 
 
-def resolved(event: Event, row: tuple) -> Event:
-    """A `media.upsert` with the hashtags and mentions its row got, so replaying it never depends on who exists then."""
-    return {**event, "media": {**event["media"], "hashtags": row[5], "mentions": [from_db(m) for m in row[6]]}}
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A platform table: `creates` puts a row in it; `row` and `event` convert between the two."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    creates: EventType
+    row: Callable[[Event], tuple]
+    event: Callable[[tuple, int], Event]  # (row, ts) -> the `creates` event that makes the row
+
+    def upsert(self, conn: psycopg.Connection, event: Event) -> None:
+        conn.execute(self._upsert_sql, self.row(event))
+
+    def delete(self, conn: psycopg.Connection, event: Event) -> None:
+        """Deletes the row of an edge table that the event names (a `*.remove`)."""
+        conn.execute(self._delete_sql, self.row(event))
+
+    @cached_property
+    def _upsert_sql(self) -> str:
+        others = [c for c in self.columns if c not in self.key]
+        action = f"UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in others)}" if others else "NOTHING"
+        return (f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES ({', '.join(['%s'] * len(self.columns))})"
+                f" ON CONFLICT ({', '.join(self.key)}) DO {action}")
+
+    @cached_property
+    def _delete_sql(self) -> str:
+        return f"DELETE FROM {self.name} WHERE {' AND '.join(f'{c} = %s' for c in self.key)}"
+
+    @property
+    def copy_sql(self) -> str:
+        return f"COPY {self.name} ({', '.join(self.columns)}) FROM STDIN"
+
+    @property
+    def select_sql(self) -> str:
+        return f"SELECT {', '.join(self.columns)} FROM {self.name}"
 
 
-def media_row(media: dict, resolve) -> tuple:
-    """The `media` row of a `media.upsert` (docs/events.md): hashtags normalized, mentions resolved now."""
-    if media.get("hashtags") is not None:
-        tags = [t for t in (hashtag_name(t) for t in media["hashtags"]) if t]
-    else:
-        tags = caption_hashtags(media["caption"])
-    if media.get("mentions") is not None:
-        mentions = media["mentions"]
-    else:
-        mentions = [uid for uid in (resolve(name) for name in caption_mentions(media["caption"])) if uid is not None]
-    place = media["place"]
-    return (to_db(media["id"]), to_db(media["owner"]), media["caption"], media["taken_at"],
-            None if place is None else to_db(place), list(dict.fromkeys(tags)), [to_db(m) for m in dict.fromkeys(mentions)])
-
-
-def _user_row(user: dict) -> tuple:
+def _user_row(e: Event) -> tuple:
+    user = e["user"]
     return (to_db(user["id"]), user["username"], normalize(user["username"]), user["full_name"],
             user["is_private"], user["is_verified"])
 
 
-def _place_row(place: dict) -> tuple:
+def _user_event(row: tuple, ts: int) -> Event:
+    uid, username, _, full_name, is_private, is_verified = row
+    return USER_UPSERT.make(ts, user={"id": from_db(uid), "username": username, "full_name": full_name,
+                                      "is_private": is_private, "is_verified": is_verified})
+
+
+def _place_row(e: Event) -> tuple:
+    place = e["place"]
     return (to_db(place["id"]), place["name"], place["city"], place["country"], place["lat"], place["lng"])
+
+
+def _place_event(row: tuple, ts: int) -> Event:
+    pid, name, city, country, lat, lng = row
+    return PLACE_UPSERT.make(ts, place={"id": from_db(pid), "name": name, "city": city, "country": country,
+                                        "lat": lat, "lng": lng})
+
+
+def _media_row(e: Event) -> tuple:
+    """The row of a `media.upsert` whose hashtags and mentions are resolved (`resolve_media`)."""
+    media = e["media"]
+    place = media["place"]
+    return (to_db(media["id"]), to_db(media["owner"]), media["caption"], media["taken_at"],
+            None if place is None else to_db(place), media["hashtags"], [to_db(m) for m in media["mentions"]])
+
+
+def _media_event(row: tuple, ts: int) -> Event:
+    mid, owner, caption, taken_at, place, hashtags, mentions = row
+    return MEDIA_UPSERT.make(ts, media={"id": from_db(mid), "owner": from_db(owner), "caption": caption,
+                                        "taken_at": taken_at, "place": None if place is None else from_db(place),
+                                        "hashtags": hashtags, "mentions": [from_db(m) for m in mentions]})
+
+
+def _edge_table(name: str, columns: tuple[str, str], creates: EventType) -> Table:
+    """A table of edges: both columns are the key, and the event's two id fields fill them in order."""
+    fields = tuple(f for f in creates.schema.__struct_fields__ if f != "ts")
+
+    def row(e: Event) -> tuple:
+        return tuple(to_db(e[f]) for f in fields)
+
+    def event(row: tuple, ts: int) -> Event:
+        return creates.make(ts, **{f: from_db(v) for f, v in zip(fields, row)})
+
+    return Table(name, columns, columns, creates, row, event)
+
+
+USERS = Table("users", ("id", "username", "username_norm", "full_name", "is_private", "is_verified"), ("id",),
+              USER_UPSERT, _user_row, _user_event)
+PLACES = Table("places", ("id", "name", "city", "country", "lat", "lng"), ("id",), PLACE_UPSERT, _place_row, _place_event)
+MEDIA = Table("media", ("id", "owner", "caption", "taken_at", "place", "hashtags", "mentions"), ("id",),
+              MEDIA_UPSERT, _media_row, _media_event)
+FOLLOWS = _edge_table("follows", ("follower", "followee"), FOLLOW_ADD)
+BLOCKS = _edge_table("blocks", ("blocker", "blocked"), BLOCK_ADD)
+LIKES = _edge_table("likes", ("user_id", "media"), LIKE_ADD)
+
+# In the order that applies a snapshot's events fastest: entities before the edges between them.
+TABLES = (USERS, PLACES, MEDIA, FOLLOWS, BLOCKS, LIKES)
+CREATED_BY = {table.creates.name: table for table in TABLES}
+
+
+def resolve_media(e: Event, resolve: Callable[[str], int | None]) -> Event:
+    """A `media.upsert` with its hashtags normalized and its caption mentions resolved to ids now
+    by `resolve` (docs/events.md), so that replaying it never depends on who exists then."""
+    media = e["media"]
+    if "hashtags" in media:
+        tags = [t for t in (hashtag_name(t) for t in media["hashtags"]) if t]
+    else:
+        tags = caption_hashtags(media["caption"])
+    if "mentions" in media:
+        mentions = media["mentions"]
+    else:
+        mentions = [uid for uid in (resolve(name) for name in caption_mentions(media["caption"])) if uid is not None]
+    return {**e, "media": {**media, "hashtags": list(dict.fromkeys(tags)), "mentions": list(dict.fromkeys(mentions))}}
 
 
 def truncate(conn: psycopg.Connection) -> None:
     """Empties every table (tests and demos reuse one database)."""
     with conn.transaction():
-        conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
+        conn.execute(f"TRUNCATE {', '.join(t.name for t in TABLES)}, outbox, relay_position RESTART IDENTITY")
 
 
 class PlatformDB:
@@ -124,7 +234,7 @@ class PlatformDB:
         event = validate(event)
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (PLATFORM_LOCK,))
-            event = _APPLY[event["op"]](conn, event) or event  # media.upsert: as resolved
+            event = applies[event["op"]](conn, event) or event  # media.upsert: as resolved
             row = conn.execute("INSERT INTO outbox (event) VALUES (%s::jsonb) RETURNING id",
                                (orjson.dumps(event).decode(),)).fetchone()
         return row[0]
@@ -143,55 +253,58 @@ class PlatformDB:
                 raise ValueError("bulk_load needs a platform whose outbox is empty; use PlatformDB.apply")
             iterator = iter(events)
             while chunk := [validate(e) for e in islice(iterator, COPY_CHUNK)]:
-                rows: dict[str, list[tuple]] = {t: [] for t in _BULK_COLUMNS}
+                rows: dict[Table, list[tuple]] = {table: [] for table in TABLES}
+                outbox: list[tuple[str]] = []
                 for event in chunk:
-                    op = event["op"]
-                    if op == "user.upsert":
+                    table = CREATED_BY.get(event["op"])
+                    if table is None:
+                        raise ValueError(f"bulk_load takes only creating events, not {event['op']!r}; use PlatformDB.apply")
+                    if table is USERS:
                         user = event["user"]
-                        rows["users"].append(_user_row(user))
                         norm = normalize(user["username"])
                         known[norm] = min(known.get(norm, user["id"]), user["id"])
-                    elif op == "place.upsert":
-                        rows["places"].append(_place_row(event["place"]))
-                    elif op == "media.upsert":
-                        rows["media"].append(media_row(event["media"], lambda name: known.get(normalize(name))))
-                        event = resolved(event, rows["media"][-1])
-                    elif op == "follow.add":
-                        rows["follows"].append((to_db(event["follower"]), to_db(event["followee"])))
-                    elif op == "block.add":
-                        rows["blocks"].append((to_db(event["blocker"]), to_db(event["blocked"])))
-                    elif op == "like.add":
-                        rows["likes"].append((to_db(event["user"]), to_db(event["media"])))
-                    else:
-                        raise ValueError(f"bulk_load takes only creating events, not {op!r}; use PlatformDB.apply")
-                    rows["outbox"].append((orjson.dumps(event).decode(),))
+                    elif table is MEDIA:
+                        event = resolve_media(event, lambda name: known.get(normalize(name)))
+                    rows[table].append(table.row(event))
+                    outbox.append((orjson.dumps(event).decode(),))
                 for table, table_rows in rows.items():
-                    if table_rows:
-                        with conn.cursor().copy(f"COPY {table} ({_BULK_COLUMNS[table]}) FROM STDIN") as copy:
-                            for row in table_rows:
-                                copy.write_row(row)
+                    _copy(conn, table.copy_sql, table_rows)
+                _copy(conn, "COPY outbox (event) FROM STDIN", outbox)
                 loaded += len(chunk)
         return loaded
 
 
-_BULK_COLUMNS = {
-    "users": "id, username, username_norm, full_name, is_private, is_verified",
-    "places": "id, name, city, country, lat, lng",
-    "media": "id, owner, caption, taken_at, place, hashtags, mentions",
-    "follows": "follower, followee",
-    "blocks": "blocker, blocked",
-    "likes": "user_id, media",
-    "outbox": "event",
-}
+def _copy(conn: psycopg.Connection, sql: str, rows: list[tuple]) -> None:
+    if rows:
+        with conn.cursor().copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
-def _user_upsert(conn: psycopg.Connection, e: Event) -> None:
-    conn.execute(
-        "INSERT INTO users VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
-        " username_norm = excluded.username_norm, full_name = excluded.full_name,"
-        " is_private = excluded.is_private, is_verified = excluded.is_verified", _user_row(e["user"]))
+applies: Handlers[Callable[[psycopg.Connection, Event], Any]] = Handlers("the PostgreSQL platform")
+applies.on(USER_UPSERT)(USERS.upsert)
+applies.on(PLACE_UPSERT)(PLACES.upsert)
+applies.on(FOLLOW_ADD)(FOLLOWS.upsert)
+applies.on(FOLLOW_REMOVE)(FOLLOWS.delete)
+applies.on(BLOCK_ADD)(BLOCKS.upsert)
+applies.on(BLOCK_REMOVE)(BLOCKS.delete)
+applies.on(LIKE_ADD)(LIKES.upsert)
+applies.on(LIKE_REMOVE)(LIKES.delete)
 
 
+@applies.on(MEDIA_UPSERT)
+def _media_upsert(conn: psycopg.Connection, e: Event) -> Event:
+    def resolve(name: str) -> int | None:  # the smallest unsigned id: non-negative bigints first
+        row = conn.execute("SELECT id FROM users WHERE username_norm = %s ORDER BY id < 0, id LIMIT 1",
+                           (normalize(name),)).fetchone()
+        return None if row is None else from_db(row[0])
+
+    e = resolve_media(e, resolve)
+    MEDIA.upsert(conn, e)
+    return e
+
+
+@applies.on(USER_DELETE)
 def _user_delete(conn: psycopg.Connection, e: Event) -> None:
     uid = to_db(e["id"])
     conn.execute("DELETE FROM users WHERE id = %s", (uid,))
@@ -201,52 +314,9 @@ def _user_delete(conn: psycopg.Connection, e: Event) -> None:
     conn.execute("DELETE FROM media WHERE owner = %s", (uid,))
 
 
-def _edge(table: str, columns: tuple[str, str], fields: tuple[str, str], add: bool):
-    sql = (f"INSERT INTO {table} VALUES (%s, %s) ON CONFLICT DO NOTHING" if add
-           else f"DELETE FROM {table} WHERE {columns[0]} = %s AND {columns[1]} = %s")
-
-    def apply(conn: psycopg.Connection, e: Event) -> None:
-        conn.execute(sql, (to_db(e[fields[0]]), to_db(e[fields[1]])))
-    return apply
-
-
-def _place_upsert(conn: psycopg.Connection, e: Event) -> None:
-    conn.execute(
-        "INSERT INTO places VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
-        " city = excluded.city, country = excluded.country, lat = excluded.lat, lng = excluded.lng", _place_row(e["place"]))
-
-
-def _media_upsert(conn: psycopg.Connection, e: Event) -> Event:
-    def resolve(name: str) -> int | None:  # the smallest unsigned id: non-negative bigints first
-        row = conn.execute("SELECT id FROM users WHERE username_norm = %s ORDER BY id < 0, id LIMIT 1",
-                           (normalize(name),)).fetchone()
-        return None if row is None else from_db(row[0])
-
-    row = media_row(e["media"], resolve)
-    conn.execute(
-        "INSERT INTO media VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET owner = excluded.owner,"
-        " caption = excluded.caption, taken_at = excluded.taken_at, place = excluded.place,"
-        " hashtags = excluded.hashtags, mentions = excluded.mentions", row)
-    return resolved(e, row)
-
-
+@applies.on(MEDIA_DELETE)
 def _media_delete(conn: psycopg.Connection, e: Event) -> None:
+    """Deletes the media and every like on it, also likes stored before it existed."""
     mid = to_db(e["id"])
     conn.execute("DELETE FROM media WHERE id = %s", (mid,))
-    # A deleted media takes every like on it along, also likes stored before it existed.
     conn.execute("DELETE FROM likes WHERE media = %s", (mid,))
-
-
-_APPLY = {
-    "user.upsert": _user_upsert,
-    "user.delete": _user_delete,
-    "follow.add": _edge("follows", ("follower", "followee"), ("follower", "followee"), True),
-    "follow.remove": _edge("follows", ("follower", "followee"), ("follower", "followee"), False),
-    "block.add": _edge("blocks", ("blocker", "blocked"), ("blocker", "blocked"), True),
-    "block.remove": _edge("blocks", ("blocker", "blocked"), ("blocker", "blocked"), False),
-    "like.add": _edge("likes", ("user_id", "media"), ("user", "media"), True),
-    "like.remove": _edge("likes", ("user_id", "media"), ("user", "media"), False),
-    "place.upsert": _place_upsert,
-    "media.upsert": _media_upsert,
-    "media.delete": _media_delete,
-}

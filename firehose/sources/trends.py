@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from firehose.events import Event
+from firehose.events import MEDIA_UPSERT, PLACE_UPSERT, USER_UPSERT, Event
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 MINUTE = 60_000
@@ -97,18 +97,18 @@ class TrendScenario:
         rng = np.random.default_rng(self.seed + 1)
         ts = T0 - 10 * MINUTE
         for i in range(self.places):
-            yield {"op": "place.upsert", "ts": ts, "place": {"id": PLACE_ID0 + i, "name": f"Place {i}", "city": "City",
-                                                             "country": "XX", "lat": 0.0, "lng": 0.0}}
+            yield PLACE_UPSERT.make(ts, place={"id": PLACE_ID0 + i, "name": f"Place {i}", "city": "City",
+                                               "country": "XX", "lat": 0.0, "lng": 0.0})
         for i in range(self.users):
-            yield {"op": "user.upsert", "ts": ts, "user": {"id": i + 1, "username": f"user{i + 1}", "full_name": f"User {i + 1}",
-                                                            "is_private": bool(self.private[i]), "is_verified": False}}
+            yield USER_UPSERT.make(ts, user={"id": i + 1, "username": f"user{i + 1}", "full_name": f"User {i + 1}",
+                                             "is_private": bool(self.private[i]), "is_verified": False})
         posts = sorted(self._posts(rng), key=lambda p: p[0])
         for n, (when, owner, tags, place, explicit) in enumerate(posts):
             media: dict = {"id": MEDIA_ID0 + n, "owner": owner, "caption": " ".join(["post", *("#" + t for t in tags)]),
                            "taken_at": when, "place": place}
             if explicit:
                 media["hashtags"] = tags
-            yield {"op": "media.upsert", "ts": when, "media": media}
+            yield MEDIA_UPSERT.make(when, media=media)
 
     def _posts(self, rng: np.random.Generator) -> Iterator[tuple[int, int, list[str], int | None, bool]]:
         """(ts, owner, hashtags, place, hashtags given explicitly) of every media, in no order."""
