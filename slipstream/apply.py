@@ -83,10 +83,11 @@ class Slipstream:
             self.batch.add(vertical, added, iid)
 
     def _bump(self, vertical: str, iid: int, field: str, delta: int) -> None:
-        doc = self.batch.doc(vertical, iid)
+        b = self.batch
+        doc = b.doc(vertical, iid)
         if doc is not None:
             doc[field] += delta
-            self.batch.put_doc(vertical, iid, doc)
+            b.put_doc(vertical, iid, doc)
 
     def _live_count(self, vertical: str, posting: str, of: str) -> int:
         return self.batch.posting(vertical, posting).intersection_cardinality(self.batch.posting(of, term.LIVE))
@@ -103,8 +104,11 @@ class Slipstream:
     def _stamp_edge(self, kind: bytes, a: int, z: int, ts: int) -> None:
         """A stored edge keeps the newest `ts` among its adds; none stored reads as NEVER, so a
         snapshot's edge stores nothing."""
-        if ts > NEVER and self._edge_time(kind, a, z) < ts:
-            self.batch.set_time(_EDGE_KEY.pack(kind, a, z), ts)
+        if ts > NEVER:
+            key = _EDGE_KEY.pack(kind, a, z)
+            stored = self.batch.time(key)
+            if stored is None or stored < ts:
+                self.batch.set_time(key, ts)
 
     def _forget_edge(self, kind: bytes, a: int, z: int) -> None:
         self.batch.set_time(_EDGE_KEY.pack(kind, a, z), None)
@@ -118,13 +122,13 @@ class Slipstream:
         if stored is None or stored < ts:
             self.batch.set_time(_TOMBSTONE_KEY.pack(_TOMBSTONE_KIND[vertical], iid), ts)
 
-    def _predates_delete(self, ts: int, *ends: tuple[str, int]) -> bool:
+    def _predates_delete(self, ts: int, a: tuple[str, int], z: tuple[str, int]) -> bool:
         """Whether an edge added at `ts` is older than a delete of one of its ends."""
-        for vertical, iid in ends:
-            deleted = self._tombstone(vertical, iid)
-            if deleted is not None and ts < deleted:
-                return True
-        return False
+        deleted = self._tombstone(*a)
+        if deleted is not None and ts < deleted:
+            return True
+        deleted = self._tombstone(*z)
+        return deleted is not None and ts < deleted
 
     def _removed_by(self, kind: bytes, a: int, z: int, ts: int) -> bool:
         """Whether a delete at `ts` removes the stored edge: it is older than the delete. An edge of
@@ -270,17 +274,19 @@ class Slipstream:
 
     @handlers.on(FOLLOW_ADD)
     def _follow_add(self, event: Event) -> None:
-        a, z = event["follower"], event["followee"]
+        a, z, ts = event["follower"], event["followee"], event["ts"]
         b = self.batch
         ia, iz = b.intern("user", a), b.intern("user", z)
-        if self._predates_delete(event["ts"], ("user", ia), ("user", iz)):
+        if self._predates_delete(ts, ("user", ia), ("user", iz)):
             return
-        self._stamp_edge(FOLLOW, ia, iz, event["ts"])
-        if iz in b.posting("user", term.following(a)):
+        self._stamp_edge(FOLLOW, ia, iz, ts)
+        following = term.following(a)
+        if iz in b.posting("user", following):
             return
-        b.add("user", term.following(a), iz)
+        b.add("user", following, iz)
         b.add("user", term.follower(z), ia)
-        if b.is_live("user", ia) and b.is_live("user", iz):
+        live = b.posting("user", term.LIVE)
+        if ia in live and iz in live:
             self._bump("user", ia, "following_count", 1)
             self._bump("user", iz, "followers_count", 1)
 
@@ -328,15 +334,16 @@ class Slipstream:
 
     @handlers.on(LIKE_ADD)
     def _like_add(self, event: Event) -> None:
-        u, m = event["user"], event["media"]
+        u, m, ts = event["user"], event["media"], event["ts"]
         b = self.batch
         iu, im = b.intern("user", u), b.intern("media", m)
-        if self._predates_delete(event["ts"], ("user", iu), ("media", im)):
+        if self._predates_delete(ts, ("user", iu), ("media", im)):
             return
-        self._stamp_edge(LIKE, iu, im, event["ts"])
-        if im in b.posting("media", term.liker(u)):
+        self._stamp_edge(LIKE, iu, im, ts)
+        liker = term.liker(u)
+        if im in b.posting("media", liker):
             return
-        b.add("media", term.liker(u), im)
+        b.add("media", liker, im)
         b.add("user", term.liked(m), iu)
         if b.is_live("user", iu) and b.is_live("media", im):
             self._bump("media", im, "like_count", 1)

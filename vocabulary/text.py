@@ -10,10 +10,23 @@ _HASHTAG = re.compile(r"#(\w+)")
 _MENTION = re.compile(r"@([\w.]+)")
 
 
+class _Unmarked(dict):
+    """A `str.translate` table that deletes combining marks, filled as code points are met."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = self[code] = None if unicodedata.combining(chr(code)) else code
+        return kept
+
+
+_UNMARKED = _Unmarked()
+
+
 def normalize(text: str) -> str:
     """NFKC, casefold, then NFKD with combining marks removed: "Zoë Ångström" -> "zoe angstrom"."""
+    if text.isascii():  # every step but casefold leaves ASCII as it is
+        return text.lower()
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKD", folded).translate(_UNMARKED)
 
 
 def tokens(text: str) -> list[str]:

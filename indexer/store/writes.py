@@ -49,8 +49,12 @@ class WriteBatch:
         self._docs: dict[tuple[str, int], dict | None] = {}
         self._dirty_docs: set[tuple[str, int]] = set()
         self._next_id = {v: self.meta(next_id_key(v), 0) for v in VERTICALS}
+        self._stored_ids = dict(self._next_id)  # internal ids from here on have nothing stored yet
+        self._stored_postings = {v for v in VERTICALS if self._txn.stat(self._dbs[v, "post"])["entries"]}
         self._new_ids: dict[tuple[str, int | str], int] = {}
         self._relinked: set[int] = set()  # media whose links changed, recorded in media.rankdirty
+        self._time_kinds = self._stored_time_kinds()
+        self._times: dict[bytes, int | None] = {}
         self._done = False
 
     def __enter__(self) -> WriteBatch:
@@ -69,9 +73,9 @@ class WriteBatch:
         iid = self._env.ids.get(key)
         if iid is None:
             iid = self._new_ids.get(key)
-        if iid is not None:
-            return iid
-        return self._stored_iid(vertical, ext)
+            if iid is None and self._stored_ids[vertical]:
+                return self._stored_iid(vertical, ext)
+        return iid
 
     @raises_store_errors
     def _stored_iid(self, vertical: str, ext: int | str) -> int | None:
@@ -81,12 +85,13 @@ class WriteBatch:
         iid = self._env.ids[vertical, ext] = IID.unpack(raw)[0]
         return iid
 
-    @raises_store_errors
     def intern(self, vertical: str, ext: int | str) -> int:
         """The internal id of an external one, allocated on first reference."""
         iid = self.iid(vertical, ext)
-        if iid is not None:
-            return iid
+        return iid if iid is not None else self._allocate(vertical, ext)
+
+    @raises_store_errors
+    def _allocate(self, vertical: str, ext: int | str) -> int:
         iid = self._next_id[vertical]
         if iid >= 2**32:
             raise OverflowError(f"{vertical}: internal id space exhausted")
@@ -107,7 +112,8 @@ class WriteBatch:
         key = (vertical, term)
         bitmap = self._postings.get(key)
         if bitmap is None:
-            bitmap = self._postings[key] = self._stored_posting(vertical, term)
+            stored = vertical in self._stored_postings
+            bitmap = self._postings[key] = self._stored_posting(vertical, term) if stored else BitMap()
         return bitmap
 
     @raises_store_errors
@@ -140,9 +146,11 @@ class WriteBatch:
     def doc(self, vertical: str, iid: int) -> dict | None:
         """The batch's current document; after changing it in place, call `put_doc`."""
         key = (vertical, iid)
-        if key not in self._docs:
-            self._docs[key] = self._stored_doc(vertical, iid)
-        return self._docs[key]
+        try:
+            return self._docs[key]
+        except KeyError:
+            doc = self._docs[key] = self._stored_doc(vertical, iid) if iid < self._stored_ids[vertical] else None
+            return doc
 
     @raises_store_errors
     def _stored_doc(self, vertical: str, iid: int) -> dict | None:
@@ -183,18 +191,38 @@ class WriteBatch:
         raw = self._txn.get(key.encode(), db=self._env.meta)
         return unpack(raw) if raw is not None else default
 
-    @raises_store_errors
+    def _stored_time_kinds(self) -> set[bytes]:
+        """The first bytes of the `times` keys stored: a key of another first byte holds no time."""
+        kinds: set[bytes] = set()
+        cursor = self._txn.cursor(db=self._env.times)
+        found = cursor.first()
+        while found:
+            first = cursor.key()[0]
+            kinds.add(bytes([first]))
+            found = first < 0xFF and cursor.set_range(bytes([first + 1]))
+        return kinds
+
     def time(self, key: bytes) -> int | None:
         """The event time stored under `key` (slipstream's edge times and tombstones)."""
+        try:
+            return self._times[key]
+        except KeyError:
+            ts = self._times[key] = self._stored_time(key) if key[:1] in self._time_kinds else None
+            return ts
+
+    @raises_store_errors
+    def _stored_time(self, key: bytes) -> int | None:
         raw = self._txn.get(key, db=self._env.times)
         return TIME.unpack(raw)[0] if raw is not None else None
 
     @raises_store_errors
     def set_time(self, key: bytes, ts: int | None) -> None:
+        self._times[key] = ts
         if ts is None:
             self._txn.delete(key, db=self._env.times)
         else:
             self._txn.put(key, TIME.pack(ts), db=self._env.times)
+            self._time_kinds.add(key[:1])
 
     # auxiliary key-value state of other components (e.g. trending), committed with the batch
 
