@@ -15,7 +15,6 @@ seed already in its output directory; `commands` says which command measured eac
 
 from __future__ import annotations
 
-import importlib
 import json
 import multiprocessing
 import os
@@ -25,7 +24,6 @@ import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import lmdb
@@ -38,6 +36,7 @@ from bench.servers import Postgres
 from bench.workload import Inputs, Item, items, sample_inputs
 from indexer.store import Index
 from unicorn.engine import Engine
+from unicorn.searcher import Searcher
 
 SCENARIOS = ("queries", "relevance", "size", "http", "ingest", "rebuild")
 # scenario -> the report keys it fills
@@ -52,23 +51,11 @@ class MismatchError(AssertionError):
     """The engine and PostgreSQL answered a query differently."""
 
 
-@dataclass
-class Searchers:
-    """The engine (static order) and, when unicorn.typeahead exists, the social typeahead, over one index."""
-
-    engine: Engine
-    typeahead: object | None
-
-
-def searchers(index: Index) -> Searchers:
-    try:
-        typeahead = importlib.import_module("unicorn.typeahead").Typeahead(index)
-    except ImportError:
-        typeahead = None
-    if typeahead is not None:
-        with index.reader() as view:  # as the server does before it serves (api/service.py)
-            typeahead.typos.refresh(view)
-    return Searchers(Engine(index), typeahead)
+def searchers(index: Index) -> Searcher:
+    """The engine over one index, warmed as the server warms it before it serves (api/service.py)."""
+    engine = Engine(index)
+    engine.warm()
+    return engine
 
 
 def machine() -> dict:
@@ -135,14 +122,14 @@ def summarize(per_repeat: list[list[float]]) -> dict:
     return figures
 
 
-def ours(searcher: Searchers, item: Item) -> tuple[list[str], float]:
+def ours(searcher: Searcher, item: Item) -> tuple[list[str], float]:
     started = time.perf_counter()
     if item.order == "typeahead":
-        found = searcher.typeahead.search(item.text, item.viewer, limit=item.limit, verticals=("user",),
-                                          timeout_ms=TIMEOUT_MS, typos="0")["results"]  # PostgreSQL's SQL is exact
+        found = searcher.typeahead(item.text, item.viewer, limit=item.limit, verticals=("user",),
+                                   timeout_ms=TIMEOUT_MS, typos="0").results  # PostgreSQL's SQL is exact
     else:
-        found = searcher.engine.search(item.vertical, item.query, item.viewer, limit=item.limit, order=item.order,
-                                       timeout_ms=TIMEOUT_MS).results
+        found = searcher.search(item.vertical, item.query, item.viewer, limit=item.limit, order=item.order,
+                                timeout_ms=TIMEOUT_MS).results
     elapsed = (time.perf_counter() - started) * 1000
     return [r["id"] for r in found], elapsed
 
@@ -154,7 +141,7 @@ def theirs(conn: psycopg.Connection, item: Item) -> tuple[list[str], float]:
     return [str(row[0]) for row in rows], elapsed
 
 
-def measure_queries(searcher: Searchers, dsn: str | None, workloads: list[list[Item]], log) -> dict:
+def measure_queries(searcher: Searcher, dsn: str | None, workloads: list[list[Item]], log) -> dict:
     """Per class: our and PostgreSQL's latency, one pass per workload (a fresh sample each); every answer compared."""
     repeats = len(workloads)
     classes = list(dict.fromkeys(item.cls for item in workloads[0]))
@@ -278,7 +265,7 @@ def run(scale: str = "S", scenarios: tuple[str, ...] = SCENARIOS, out_dir: str |
     with index.reader() as view:
         inputs: Inputs = sample_inputs(view, rng)
     searcher = searchers(index)
-    classes = (["social_typeahead"] if searcher.typeahead else []) + list(STATIC_CLASSES)
+    classes = ["social_typeahead", *STATIC_CLASSES]
     workloads = [items(inputs, classes, queries, rng) for _ in range(repeats)]
     server = None
 
