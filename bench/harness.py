@@ -15,6 +15,7 @@ seed already in its output directory; `commands` says which command measured eac
 
 from __future__ import annotations
 
+import importlib
 import json
 import multiprocessing
 import os

@@ -119,7 +119,8 @@ def sample_pairs(view, vis_cache, rng: random.Random, pairs: int) -> list[tuple[
 
 def measure(searcher, index, rng: random.Random, pairs: int = 200) -> dict:
     """`searcher`: a unicorn.searcher.Searcher over `index`."""
-    rankings = ["social", "popularity_only", *TYPO_RANKINGS]
+    typo_rankings = list(TYPO_RANKINGS)
+    rankings = ["social", "popularity_only", *typo_rankings]
     with index.reader() as view:
         sampled = sample_pairs(view, privacy.Cache(), rng, pairs)
     counts = {name: {k: [] for k in KINDS} for name in rankings}
