@@ -84,9 +84,9 @@ class Social:
         if typo:
             score = score - TYPO * _member(ids, rank.as_array(typo))
         order = np.lexsort((cols.ext_id[ids], -followers, -score))[:limit]
-        best, scores = ids[order], score[order].tolist()
-        keys = zip((-s for s in scores), (-f for f in followers[order].tolist()), cols.ext_id[best].tolist())
-        return [(i, round(s, 4), key) for i, s, key in zip(best.tolist(), scores, keys)]
+        best, best_score = ids[order], score[order]
+        keys = zip((-best_score).tolist(), (-followers[order]).tolist(), cols.ext_id[best].tolist())
+        return [(i, round(s, 4), key) for i, s, key in zip(best.tolist(), best_score.tolist(), keys)]
 
     def _strangers(self, view, rest: AbstractBitMap, k: int) -> np.ndarray:
         """Ids holding the best `k` of `rest` by static order: its popular ones when there are k of them."""

@@ -19,8 +19,9 @@ exactly, so social proximity still leads and an exact match beats an otherwise e
 
 Matching is the engine's: the typed text is the query `(term name:TEXT)` of each vertical (and
 `(term username:TEXT)` for the exact username), typo candidates an `and` over the typed tokens of
-an `or` of the stored prefixes near each, planned and run with the request's viewer and deadline
-(unicorn.query); the typeahead then ranks and blends. A result's sort key (unicorn.searcher) is
+an `or` of the stored prefixes near each (stored values: typed as their vertical, not normalized
+again), planned and run with the request's viewer and deadline (unicorn.query); the typeahead
+then ranks and blends. A result's sort key (unicorn.searcher) is
 (-score, the vertical's place in VERTICALS, the vertical's own key): users their social key,
 hashtags and places (0 for the typed name itself else 1, -media_count, typo, name or id).
 """
@@ -29,11 +30,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import NamedTuple
-
 from cachetools import LRUCache
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
+from unicorn.circle import Circle
 from unicorn.errors import QueryError
 from unicorn.query import rank
 from unicorn.query.evaluate import Context
@@ -56,13 +56,7 @@ MAX_ENTRIES = 200_000  # result entries kept per generation
 TYPOS = ("auto", "0")
 
 
-class Found(NamedTuple):
-    """One vertical's result: internal id, score (4 places), found only through a typo, the vertical's sort key."""
-
-    iid: int
-    score: float
-    typo: bool
-    key: tuple
+Found = tuple[int, float, bool, tuple]  # one vertical's result: internal id, score (4 places), typo, sort key
 
 
 class _Request:
@@ -76,17 +70,26 @@ class _Request:
         """The visible documents of a composed query tree, through the engine's plan and evaluation."""
         return self.ctx.matches(node, vertical)
 
+    def stored(self, node) -> AbstractBitMap:
+        """The visible documents of a tree of stored terms (`_stored`: already typed and normalized)."""
+        return self.ctx.execute(node)
+
     def names(self, vertical: str, prefixes) -> AbstractBitMap:
         """Documents with a name token starting with one of the stored `prefixes` (`or` of `name:` terms)."""
         if not prefixes:
             return FrozenBitMap()
-        return self.query(vertical, Or(0, [_name(vertical, p) for p in prefixes]))
+        return self.stored(_stored(vertical, prefixes))
 
 
 def _name(vertical: str, value: str) -> Term:
-    """`(term name:VALUE)`; a hashtag's value is marked with the `#` type checking drops, so a normalized
-    name that starts with `#` stays whole."""
+    """`(term name:VALUE)` for typed text; a hashtag's value is marked with the `#` type checking drops, so a
+    normalized name that starts with `#` stays whole."""
     return Term(0, "name", f"#{value}" if vertical == "hashtag" else value)
+
+
+def _stored(vertical: str, prefixes) -> Or:
+    """`(or (term name:P) ...)` over stored `name:` prefixes (from the index: normalized), typed as `vertical`."""
+    return Or(0, [Term(0, "name", p, vertical=vertical) for p in prefixes], vertical=vertical)
 
 
 class Typeahead:
@@ -149,16 +152,18 @@ class Typeahead:
                 plan = {"user": lambda: self._users(req, typed, limit), "hashtag": hashtags,
                         "place": lambda: self._cached((view.gen, "place", words, limit, typos),
                                                       lambda: _places(req, typed, limit))}
-            found: list[tuple[tuple, str, Found]] = []
+            found = []  # (sort key, vertical, iid, score, typo); sort keys are unique
             for order, vertical in enumerate(VERTICALS):
                 if vertical in verticals and vertical in plan:
-                    found.extend(((-f.score, order, *f.key), vertical, f) for f in plan[vertical]())
+                    found.extend(((-score, order, *key), vertical, iid, score, typo)
+                                 for iid, score, typo, key in plan[vertical]())
                     ctx.check_time()
-            found.sort(key=lambda entry: entry[0])
+            found.sort()
             best = found[:limit]
-            results = [self._result(req, vertical, f) for _, vertical, f in best]
+            circle = who.circle if who.id is not None and any(entry[1] == "user" for entry in best) else None
+            results = [self._result(view, vertical, iid, score, typo, circle) for _, vertical, iid, score, typo in best]
         took_ms = (time.perf_counter() - started) * 1000.0
-        return TypeaheadResult(q, results, round(took_ms, 3), [key for key, _, _ in best])
+        return TypeaheadResult(q, results, round(took_ms, 3), [entry[0] for entry in best])
 
     def _entry(self, view, vertical: str, iid: int) -> tuple[dict, int | str]:
         """A result's document part (vertical, id, title, subtitle, ...) and external id, kept per generation."""
@@ -171,25 +176,29 @@ class Typeahead:
             entry = entries[vertical, iid] = (_ENTRY[vertical](doc), doc["id"])
         return entry
 
-    def _result(self, req: _Request, vertical: str, found: Found) -> dict:
-        entry, ext = self._entry(req.view, vertical, found.iid)
-        result = {**entry, "score": found.score}
-        if found.typo:
+    def _result(self, view, vertical: str, iid: int, score: float, typo: bool, circle: Circle | None) -> dict:
+        """A result as SPEC §6 shows it; `circle`: the viewer's, for a user's `social` (None: no viewer)."""
+        entry, ext = self._entry(view, vertical, iid)
+        result = {**entry, "score": score}
+        if typo:
             result["typo"] = True
-        if vertical == "user" and req.viewer.id is not None:
-            result["social"] = req.viewer.circle.context(req.view, found.iid, ext)
+        if vertical == "user" and circle is not None:
+            result["social"] = circle.context(view, iid, ext)
         return result
 
     def _users(self, req: _Request, typed: str, limit: int) -> list[Found]:
-        wanted = text.tokens(typed)
+        if not typed:
+            return []
+        name = _name("user", typed)
+        matches = req.query("user", name)
+        wanted = name.value.split()  # type checking normalized the value: the typed tokens
         if not wanted:
             return []
-        matches = req.query("user", _name("user", typed))
-        exact = req.query("user", Term(0, "username", typed)) & matches
+        exact = req.query("user", Term(0, "username", typed)) & matches if matches else FrozenBitMap()
         tokens_of = lambda iid: _name_tokens(self._entry(req.view, "user", iid)[0], "title", "subtitle")
         matches, typo = _typo_matches(req, "user", wanted, matches, tokens_of)
         ranked = self.social.rank(req.view, req.viewer.circle, matches | typo if typo else matches, limit, exact, typo)
-        return [Found(iid, score, iid in typo, key) for iid, score, key in ranked]
+        return [(iid, score, iid in typo, key) for iid, score, key in ranked]
 
     def _usernames(self, req: _Request, typed: str, limit: int) -> list[Found]:
         wanted = text.tokens(typed)
@@ -201,7 +210,7 @@ class Typeahead:
             exact = req.view.posting("user", terms.username("")) & req.viewer.visibility.visible["user"]
         ranked = self._ranked_users(req, matches | exact, exact, limit,
                                     lambda user: _starts_tokens(wanted, user["title"]))
-        return [Found(iid, score, False, key) for iid, score, key in ranked]
+        return [(iid, score, False, key) for iid, score, key in ranked]
 
     def _ranked_users(self, req: _Request, matches: AbstractBitMap, exact: AbstractBitMap, limit: int,
                       check) -> list[tuple[int, float, tuple]]:
@@ -248,10 +257,13 @@ def _typo_hashtags(req: _Request, prefix: str) -> AbstractBitMap:
 
 
 def _places(req: _Request, typed: str, limit: int) -> list[Found]:
-    wanted = text.tokens(typed)
+    if not typed:
+        return []
+    name = _name("place", typed)
+    matches = req.query("place", name)
+    wanted = name.value.split()  # type checking normalized the value: the typed tokens
     if not wanted:
         return []
-    matches = req.query("place", _name("place", typed))
     tokens_of = lambda iid: text.tokens(req.view.doc("place", iid)["name"])
     matches, typo = _typo_matches(req, "place", wanted, matches, tokens_of)
     return _by_count(req.view, "place", matches, None, limit, typo)
@@ -272,8 +284,8 @@ def _typo_matches(req: _Request, vertical: str, wanted: list[str], matches: Abst
             near = req.typos.nearby(req.view, vertical, w)
             prefixes += [*near.sure, *near.partial]
             check = check or bool(near.partial)
-        per_token.append(Or(0, [_name(vertical, p) for p in prefixes]))
-    rest = req.query(vertical, And(0, per_token)) - matches
+        per_token.append(_stored(vertical, prefixes))
+    rest = req.stored(And(0, per_token, vertical=vertical)) - matches
     if check:
         rest = BitMap(i for i in req.ctx.checked(rest) if all(matches_any(w, tokens_of(i)) for w in wanted))
     return matches, rest
@@ -324,5 +336,5 @@ def _by_count(view, vertical: str, matches: AbstractBitMap, exact: int | None, l
     for i in best[:limit]:
         count, is_typo = int(counts[i]), i in typo
         score = round(EXACT_NAME * (i == exact) + popularity(count) - TYPO * is_typo, 4)
-        found.append(Found(i, score, is_typo, (int(i != exact), -count, int(is_typo), last(i))))
+        found.append((i, score, is_typo, (int(i != exact), -count, int(is_typo), last(i))))
     return found

@@ -60,8 +60,11 @@ class Context:
 
     def matches(self, root: Node, vertical: str) -> BitMap:
         """The documents a query tree of `vertical` yields to this viewer: type-checked, planned and run here."""
-        return evaluate(plan.plan(typecheck.check(root, vertical), self.view, self.vis, self.limit, self.check_time),
-                        self)
+        return self.execute(typecheck.check(root, vertical))
+
+    def execute(self, root: Node) -> BitMap:
+        """The documents a type-checked tree yields to this viewer: planned and run here."""
+        return evaluate(plan.plan(root, self.view, self.vis, self.limit, self.check_time), self)
 
 
 def evaluate(node: Plan, ctx: Context) -> BitMap:

@@ -1,5 +1,6 @@
 """`or` (docs/query-language.md): the documents any operand yields. Planning flattens nested `or`s and drops
-empty operands."""
+empty operands; running unions plain terms' postings before restricting them to the visible set
+(unless explain needs each operand's own result)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,19 @@ def plan(node: Or, planner) -> Plan:
 
 
 def run(node: OrPlan, ctx) -> BitMap:
-    return BitMap.union(*(ctx.run(operand) for operand in node.operands))
+    if ctx.trace is not None:  # explain reads each operand's result
+        return BitMap.union(*(ctx.run(operand) for operand in node.operands))
+    plain = [o for o in node.operands if _plain(o)]
+    rest = [ctx.run(o) for o in node.operands if not _plain(o)]
+    if not plain:
+        return BitMap.union(*rest)
+    return BitMap.union(BitMap.union(*(o.postings[0] for o in plain)) & plain[0].visible, *rest)
+
+
+def _plain(node: Plan) -> bool:
+    """A term of one posting with nothing to verify: its documents are its posting's visible ones, so an
+    `or` takes the union of such postings first and restricts it to the visible set once."""
+    return node.name == "term" and len(node.postings) == 1 and node.verify is None
 
 
 def why(node: OrPlan, iid: int, explainer) -> list[str]:

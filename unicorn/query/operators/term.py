@@ -103,20 +103,20 @@ def plan(node: Term, planner) -> Plan:
         x = planner.view.iid("user", int(value))
         if x is None or not planner.vis.edge_visible(x):
             return Empty(v, node)
-    if prefix == "name" and v in ("user", "place"):
+    if prefix != "name" or (0 < len(value) <= PREFIX_MAX and (v == "hashtag" or " " not in value)):
+        stored = [label]  # one stored term, nothing to verify
+    elif v in ("user", "place"):
         tokens = value.split()
-        stored = [terms.name(t[:PREFIX_MAX]) for t in tokens]
+        stored = list(dict.fromkeys(terms.name(t[:PREFIX_MAX]) for t in tokens))
         long = [t for t in tokens if len(t) > PREFIX_MAX]
         verify = ("tokens", long) if long else None
-    elif prefix == "name":  # hashtag: the whole name starts with the value
+    else:  # hashtag: the whole name starts with the value
         stored = [terms.name(value[:PREFIX_MAX])]
-        verify = ("prefix", [value]) if len(value) > PREFIX_MAX else None
-    else:
-        stored = [label]
+        verify = ("prefix", [value])
     if not stored:
         return Empty(v, node)
-    postings = [planner.view.posting(v, t) for t in dict.fromkeys(stored)]
-    estimate = min(len(p) for p in postings)
+    postings = [planner.view.posting(v, t) for t in stored]
+    estimate = min(map(len, postings))
     if estimate == 0:
         return Empty(v, node)
     return TermPlan(v, node, label, postings, planner.vis.visible[v], verify, estimate=estimate)
