@@ -18,7 +18,6 @@ from tests.model.platform import Platform
 from tests.model.queries import QueryModel
 from tests.strategies import USER_IDS, events
 from tests.test_query_model import query
-from unicorn import store
 from unicorn.engine import Engine
 
 FIELDS = {"owner": 0, "place": 1, "hashtag": 2, "mention": 3}
