@@ -1,4 +1,4 @@
-"""The HTTP API of docs/http-api.md over unicorn.engine and unicorn.typeahead.
+"""The HTTP API of docs/http-api.md over the engine's Searcher (unicorn.searcher).
 
     app = create_app(Path("unicorn-data"), keys={"k1": "admin", "k2": "search"})
 
@@ -116,9 +116,9 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
         allow(role, viewer)
         result = await off_loop(f"typeahead q={params['q']!r} viewer={viewer} limit={limit} verticals={verticals} "
                                 f"typos={typos!r}",
-                                lambda: service.typeahead.search(params["q"], viewer, limit, verticals, timeout_ms,
-                                                                 arrived, typos))
-        return JSONResponse(result)
+                                lambda: service.searcher.typeahead(params["q"], viewer, limit, verticals, timeout_ms,
+                                                                   arrived, typos))
+        return JSONResponse(result.to_dict())
 
     async def trending_endpoint(request: Request) -> Response:
         role = role_of(request)
@@ -127,7 +127,7 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
         viewer = viewer_of(request, role, asked.viewer)
         allow(role, viewer)
         result = await off_loop(f"trending kind={kind} limit={limit} viewer={viewer}",
-                                lambda: service.trending.top(kind, limit, viewer))
+                                lambda: service.searcher.trending(kind, limit, viewer))
         return JSONResponse(result)
 
     async def search(request: Request) -> Response:
@@ -141,8 +141,8 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
         body = asked.model_dump(include={"vertical", "query"})
         args = asked.model_dump(include={"limit", "order", "explain", "apply_fanout_max"})
         what = f"search vertical={body['vertical']!r} viewer={viewer} query={orjson.dumps(body['query']).decode()}"
-        result = await off_loop(what, lambda: service.engine.search(body["vertical"], body["query"], viewer,
-                                                                    timeout_ms=timeout_ms, arrived=arrived, **args))
+        result = await off_loop(what, lambda: service.searcher.search(body["vertical"], body["query"], viewer,
+                                                                      timeout_ms=timeout_ms, arrived=arrived, **args))
         return JSONResponse(result.to_dict())
 
     async def document(request: Request) -> Response:
@@ -155,7 +155,7 @@ def create_app(data: Path | None = None, *, keys: dict[str, str] | None = None, 
         if vertical == "hashtag" and not key:
             raise ApiError("bad_request", f"a hashtag id is a hashtag's name, got {shown(ident)}")
         doc = await off_loop(f"document {vertical}/{ident} viewer={viewer}",
-                             lambda: service.engine.document(vertical, key, viewer, timeout_ms, arrived))
+                             lambda: service.searcher.document(vertical, key, viewer, timeout_ms, arrived))
         if doc is None:
             raise ApiError("not_found", "no such document")
         return JSONResponse({"vertical": vertical, "id": doc["id"], "doc": doc})

@@ -1,5 +1,5 @@
 """What one server process serves from: the index under a data directory, once it can be opened,
-with the engine and the typeahead over it, and the readiness figures (docs/http-api.md `/readyz`)."""
+with the engine (the Searcher) over it, and the readiness figures (docs/http-api.md `/readyz`)."""
 
 from __future__ import annotations
 
@@ -12,20 +12,15 @@ from indexer import meta_key
 from indexer.store import Index, StoreError
 from trending.snapshot import DSN_ENV
 from unicorn.engine import Engine
-from unicorn.social import Social
-from unicorn.trending import Trending
-from unicorn.typeahead import Typeahead, rankers
+from unicorn.searcher import Searcher
 from vocabulary import paths
-from vocabulary.schema import VERTICALS
 
 
 class Service:
     def __init__(self, data: Path | None = None, index: Index | None = None) -> None:
         self.data = None if data is None else Path(data)
         self.index: Index | None = None
-        self.engine: Engine | None = None
-        self.typeahead: Typeahead | None = None
-        self.trending: Trending | None = None
+        self.searcher: Searcher | None = None
         self.firehose = None if data is None else Endpoint(self.data)  # the embedded firehose
         self._log = None
         self._lock = threading.Lock()
@@ -34,7 +29,7 @@ class Service:
 
     @property
     def ready(self) -> bool:
-        return self.typeahead is not None
+        return self.searcher is not None
 
     def try_open(self) -> bool:
         """Open the index if it exists (read-only: the indexer is its only writer); True once open."""
@@ -51,17 +46,10 @@ class Service:
         return self.ready
 
     def _serve(self, index: Index) -> None:
-        social = Social()
-        with index.reader() as view:  # load the rank columns now rather than in the first request
-            for vertical in VERTICALS:
-                view.rank(vertical)
-            social.popular(view)
+        engine = Engine(index, trending_dsn=os.environ.get(DSN_ENV) or None)
+        engine.warm()  # rank columns, popular users and typo vocabularies now rather than in the first requests
         self.index = index
-        self.engine = Engine(index, rankers=rankers(social))
-        self.trending = Trending(index, dsn=os.environ.get(DSN_ENV) or None)
-        self.typeahead = Typeahead(index, social)
-        with index.reader() as view:  # the typo vocabularies too
-            self.typeahead.typos.refresh(view)
+        self.searcher = engine
 
     def state(self) -> dict:
         """{"index_open", "index_generation", "index_size_bytes", "firehose_lag", "indexer"}.

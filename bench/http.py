@@ -32,7 +32,7 @@ from bench.engine import build
 from bench.options import COMMA_INTS
 from bench.servers import free_port
 from bench.timing import percentiles
-from unicorn.typeahead import Typeahead
+from unicorn.engine import Engine
 from unicorn_client import AsyncClient, Client, UnicornError
 from vocabulary import paths, terms
 
@@ -68,13 +68,13 @@ def workload(index, n: int, seed: int) -> list[tuple[str, int]]:
 
 def in_process(index, warm: list[tuple[str, int]], measured: list[tuple[str, int]]) -> dict:
     """Warm with one set of requests (the same viewers' circles, postings, rank columns), time another."""
-    typeahead = Typeahead(index)
+    engine = Engine(index)
     for q, viewer in warm:
-        typeahead.search(q, viewer, timeout_ms=10_000)
+        engine.typeahead(q, viewer, timeout_ms=10_000)
     samples = []
     for q, viewer in measured:
         started = time.perf_counter()
-        typeahead.search(q, viewer, timeout_ms=10_000)
+        engine.typeahead(q, viewer, timeout_ms=10_000)
         samples.append((time.perf_counter() - started) * 1000)
     return percentiles(samples)
 

@@ -27,7 +27,7 @@ import time
 
 from pyroaring import BitMap
 
-from unicorn.query import rank
+from unicorn.query import privacy, rank
 from vocabulary import terms
 from vocabulary.text import normalize, tokens
 
@@ -69,13 +69,13 @@ def top(searcher, viewer: int, typed: str, ranking: str) -> list[str]:
     if ranking == "social" or ranking in TYPO_RANKINGS:
         who, typos = TYPO_RANKINGS.get(ranking, ("viewer", "auto"))
         started = time.perf_counter()
-        found = searcher.typeahead.search(typed, viewer if who else None, limit=TOP, verticals=("user",),
-                                          typos=typos)["results"]
+        found = searcher.typeahead(typed, viewer if who else None, limit=TOP, verticals=("user",),
+                                   typos=typos).results
         path = {"social": "typos_auto_as_written", "social_typos": "typos_auto_with_typo",
                 "social_typos_off": "typos_0_with_typo", "popularity_typos": "typos_auto_no_viewer_with_typo"}[ranking]
         LATENCY.setdefault(path, []).append((time.perf_counter() - started) * 1000)
     else:
-        found = searcher.engine.search("user", f"(term name:{quoted(typed)})", viewer, limit=TOP).results
+        found = searcher.search("user", f"(term name:{quoted(typed)})", viewer, limit=TOP).results
     return [r["id"] for r in found]
 
 
@@ -119,11 +119,11 @@ def sample_pairs(view, vis_cache, rng: random.Random, pairs: int) -> list[tuple[
 
 
 def measure(searcher, index, rng: random.Random, pairs: int = 200) -> dict:
-    """`searcher`: bench.scenarios.Searchers (the engine and the typeahead)."""
-    typo_rankings = list(TYPO_RANKINGS) if searcher.typeahead else []
-    rankings = (["social"] if searcher.typeahead else []) + ["popularity_only"] + typo_rankings
+    """`searcher`: a unicorn.searcher.Searcher over `index`."""
+    typo_rankings = list(TYPO_RANKINGS)
+    rankings = ["social", "popularity_only", *typo_rankings]
     with index.reader() as view:
-        sampled = sample_pairs(view, searcher.engine._privacy, rng, pairs)
+        sampled = sample_pairs(view, privacy.Cache(), rng, pairs)
     counts = {name: {k: [] for k in KINDS} for name in rankings}
     LATENCY.clear()
     for kind, viewer, target, text in sampled:

@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -27,7 +26,7 @@ from bench.timing import summarize
 from bench.workload import Item
 from indexer.store import Index
 from unicorn.engine import Engine
-from unicorn.typeahead import Typeahead
+from unicorn.searcher import Searcher
 
 SCENARIOS = ("queries", "relevance", "size", "http", "ingest", "rebuild")
 # scenario -> the report keys it fills
@@ -38,29 +37,21 @@ CLASSES = ("social_typeahead", "user_typeahead", "hashtag_typeahead", "place_typ
 TIMEOUT_MS = 60_000  # measure slow queries rather than cut them off
 
 
-@dataclass
-class Searchers:
-    """The engine (static order) and the social typeahead, over one index."""
-
-    engine: Engine
-    typeahead: Typeahead
-
-
-def searchers(index: Index) -> Searchers:
-    typeahead = Typeahead(index)
-    with index.reader() as view:  # as the server does before it serves (api/service.py)
-        typeahead.typos.refresh(view)
-    return Searchers(Engine(index), typeahead)
+def searchers(index: Index) -> Searcher:
+    """The engine over one index, warmed as the server warms it before it serves (api/service.py)."""
+    engine = Engine(index)
+    engine.warm()
+    return engine
 
 
-def ours(searcher: Searchers, item: Item) -> tuple[list[str], float]:
+def ours(searcher: Searcher, item: Item) -> tuple[list[str], float]:
     started = time.perf_counter()
     if item.order == "typeahead":
-        found = searcher.typeahead.search(item.text, item.viewer, limit=item.limit, verticals=("user",),
-                                          timeout_ms=TIMEOUT_MS, typos="0")["results"]  # PostgreSQL's SQL is exact
+        found = searcher.typeahead(item.text, item.viewer, limit=item.limit, verticals=("user",),
+                                   timeout_ms=TIMEOUT_MS, typos="0").results  # PostgreSQL's SQL is exact
     else:
-        found = searcher.engine.search(item.vertical, item.query, item.viewer, limit=item.limit, order=item.order,
-                                       timeout_ms=TIMEOUT_MS).results
+        found = searcher.search(item.vertical, item.query, item.viewer, limit=item.limit, order=item.order,
+                                timeout_ms=TIMEOUT_MS).results
     elapsed = (time.perf_counter() - started) * 1000
     return [r["id"] for r in found], elapsed
 
@@ -72,7 +63,7 @@ def theirs(conn: psycopg.Connection, item: Item) -> tuple[list[str], float]:
     return [str(row[0]) for row in rows], elapsed
 
 
-def measure_queries(searcher: Searchers, dsn: str | None, workloads: list[list[Item]], log) -> dict:
+def measure_queries(searcher: Searcher, dsn: str | None, workloads: list[list[Item]], log) -> dict:
     """Per class: our and PostgreSQL's latency, one pass per workload (a fresh sample each); every answer compared."""
     repeats = len(workloads)
     classes = list(dict.fromkeys(item.cls for item in workloads[0]))

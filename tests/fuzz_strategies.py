@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 from firehose.events import REGISTRY
 from tests.strategies import event as valid_event
+from unicorn.query import operators
+from unicorn.query.operators.extract import EXTRACT
+from unicorn.query.operators.term import TERMS
 from unicorn.query.parse import MAX_DEPTH, MAX_OPERANDS, MODIFIERS
-from unicorn.query.tree import OPERATORS
-from unicorn.query.typecheck import EXTRACT, TERMS
 
 MAX_ID = 2**64 - 1
 PREFIXES = sorted({prefix for kinds in TERMS.values() for prefix in kinds})
@@ -72,7 +73,8 @@ modifiers = mostly(st.just([]), st.lists(st.tuples(modifier_name, number_text), 
 prefix_text = mostly(st.sampled_from(PREFIXES),
                      st.sampled_from(["", "_docs", "_x", "Name", "name ", "na:me"])
                      | st.text(significant_char, max_size=6))
-op_text = mostly(st.sampled_from(sorted(OPERATORS)),
+NARY = sorted(op.name for op in operators.BUILTIN if op.syntax == "operands")
+op_text = mostly(st.sampled_from(NARY),
                  st.sampled_from(["AND", "weak_and", "xor", "", "term", "apply", "(and"]))
 
 

@@ -116,7 +116,7 @@ def test_keystrokes_until_the_target_shows(bench_run):
     try:
         searcher = scenarios.searchers(index)
         with index.reader() as view:
-            pairs = relevance.sample_pairs(view, searcher.engine._privacy, random.Random(3), 6)
+            pairs = relevance.sample_pairs(view, searcher.viewers.privacy, random.Random(3), 6)
         assert pairs
         for kind, viewer, target, text in pairs:
             for ranking in ("social", "popularity_only"):

@@ -67,7 +67,7 @@ def test_bad_requests_are_refused_with_their_code(engine, kwargs, code):
 
 def test_rankers_plug_in_by_order_name(engine):
     def lowest_id_first(view, vertical, ids: BitMap, limit, viewer):
-        return [(iid, 0.0) for iid in sorted(ids, key=lambda i: view.ext(vertical, i))[:limit]]
+        return [(iid, 0.0, (view.ext(vertical, iid),)) for iid in sorted(ids, key=lambda i: view.ext(vertical, i))[:limit]]
 
     social = Engine(engine.index, rankers={"social": lowest_id_first})
     got = social.search("user", "(term name:jo)", viewer=1, order="social", limit=3)

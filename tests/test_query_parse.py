@@ -7,7 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from unicorn.errors import QueryError
-from unicorn.query import tree
+from unicorn.query.operators.apply import Apply
+from unicorn.query.operators.extract import Extract
+from unicorn.query.operators.term import Term
+from unicorn.query.operators.weak_and import WeakAnd
 from unicorn.query.parse import parse
 from unicorn.query.typecheck import check
 
@@ -20,7 +23,7 @@ def error(query, vertical="user") -> QueryError:
 
 def test_sexpr_tree_with_quotes_escapes_and_modifiers():
     node = parse('(weak-and (term name:"o\\"ne il") (term following:42 :optional-hits 5) :optional-weight 0.3)')
-    assert isinstance(node, tree.WeakAnd) and node.optional_weight == 0.3
+    assert isinstance(node, WeakAnd) and node.optional_weight == 0.3
     first, second = node.operands
     assert (first.prefix, first.value, first.pos) == ("name", 'o"ne il', 16)
     assert (second.prefix, second.value, second.optional_hits) == ("following", "42", 5)
@@ -35,9 +38,9 @@ def test_json_form_builds_the_same_tree():
 
 
 def shape(node):
-    if isinstance(node, tree.Term):
+    if isinstance(node, Term):
         return ("term", node.prefix, node.value)
-    if isinstance(node, (tree.Apply, tree.Extract)):
+    if isinstance(node, (Apply, Extract)):
         return (type(node).__name__, getattr(node, "prefix", getattr(node, "field", None)), shape(node.inner))
     return (node.name, [shape(o) for o in node.operands])
 

@@ -13,6 +13,7 @@ from unicorn.engine import Engine
 from unicorn.errors import QueryError
 from unicorn.social import Social
 from unicorn.typeahead import Typeahead
+from unicorn.viewers import Viewers
 
 VIEWER = 1
 
@@ -149,17 +150,17 @@ def test_engine_social_order(typeahead):
 
 def test_circles_are_renewed_when_unchanged_and_rebuilt_when_the_graph_moves():
     with indexed([validate(e) for e in HISTORY]) as (index, _):
-        social = Social()
+        viewers = Viewers()
 
         def circle_after(*events):
             with index.writer() as batch:
                 for event in events:
                     Slipstream(batch).apply(validate(event))
             with index.reader() as view:
-                return social.circle(view, VIEWER)
+                return viewers.resolve(view, VIEWER).circle
 
         with index.reader() as view:
-            first = social.circle(view, VIEWER)
+            first = viewers.resolve(view, VIEWER).circle
         quiet = circle_after({"op": "like.add", "ts": 0, "user": 8, "media": 400})
         assert quiet is not first and quiet.hop is first.hop and quiet.followees is first.followees
         moved = circle_after(follow(4, 7))  # a followee of the viewer follows jo.star

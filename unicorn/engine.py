@@ -1,58 +1,63 @@
-"""The query engine's public API, used by the HTTP layer and the CLI.
+"""The Searcher (unicorn.searcher) over one index: set queries, typeahead, documents and trending.
 
     engine = Engine(index)
     engine.search("user", "(and (term name:jo) (apply following: (term following:42)))", viewer=7)
+    engine.typeahead("jo sm", viewer=7)
     engine.document("user", "42", viewer=7)
 
-`order` names a ranker; "static" (docs/query-language.md) is built in. Another order, such as the typeahead's
-"social", is added with `Engine(index, rankers={"social": rank_socially})` where a ranker is
-`(view, vertical, ids: BitMap, limit, viewer) -> [(internal id, score), ...]`, best first.
+`order` names a ranker: "static" (docs/query-language.md) and "social" (unicorn.social, the
+typeahead's order) are built in; another is added with `Engine(index, rankers={"name": ranker})`
+where a ranker is `(view, vertical, ids: BitMap, limit, viewer: Viewer) -> [(internal id, score,
+sort key), ...]`, best first, its sort keys ascending (see unicorn.searcher).
+
+One engine holds one set of viewer caches (unicorn.viewers): search, typeahead and documents
+resolve each request's viewer once, through the same privacy cache.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
 
 from pyroaring import AbstractBitMap
 
 from unicorn.errors import QueryError
-from unicorn.query import parse, plan, privacy, rank, tree, typecheck
+from unicorn.query import operators, parse, plan, rank, typecheck
 from unicorn.query import explain as lineage
-from unicorn.query.evaluate import Context, evaluate
-from unicorn.query.typecheck import decimal, shown
+from unicorn.query.evaluate import APPLY_FANOUT_MAX, Context, evaluate
+from unicorn.query.values import MAX_ID, check_limit, decimal, shown
+from unicorn.searcher import SearchResult, SortKey, TypeaheadResult
+from unicorn.social import Social
+from unicorn.trending import Trending
+from unicorn.typeahead import VERTICALS as TYPEAHEAD_VERTICALS
+from unicorn.typeahead import Typeahead
+from unicorn.viewers import Viewer, Viewers
+from vocabulary.schema import VERTICALS
 
 MAX_LIMIT = 1000
-MAX_ID = 2**64 - 1
 
-Ranker = Callable[[object, str, AbstractBitMap, int, "int | None"], list[tuple[int, float]]]
+Ranker = Callable[[object, str, AbstractBitMap, int, Viewer], list[tuple[int, float, SortKey]]]
 
-
-def static_ranker(view, vertical: str, ids: AbstractBitMap, limit: int, viewer: int | None) -> list[tuple[int, float]]:
-    """docs/query-language.md static order; the score is the leading count (followers, likes or media)."""
-    return rank.scored_top_k(view, vertical, ids, limit)
-
-
-@dataclass
-class SearchResult:
-    """docs/http-api.md's search response."""
-
-    vertical: str
-    total: int
-    truncated: bool
-    results: list[dict] = field(default_factory=list)  # {"id": str, "score", "doc", "why"?}
-    took_ms: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["MAX_ID", "MAX_LIMIT", "Engine", "Ranker", "SearchResult", "parse_id", "external_doc"]
 
 
 class Engine:
-    def __init__(self, index, rankers: Mapping[str, Ranker] | None = None) -> None:
+    def __init__(self, index, rankers: Mapping[str, Ranker] | None = None, trending_dsn: str | None = None,
+                 cache_size: int = 1024) -> None:
         self.index = index
-        self.rankers: dict[str, Ranker] = {"static": static_ranker, **(rankers or {})}
-        self._privacy = privacy.Cache()
+        self.viewers = Viewers(cache_size)
+        self.social = Social()
+        self.rankers: dict[str, Ranker] = {"static": _static, "social": self.social.ranker, **(rankers or {})}
+        self._typeahead = Typeahead(index, self.viewers, self.social)
+        self._trending = Trending(index, dsn=trending_dsn)
+
+    def warm(self) -> None:
+        """Load what the first requests would otherwise load: rank columns, popular users, typo vocabularies."""
+        with self.index.reader() as view:
+            for vertical in VERTICALS:
+                view.rank(vertical)
+            self.social.popular(view)
+            self._typeahead.typos.refresh(view)
 
     def search(
         self,
@@ -63,7 +68,7 @@ class Engine:
         order: str = "static",
         explain: bool = False,
         timeout_ms: float = 200,
-        apply_fanout_max: int = 100_000,
+        apply_fanout_max: int = APPLY_FANOUT_MAX,
         arrived: float | None = None,
     ) -> SearchResult:
         """Every stage keeps to `timeout_ms`, counted from `arrived` (a `time.perf_counter()` taken when
@@ -71,8 +76,7 @@ class Engine:
         started = time.perf_counter()
         typecheck.check_vertical(vertical)
         viewer = None if viewer is None else parse_id(viewer, "viewer")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-            raise QueryError("bad_request", f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
+        check_limit(limit, MAX_LIMIT)
         if isinstance(apply_fanout_max, bool) or not isinstance(apply_fanout_max, int) or apply_fanout_max < 1:
             raise QueryError("bad_request", f"apply_fanout_max must be a positive integer, got {apply_fanout_max!r}")
         ranker = self.rankers.get(order)
@@ -81,25 +85,34 @@ class Engine:
         deadline = (time.perf_counter() if arrived is None else arrived) + timeout_ms / 1000.0
         root = typecheck.check(parse.parse(query), vertical)
         with self.index.reader() as view:
-            vis = self._privacy.get(view, viewer)
-            ctx = Context(view, vis, limit, apply_fanout_max, deadline, trace={} if explain else None,
-                          budget_ms=timeout_ms)
+            who = self.viewers.resolve(view, viewer)
+            ctx = Context(view, who.visibility, limit, deadline, fanout=apply_fanout_max,
+                          trace={} if explain else None, budget_ms=timeout_ms)
             ctx.check_time()
-            executable = plan.plan(root, view, vis, limit, ctx.check_time)
+            executable = plan.plan(root, view, who.visibility, limit, ctx.check_time)
+            if explain:
+                lineage.require(executable)
             matched = evaluate(executable, ctx)
             ctx.check_time()
-            ranked = ranker(view, vertical, matched, limit, viewer)
-            results = []
-            for iid, score in ranked:
+            ranked = ranker(view, vertical, matched, limit, who)
+            results, keys = [], []
+            for iid, score, key in ranked:
                 ctx.check_time()
                 doc = external_doc(vertical, view.doc(vertical, iid))
                 result = {"id": doc["id"], "score": score, "doc": doc}
                 if explain:
                     result["why"] = lineage.why(executable, iid, ctx)
                 results.append(result)
-        total = len(results) if tree.has_top_k(root) else len(matched)
+                keys.append(key)
+        total = len(results) if operators.has_top_k(root) else len(matched)
         took_ms = (time.perf_counter() - started) * 1000.0
-        return SearchResult(vertical, total, ctx.truncated, results, round(took_ms, 3))
+        return SearchResult(vertical, total, ctx.truncated, results, round(took_ms, 3), keys)
+
+    def typeahead(self, q: str, viewer: int | None = None, limit: int = 10,
+                  verticals: tuple[str, ...] = TYPEAHEAD_VERTICALS, timeout_ms: float = 200,
+                  arrived: float | None = None, typos: str = "auto") -> TypeaheadResult:
+        """SPEC §6 typeahead (unicorn.typeahead)."""
+        return self._typeahead.find(q, viewer, limit, verticals, timeout_ms, arrived, typos)
 
     def document(self, vertical: str, id: int | str, viewer: int | str | None = None, timeout_ms: float = 200,
                  arrived: float | None = None) -> dict | None:
@@ -114,10 +127,18 @@ class Engine:
             raise QueryError("bad_request", f"a hashtag id is its name, got {id!r}")
         with self.index.reader() as view:
             iid = view.iid(vertical, key)
-            if iid is None or iid not in self._privacy.get(view, viewer).visible[vertical]:
+            if iid is None or iid not in self.viewers.resolve(view, viewer).visibility.visible[vertical]:
                 return None
             return external_doc(vertical, view.doc(vertical, iid))
 
+    def trending(self, kind: str, limit: int, viewer: int | None) -> dict:
+        """docs/http-api.md `/v1/trending` (unicorn.trending)."""
+        return self._trending.top(kind, limit, viewer)
+
+
+def _static(view, vertical: str, ids: AbstractBitMap, limit: int, viewer: Viewer) -> list[tuple[int, float, SortKey]]:
+    """docs/query-language.md static order; the score is the leading count (followers, likes or media)."""
+    return rank.ranked(view, vertical, ids, limit)
 
 
 def parse_id(value: int | str, what: str) -> int:

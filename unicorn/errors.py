@@ -17,3 +17,13 @@ class QueryError(Exception):
 
     def to_dict(self) -> dict:
         return {"error": {"code": self.code, "message": self.message}}
+
+
+def where(pos: int | str) -> str:
+    """A query position as messages name it: a character offset in text, a JSON path in JSON."""
+    return f"position {pos}" if isinstance(pos, int) else str(pos)
+
+
+def bad_query(message: str, pos: int | str) -> QueryError:
+    """`bad_query` at `pos`, the message ending with where."""
+    return QueryError("bad_query", f"{message} at {where(pos)}", pos)

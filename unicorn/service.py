@@ -10,7 +10,5 @@ from vocabulary import paths
 
 
 def open_engine(data: Path) -> Engine:
-    """An engine over the index under `data`, with every ranker (static and social)."""
-    from unicorn.typeahead import rankers
-
-    return Engine(Index(paths.index(data)), rankers=rankers())
+    """The engine (the Searcher) over the index under `data`."""
+    return Engine(Index(paths.index(data)))

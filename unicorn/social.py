@@ -1,41 +1,36 @@
-"""Social proximity for users: the typeahead order and the engine's `order: "social"` ranker.
+"""The social score of users: the typeahead order and the engine's `order: "social"` ranker.
 
-For viewer V, with F the live followees of V that are not hidden from V (SPEC §5), a user c scores
+For viewer V, with F the live followees of V that are not hidden from V (SPEC §5; V's circle,
+unicorn/circle.py), a user c scores
 
     8 * (c's username equals the typed text)            -- typeahead only
   + 4 * (V follows c)
-  + 3 * m / (1 + m)      m = how many of F follow c (at most MAX_EXPANDED followees counted)
+  + 3 * m / (1 + m)      m = how many of F follow c (at most circle.MAX_EXPANDED followees counted)
   + popularity(followers_count)                         in [0, 1)
   - TYPO * (c was found only through a typo)            -- typeahead only
 
 so an exact username beats everyone, a followee beats every non-followee, any mutual beats any
 stranger, popularity orders the rest, and an exact match beats an otherwise equal typo match.
-Ties break by the static order (followers desc, id asc).
-
-A `Circle` holds F and the 2-hop counts of a viewer. A newer snapshot renews it for a posting
-lookup per followee when nothing it depends on changed, and rebuilds it otherwise, so a live
-indexer committing many generations does not make every viewer pay a rebuild. Ranking touches
-only F & M, the 2-hop set & M, the exact matches and the best strangers by static order (which
-the generation's `popular` list usually supplies), never a whole large match set M.
+Ties break by the static order (followers desc, id asc): a result's sort key is
+(-score, -followers_count, id). Ranking touches only F & M, the 2-hop set & M, the exact matches
+and the best strangers by static order (which the generation's `popular` list usually
+supplies), never a whole large match set M.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-import threading
-from collections import OrderedDict
 
 import numpy as np
 from pyroaring import AbstractBitMap, FrozenBitMap
 
-from unicorn.query import privacy, rank
+from unicorn.circle import Circle
+from unicorn.query import rank
+from vocabulary import terms
 
 EXACT, FOLLOWED, MUTUAL = 8.0, 4.0, 3.0
 TYPO = 0.0005  # below every social step (a followee scores >= 4, anyone else < 3 + CAP = 3.999)
-MAX_EXPANDED = 1000  # followees whose following lists feed the 2-hop counts
 POPULAR = 2048  # best users by static order, kept per generation
-SHOWN = 3  # followees named in a result's social context
 CAP = 0.999
 
 
@@ -48,69 +43,6 @@ def _popularities(counts: np.ndarray) -> np.ndarray:
     return np.minimum(np.log10(1.0 + counts.astype(np.float64)) / 7.0, CAP)
 
 
-class Circle:
-    """Viewer V's visible followees F and the 2-hop counts |follower:c & F|, as of one snapshot."""
-
-    def __init__(self, view, viewer: int | None, visible_users: AbstractBitMap) -> None:
-        self.viewer = viewer
-        self.names: dict[int, dict] = {}  # followee iid -> {"id", "username", "full_name"}
-        self.followees = _followees(view, viewer, visible_users)
-        self.followee_ids = rank.as_array(self.followees)
-        self.expanded = [view.ext("user", f) for f in self.followee_ids[:MAX_EXPANDED].tolist()]
-        self.sources = [view.posting("user", f"following:{ext}") for ext in self.expanded]
-        if self.sources:
-            lists = [rank.as_array(posting) for posting in self.sources]
-            self.hop_ids, self.hop_counts = np.unique(np.concatenate(lists), return_counts=True)
-        else:
-            self.hop_ids, self.hop_counts = np.zeros(0, np.uint32), np.zeros(0, np.int64)
-        self.hop = FrozenBitMap(self.hop_ids)
-        self.complete = len(self.followee_ids) <= MAX_EXPANDED  # the 2-hop counts are exact
-
-    def renewed(self, view, visible_users: AbstractBitMap) -> Circle | None:
-        """This circle for a newer snapshot when F and every expanded followee's following list are
-        unchanged in it (the posting cache hands out the same object until a posting changes), else None."""
-        if _followees(view, self.viewer, visible_users) != self.followees:
-            return None
-        if any(view.posting("user", f"following:{ext}") is not source
-               for ext, source in zip(self.expanded, self.sources)):
-            return None
-        fresh = copy.copy(self)
-        fresh.names = {}  # followees may have been renamed
-        return fresh
-
-    def mutuals(self, ids: np.ndarray) -> np.ndarray:
-        """The 2-hop count of each id (0 outside the 2-hop set)."""
-        if not len(self.hop_ids):
-            return np.zeros(len(ids), np.int64)
-        at = np.minimum(np.searchsorted(self.hop_ids, ids), len(self.hop_ids) - 1)
-        return np.where(self.hop_ids[at] == ids, self.hop_counts[at], 0)
-
-    def context(self, view, iid: int, ext: int) -> dict:
-        """SPEC §6 `social` of one user result: only visible followees are counted or named."""
-        if self.complete and iid not in self.hop:
-            return {"following": iid in self.followees, "followed_by_count": 0, "followed_by": []}
-        via = view.posting("user", f"follower:{ext}") & self.followees
-        shown = rank.as_array(via)
-        if len(shown) > 1:
-            cols = view.rank("user")
-            shown = shown[np.lexsort((cols.ext_id[shown], -cols.count[shown]))[:SHOWN]]
-        return {"following": iid in self.followees, "followed_by_count": len(via),
-                "followed_by": [self._name(view, f) for f in shown.tolist()]}
-
-    def _name(self, view, iid: int) -> dict:
-        name = self.names.get(iid)
-        if name is None:
-            doc = view.doc("user", iid)
-            name = self.names[iid] = {"id": str(doc["id"]), "username": doc["username"], "full_name": doc["full_name"]}
-        return name
-
-
-def _followees(view, viewer: int | None, visible_users: AbstractBitMap) -> FrozenBitMap:
-    if viewer is None:
-        return FrozenBitMap()
-    return FrozenBitMap(view.posting("user", f"following:{viewer}") & visible_users)
-
-
 def _member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
     """Whether each of `ids` is in the sorted array `sorted_ids` (cheaper than np.isin on small arrays)."""
     if not len(sorted_ids):
@@ -120,45 +52,23 @@ def _member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
 
 
 class Social:
-    """Circles per viewer (renewed or rebuilt for newer snapshots) and popular users per generation."""
+    """Social ranking over a viewer's circle, with the best users by static order kept per generation."""
 
-    def __init__(self, size: int = 1024) -> None:
-        self.privacy = privacy.Cache(size)
-        self._size = size
-        self._circles: OrderedDict[int | None, tuple[int, Circle]] = OrderedDict()  # viewer -> (gen, circle)
+    def __init__(self) -> None:
         self._popular: tuple[int, FrozenBitMap] = (-1, FrozenBitMap())
-        self._lock = threading.Lock()
-
-    def circle(self, view, viewer: int | None) -> Circle:
-        """The viewer's circle as of `view`, least recently used viewers out."""
-        with self._lock:
-            known = self._circles.get(viewer)
-            if known is not None and known[0] == view.gen:
-                self._circles.move_to_end(viewer)
-                return known[1]
-        visible = self.privacy.get(view, viewer).visible["user"]
-        made = known[1].renewed(view, visible) if known is not None and known[0] < view.gen else None
-        made = made or Circle(view, viewer, visible)
-        with self._lock:
-            latest = self._circles.get(viewer)
-            if latest is None or latest[0] <= view.gen:  # an older snapshot's circle never replaces a newer one
-                self._circles[viewer] = (view.gen, made)
-                self._circles.move_to_end(viewer)
-                while len(self._circles) > self._size:
-                    self._circles.popitem(last=False)
-        return made
 
     def popular(self, view) -> FrozenBitMap:
         gen, best = self._popular
         if gen != view.gen:
-            best = FrozenBitMap(rank.top_k(view, "user", view.posting("user", "_live"), POPULAR))
+            best = FrozenBitMap(rank.top_k(view, "user", view.posting("user", terms.LIVE), POPULAR))
             self._popular = (view.gen, best)
         return best
 
-    def rank(self, view, circle: Circle, matches: AbstractBitMap, limit: int,
-             exact: AbstractBitMap = FrozenBitMap(), typo: AbstractBitMap = FrozenBitMap()) -> list[tuple[int, float]]:
-        """The best `limit` of `matches` (visible users) by social score, best first; exact whenever the
-        viewer has at most MAX_EXPANDED followees (else mutuals count only that many of them)."""
+    def rank(self, view, circle: Circle, matches: AbstractBitMap, limit: int, exact: AbstractBitMap = FrozenBitMap(),
+             typo: AbstractBitMap = FrozenBitMap()) -> list[tuple[int, float, tuple]]:
+        """The best `limit` of `matches` (visible users) by social score, best first, as (internal id, score
+        rounded to 4 places, sort key); exact whenever the viewer has at most circle.MAX_EXPANDED followees
+        (else mutuals count only that many of them)."""
         close = (matches & circle.followees) | (matches & circle.hop) | (matches & exact)
         rest = matches - close
         strangers = (np.union1d(self._strangers(view, rest - typo, limit), self._strangers(view, rest & typo, limit))
@@ -174,7 +84,9 @@ class Social:
         if typo:
             score = score - TYPO * _member(ids, rank.as_array(typo))
         order = np.lexsort((cols.ext_id[ids], -followers, -score))[:limit]
-        return [(int(i), round(float(s), 4)) for i, s in zip(ids[order], score[order])]
+        best, best_score = ids[order], score[order]
+        keys = zip((-best_score).tolist(), (-followers[order]).tolist(), cols.ext_id[best].tolist())
+        return [(i, round(s, 4), key) for i, s, key in zip(best.tolist(), best_score.tolist(), keys)]
 
     def _strangers(self, view, rest: AbstractBitMap, k: int) -> np.ndarray:
         """Ids holding the best `k` of `rest` by static order: its popular ones when there are k of them."""
@@ -183,9 +95,8 @@ class Social:
             return rank.as_array(popular)
         return rank.top_k(view, "user", popular if len(popular) >= k else rest, k)
 
-    def ranker(self, view, vertical: str, ids: AbstractBitMap, limit: int, viewer: int | None) -> list[tuple[int, float]]:
+    def ranker(self, view, vertical: str, ids: AbstractBitMap, limit: int, viewer) -> list[tuple[int, float, tuple]]:
         """The engine's `order: "social"` (see unicorn.engine.Ranker); other verticals keep the static order."""
         if vertical != "user":
-            return rank.scored_top_k(view, vertical, ids, limit)
-        return self.rank(view, self.circle(view, viewer), ids, limit)
-
+            return rank.ranked(view, vertical, ids, limit)
+        return self.rank(view, viewer.circle, ids, limit)

@@ -16,22 +16,36 @@ With `typos="auto"` (the default) users, hashtags and places are also found thro
 of unicorn.typos: such a result carries `"typo": true` and scores TYPO less than it would
 exactly, so social proximity still leads and an exact match beats an otherwise equal one.
 `@q` stays exact. Typo matches pass the same visibility sets as exact ones.
+
+Matching is the engine's: the typed text is the query `(term name:TEXT)` of each vertical (and
+`(term username:TEXT)` for the exact username), typo candidates an `and` over the typed tokens of
+an `or` of the stored prefixes near each (stored values: typed as their vertical, not normalized
+again), planned and run with the request's viewer and deadline (unicorn.query); the typeahead
+then ranks and blends. A result's sort key (unicorn.searcher) is
+(-score, the vertical's place in VERTICALS, the vertical's own key): users their social key,
+hashtags and places (0 for the typed name itself else 1, -media_count, typo, name or id).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-
+from cachetools import LRUCache
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
+from unicorn.circle import Circle
 from unicorn.errors import QueryError
 from unicorn.query import rank
+from unicorn.query.evaluate import Context
+from unicorn.query.operators.and_ import And
+from unicorn.query.operators.or_ import Or
+from unicorn.query.operators.term import Term
+from unicorn.query.values import check_limit
+from unicorn.searcher import TypeaheadResult
 from unicorn.social import TYPO, Social, popularity
 from unicorn.typos import Typos, allowed, matches_any, matches_token
-from vocabulary import text
+from unicorn.viewers import Viewer, Viewers
+from vocabulary import terms, text
 from vocabulary.schema import PREFIX_MAX
 
 VERTICALS = ("user", "hashtag", "place")
@@ -39,68 +53,82 @@ MAX_LIMIT = 50
 MAX_CHARS = 200
 EXACT_NAME = 4.0
 MAX_ENTRIES = 200_000  # result entries kept per generation
-CHECK_EVERY = 256  # candidates looked at between deadline checks
 TYPOS = ("auto", "0")
 
 
+Found = tuple[int, float, bool, tuple]  # one vertical's result: internal id, score (4 places), typo, sort key
+
+
 class _Request:
-    """One typeahead request: its snapshot, viewer sets and deadline."""
+    """One typeahead request: its snapshot, its viewer (resolved once), its deadline and typo vocabularies."""
 
-    def __init__(self, view, social: Social, viewer: int | None, deadline: float, budget_ms: float,
-                 typos: Typos | None) -> None:
-        self.view, self.viewer, self.deadline, self.budget_ms = view, viewer, deadline, budget_ms
+    def __init__(self, view, viewer: Viewer, ctx: Context, typos: Typos | None) -> None:
+        self.view, self.viewer, self.ctx = view, viewer, ctx
         self.typos = typos  # None: exact matches only
-        self.circle = social.circle(view, viewer)
-        self.visibility = social.privacy.get(view, viewer)
-        self.visible_users = self.visibility.visible["user"]
 
-    def check_time(self) -> None:
-        if time.perf_counter() > self.deadline:
-            raise QueryError("timeout", f"the typeahead ran past its time budget of {self.budget_ms:g} ms")
+    def query(self, vertical: str, node) -> AbstractBitMap:
+        """The visible documents of a composed query tree, through the engine's plan and evaluation."""
+        return self.ctx.matches(node, vertical)
 
-    def checked(self, ids: Iterable[int]) -> Iterator[int]:
-        """`ids`, checking the deadline every CHECK_EVERY of them."""
-        for n, i in enumerate(ids):
-            if n % CHECK_EVERY == 0:
-                self.check_time()
-            yield i
+    def stored(self, node) -> AbstractBitMap:
+        """The visible documents of a tree of stored terms (`_stored`: already typed and normalized)."""
+        return self.ctx.execute(node)
+
+    def names(self, vertical: str, prefixes) -> AbstractBitMap:
+        """Documents with a name token starting with one of the stored `prefixes` (`or` of `name:` terms)."""
+        if not prefixes:
+            return FrozenBitMap()
+        return self.stored(_stored(vertical, prefixes))
+
+
+def _name(vertical: str, value: str) -> Term:
+    """`(term name:VALUE)` for typed text; a hashtag's value is marked with the `#` type checking drops, so a
+    normalized name that starts with `#` stays whole."""
+    return Term(0, "name", f"#{value}" if vertical == "hashtag" else value)
+
+
+def _stored(vertical: str, prefixes) -> Or:
+    """`(or (term name:P) ...)` over stored `name:` prefixes (from the index: normalized), typed as `vertical`."""
+    return Or(0, [Term(0, "name", p, vertical=vertical) for p in prefixes], vertical=vertical)
 
 
 class Typeahead:
-    def __init__(self, index, social: Social | None = None, shared_size: int = 4096) -> None:
+    def __init__(self, index, viewers: Viewers | None = None, social: Social | None = None,
+                 shared_size: int = 4096) -> None:
         self.index = index
+        self.viewers = viewers or Viewers()
         self.social = social or Social()
-        self._shared: OrderedDict[tuple, list[tuple[int, float, bool]]] = OrderedDict()  # viewer-independent rankings
-        self._shared_size = shared_size
+        self.typos = Typos()
+        self._shared: LRUCache = LRUCache(shared_size)  # viewer-independent rankings
         self._lock = threading.Lock()
         self._entries: tuple[int, dict[tuple[str, int], tuple[dict, int | str]]] = (-1, {})
-        self.typos = Typos()
 
-    def _cached(self, key: tuple, make) -> list[tuple[int, float, bool]]:
+    def _cached(self, key: tuple, make) -> list[Found]:
         """Hashtag and place rankings depend on the snapshot and text only, not on the viewer."""
         with self._lock:
             hit = self._shared.get(key)
-            if hit is not None:
-                self._shared.move_to_end(key)
-                return hit
-        made = make()
-        with self._lock:
-            self._shared[key] = made
-            while len(self._shared) > self._shared_size:
-                self._shared.popitem(last=False)
-        return made
+        if hit is None:
+            hit = make()
+            with self._lock:
+                self._shared[key] = hit
+        return hit
 
     def search(self, q: str, viewer: int | None = None, limit: int = 10,
                verticals: tuple[str, ...] = VERTICALS, timeout_ms: float = 200, arrived: float | None = None,
                typos: str = "auto") -> dict:
-        """SPEC §6's typeahead response: {"q", "results": [...], "took_ms"}; past `timeout_ms`, counted from
-        `arrived` (a `time.perf_counter()` taken when the request came in; by default now), `timeout`."""
+        """SPEC §6's typeahead response: {"q", "results": [...], "took_ms"} (see `find`)."""
+        return self.find(q, viewer, limit, verticals, timeout_ms, arrived, typos).to_dict()
+
+    def find(self, q: str, viewer: int | None = None, limit: int = 10,
+             verticals: tuple[str, ...] = VERTICALS, timeout_ms: float = 200, arrived: float | None = None,
+             typos: str = "auto") -> TypeaheadResult:
+        """The typeahead's results with their sort keys; past `timeout_ms`, counted from `arrived` (a
+        `time.perf_counter()` taken when the request came in; by default now), `timeout`."""
         started = time.perf_counter()
         deadline = (started if arrived is None else arrived) + timeout_ms / 1000.0
         if len(q) > MAX_CHARS:
             raise QueryError("bad_request", f"q must be at most {MAX_CHARS} characters, got {len(q)}")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-            raise QueryError("bad_request", f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
+        check_limit(limit, MAX_LIMIT)
         if not verticals or any(v not in VERTICALS for v in verticals):
             raise QueryError("bad_request", f"verticals must be a non-empty subset of {','.join(VERTICALS)}, "
                                             f"got {','.join(verticals)!r}")
@@ -108,10 +136,12 @@ class Typeahead:
             raise QueryError("bad_request", f"typos must be one of {', '.join(TYPOS)}, got {typos!r}")
         typed = q.strip()
         with self.index.reader() as view:
-            req = _Request(view, self.social, viewer, deadline, timeout_ms, self.typos if typos == "auto" else None)
-            req.check_time()
+            who = self.viewers.resolve(view, viewer)
+            ctx = Context(view, who.visibility, limit, deadline, budget_ms=timeout_ms, what="typeahead")
+            req = _Request(view, who, ctx, self.typos if typos == "auto" else None)
+            ctx.check_time()
             tag = text.hashtag_name(typed[1:].strip() if typed.startswith("#") else typed)
-            hashtags = lambda: self._cached((view.gen, "hashtag", tag, limit, typos, req.visibility.hashtag_scope()),
+            hashtags = lambda: self._cached((view.gen, "hashtag", tag, limit, typos, who.visibility.hashtag_scope()),
                                             lambda: _hashtags(req, tag, limit))
             if typed.startswith("#"):
                 plan = {"hashtag": hashtags}
@@ -121,18 +151,19 @@ class Typeahead:
                 words = tuple(text.tokens(typed))
                 plan = {"user": lambda: self._users(req, typed, limit), "hashtag": hashtags,
                         "place": lambda: self._cached((view.gen, "place", words, limit, typos),
-                                                      lambda: _places(req, list(words), limit))}
-            found: list[tuple[float, int, int, str, int, bool]] = []
+                                                      lambda: _places(req, typed, limit))}
+            found = []  # (sort key, vertical, iid, score, typo); sort keys are unique
             for order, vertical in enumerate(VERTICALS):
                 if vertical in verticals and vertical in plan:
-                    found.extend((-score, order, n, vertical, iid, typo)
-                                 for n, (iid, score, typo) in enumerate(plan[vertical]()))
-                    req.check_time()
+                    found.extend(((-score, order, *key), vertical, iid, score, typo)
+                                 for iid, score, typo, key in plan[vertical]())
+                    ctx.check_time()
             found.sort()
-            results = [self._result(req, vertical, iid, -score, typo)
-                       for score, _, _, vertical, iid, typo in found[:limit]]
+            best = found[:limit]
+            circle = who.circle if who.id is not None and any(entry[1] == "user" for entry in best) else None
+            results = [self._result(view, vertical, iid, score, typo, circle) for _, vertical, iid, score, typo in best]
         took_ms = (time.perf_counter() - started) * 1000.0
-        return {"q": q, "results": results, "took_ms": round(took_ms, 3)}
+        return TypeaheadResult(q, results, round(took_ms, 3), [entry[0] for entry in best])
 
     def _entry(self, view, vertical: str, iid: int) -> tuple[dict, int | str]:
         """A result's document part (vertical, id, title, subtitle, ...) and external id, kept per generation."""
@@ -145,126 +176,119 @@ class Typeahead:
             entry = entries[vertical, iid] = (_ENTRY[vertical](doc), doc["id"])
         return entry
 
-    def _result(self, req: _Request, vertical: str, iid: int, score: float, typo: bool) -> dict:
-        entry, ext = self._entry(req.view, vertical, iid)
+    def _result(self, view, vertical: str, iid: int, score: float, typo: bool, circle: Circle | None) -> dict:
+        """A result as SPEC §6 shows it; `circle`: the viewer's, for a user's `social` (None: no viewer)."""
+        entry, ext = self._entry(view, vertical, iid)
         result = {**entry, "score": score}
         if typo:
             result["typo"] = True
-        if vertical == "user" and req.viewer is not None:
-            result["social"] = req.circle.context(req.view, iid, ext)
+        if vertical == "user" and circle is not None:
+            result["social"] = circle.context(view, iid, ext)
         return result
 
-    def _users(self, req: _Request, typed: str, limit: int) -> list[tuple[int, float, bool]]:
-        wanted = text.tokens(typed)
-        matches = _all_tokens(req.view, "user", wanted) & req.visible_users
-        exact = req.view.posting("user", f"username:{text.normalize(typed)}") & matches
-        long = [w for w in wanted if len(w) > PREFIX_MAX]
+    def _users(self, req: _Request, typed: str, limit: int) -> list[Found]:
+        if not typed:
+            return []
+        name = _name("user", typed)
+        matches = req.query("user", name)
+        wanted = name.value.split()  # type checking normalized the value: the typed tokens
+        if not wanted:
+            return []
+        exact = req.query("user", Term(0, "username", typed)) & matches if matches else FrozenBitMap()
         tokens_of = lambda iid: _name_tokens(self._entry(req.view, "user", iid)[0], "title", "subtitle")
-        verified, typo = _typo_matches(req, "user", wanted, matches, req.visible_users, tokens_of)
-        if typo:
-            ranked = self.social.rank(req.view, req.circle, verified | typo, limit, exact & verified, typo)
-            return [(iid, score, iid in typo) for iid, score in ranked]
-        check = (lambda user: _starts_tokens(long, user["title"], user["subtitle"])) if long else None
-        return [(iid, score, False) for iid, score in self._ranked_users(req, matches, exact, limit, check)]
+        matches, typo = _typo_matches(req, "user", wanted, matches, tokens_of)
+        ranked = self.social.rank(req.view, req.viewer.circle, matches | typo if typo else matches, limit, exact, typo)
+        return [(iid, score, iid in typo, key) for iid, score, key in ranked]
 
-    def _usernames(self, req: _Request, typed: str, limit: int) -> list[tuple[int, float, bool]]:
+    def _usernames(self, req: _Request, typed: str, limit: int) -> list[Found]:
         wanted = text.tokens(typed)
-        matches = _all_tokens(req.view, "user", wanted) & req.visible_users
-        exact = req.view.posting("user", f"username:{text.normalize(typed)}") & req.visible_users
+        if typed:
+            matches = req.query("user", _name("user", typed))
+            exact = req.query("user", Term(0, "username", typed))
+        else:  # `@` alone: no term takes an empty value; the users whose username is empty are its exact matches
+            matches = FrozenBitMap()
+            exact = req.view.posting("user", terms.username("")) & req.viewer.visibility.visible["user"]
         ranked = self._ranked_users(req, matches | exact, exact, limit,
                                     lambda user: _starts_tokens(wanted, user["title"]))
-        return [(iid, score, False) for iid, score in ranked]
+        return [(iid, score, False, key) for iid, score, key in ranked]
 
     def _ranked_users(self, req: _Request, matches: AbstractBitMap, exact: AbstractBitMap, limit: int,
-                      check) -> list[tuple[int, float]]:
+                      check) -> list[tuple[int, float, tuple]]:
         """The best `limit` matches that pass `check` (a test of the user's entry: title is the username,
         subtitle the full name), widening the ranked window as needed."""
-        if check is None:
-            return self.social.rank(req.view, req.circle, matches, limit, exact)
+        circle = req.viewer.circle
         rejected, window = BitMap(), 2 * limit
         while True:
-            ranked = self.social.rank(req.view, req.circle, matches - rejected, window, exact)
+            ranked = self.social.rank(req.view, circle, matches - rejected, window, exact)
             passed = []
-            for iid, score in req.checked(ranked):
+            for iid, score, key in req.ctx.checked(ranked):
                 if iid in exact or check(self._entry(req.view, "user", iid)[0]):
-                    passed.append((iid, score))
+                    passed.append((iid, score, key))
                     if len(passed) == limit:
                         return passed
                 else:
                     rejected.add(iid)
             if len(ranked) < window:
                 return passed
-            req.check_time()
+            req.ctx.check_time()
             window *= 4
 
 
-def _hashtags(req: _Request, prefix: str, limit: int) -> list[tuple[int, float, bool]]:
+def _hashtags(req: _Request, prefix: str, limit: int) -> list[Found]:
     if not prefix or any(c.isspace() for c in prefix):
         return []
-    matches = req.view.posting("hashtag", f"name:{prefix[:PREFIX_MAX]}") & req.visibility.visible["hashtag"]
-    if len(prefix) > PREFIX_MAX:
-        matches = BitMap(i for i in req.checked(matches) if req.view.ext("hashtag", i).startswith(prefix))
-    typo = (_typo_hashtags(req, prefix) & req.visibility.visible["hashtag"]) - matches
+    matches = req.query("hashtag", _name("hashtag", prefix))
+    typo = _typo_hashtags(req, prefix) - matches
     exact = req.view.iid("hashtag", prefix)
     exact = exact if exact is not None and exact in matches else None
     return _by_count(req.view, "hashtag", matches, exact, limit, typo)
 
 
 def _typo_hashtags(req: _Request, prefix: str) -> AbstractBitMap:
-    """Hashtags whose name starts within the allowed edits of `prefix` (exact ones included)."""
-    if req.typos is None or not allowed(prefix):
+    """Visible hashtags whose name starts within the allowed edits of `prefix` (exact ones included)."""
+    edits = allowed(prefix)
+    if req.typos is None or not edits:
         return FrozenBitMap()
     near = req.typos.nearby(req.view, "hashtag", prefix)
-    found = _union(req.view, "hashtag", near.sure)
-    edits = allowed(prefix)
-    partial = _union(req.view, "hashtag", near.partial) - found
-    return found | BitMap(i for i in req.checked(partial) if matches_token(prefix, req.view.ext("hashtag", i), edits))
+    found = req.names("hashtag", near.sure)
+    partial = req.names("hashtag", near.partial) - found
+    return found | BitMap(i for i in req.ctx.checked(partial)
+                          if matches_token(prefix, req.view.ext("hashtag", i), edits))
 
 
-def _places(req: _Request, wanted: list[str], limit: int) -> list[tuple[int, float, bool]]:
-    matches = _all_tokens(req.view, "place", wanted)
+def _places(req: _Request, typed: str, limit: int) -> list[Found]:
+    if not typed:
+        return []
+    name = _name("place", typed)
+    matches = req.query("place", name)
+    wanted = name.value.split()  # type checking normalized the value: the typed tokens
+    if not wanted:
+        return []
     tokens_of = lambda iid: text.tokens(req.view.doc("place", iid)["name"])
-    verified, typo = _typo_matches(req, "place", wanted, matches, None, tokens_of)
-    if typo:
-        return _by_count(req.view, "place", verified, None, limit, typo)
-    long = [w for w in wanted if len(w) > PREFIX_MAX]
-    if long:
-        matches = BitMap(i for i in req.checked(matches) if _starts_tokens(long, req.view.doc("place", i)["name"]))
-    return _by_count(req.view, "place", matches, None, limit)
+    matches, typo = _typo_matches(req, "place", wanted, matches, tokens_of)
+    return _by_count(req.view, "place", matches, None, limit, typo)
 
 
 def _typo_matches(req: _Request, vertical: str, wanted: list[str], matches: AbstractBitMap,
-                  visible: AbstractBitMap | None, tokens_of) -> tuple[AbstractBitMap, AbstractBitMap]:
-    """(exact, typo): the exact matches (`matches` checked against tokens over PREFIX_MAX characters) and
-    the visible documents that every wanted token starts only through its allowed edits (SPEC §6), or
-    (matches, empty) when typos are off or no document is found only through an edit. `tokens_of(iid)`:
-    a document's name tokens."""
+                  tokens_of) -> tuple[AbstractBitMap, AbstractBitMap]:
+    """(exact, typo): the exact `matches`, and the visible documents that every wanted token starts only
+    through its allowed edits (SPEC §6), empty when typos are off or no document is found only through an
+    edit. `tokens_of(iid)`: a document's name tokens."""
     if req.typos is None or not any(allowed(w) for w in wanted):
         return matches, FrozenBitMap()
-    candidates, check = None, any(len(w) > PREFIX_MAX for w in wanted)
+    check = any(len(w) > PREFIX_MAX for w in wanted)
+    per_token = []
     for w in dict.fromkeys(wanted):
-        found = req.view.posting(vertical, f"name:{w[:PREFIX_MAX]}")
+        prefixes = [w[:PREFIX_MAX]]
         if allowed(w):
             near = req.typos.nearby(req.view, vertical, w)
-            found = found | _union(req.view, vertical, near.sure + near.partial)
+            prefixes += [*near.sure, *near.partial]
             check = check or bool(near.partial)
-        candidates = found if candidates is None else candidates & found
-    if visible is not None:
-        candidates = candidates & visible
-    if not candidates - matches and not check:
-        return matches, FrozenBitMap()
-    long = [w for w in wanted if len(w) > PREFIX_MAX]
-    exact = (BitMap(i for i in req.checked(matches) if all(any(t.startswith(w) for t in tokens_of(i)) for w in long))
-             if long else matches)
-    rest = candidates - exact
+        per_token.append(_stored(vertical, prefixes))
+    rest = req.stored(And(0, per_token, vertical=vertical)) - matches
     if check:
-        rest = BitMap(i for i in req.checked(rest) if all(matches_any(w, tokens_of(i)) for w in wanted))
-    return exact, rest
-
-
-def _union(view, vertical: str, prefixes) -> AbstractBitMap:
-    postings = [view.posting(vertical, f"name:{p}") for p in prefixes]
-    return FrozenBitMap.union(*postings) if postings else FrozenBitMap()
+        rest = BitMap(i for i in req.ctx.checked(rest) if all(matches_any(w, tokens_of(i)) for w in wanted))
+    return matches, rest
 
 
 def _name_tokens(entry: dict, *fields: str) -> list[str]:
@@ -290,35 +314,27 @@ def _place_entry(doc: dict) -> dict:
 _ENTRY = {"user": _user_entry, "hashtag": _hashtag_entry, "place": _place_entry}
 
 
-def _all_tokens(view, vertical: str, wanted: list[str]) -> AbstractBitMap:
-    """Documents whose name tokens are started by every wanted token, up to PREFIX_MAX characters each."""
-    if not wanted:
-        return FrozenBitMap()
-    postings = sorted((view.posting(vertical, f"name:{w[:PREFIX_MAX]}") for w in dict.fromkeys(wanted)), key=len)
-    return FrozenBitMap.intersection(*postings) if len(postings) > 1 else postings[0]
-
-
 def _starts_tokens(wanted: list[str], *texts: str) -> bool:
     tokens = [t for value in texts for t in text.tokens(value)]
     return all(any(t.startswith(w) for t in tokens) for w in wanted)
 
 
 def _by_count(view, vertical: str, matches: AbstractBitMap, exact: int | None, limit: int,
-              typo: AbstractBitMap = FrozenBitMap()) -> list[tuple[int, float, bool]]:
+              typo: AbstractBitMap = FrozenBitMap()) -> list[Found]:
     """`exact` first, then static order with a typo match after an exact one of the same count;
     score = 4 * (is exact) + popularity(media_count) - TYPO * (is a typo match)."""
-    counts = view.rank(vertical).count
+    cols = view.rank(vertical)
+    counts = cols.count
     best = rank.top_k(view, vertical, matches, limit).tolist()
     if typo:
         both = BitMap(best) | BitMap(rank.top_k(view, vertical, typo, limit).tolist())
         best = sorted(rank.top_k(view, vertical, both, 2 * limit).tolist(), key=lambda i: (-int(counts[i]), i in typo))
     if exact is not None:
         best = [exact, *(i for i in best if i != exact)]
-    best = best[:limit]
-    return [(i, round(EXACT_NAME * (i == exact) + popularity(int(counts[i])) - TYPO * (i in typo), 4), i in typo)
-            for i in best]
-
-
-def rankers(social: Social | None = None) -> dict:
-    """The engine's extra orders: {"social": ...} (see unicorn.engine.Engine)."""
-    return {"social": (social or Social()).ranker}
+    last = (lambda i: view.ext("hashtag", i)) if vertical == "hashtag" else (lambda i: int(cols.ext_id[i]))
+    found = []
+    for i in best[:limit]:
+        count, is_typo = int(counts[i]), i in typo
+        score = round(EXACT_NAME * (i == exact) + popularity(count) - TYPO * is_typo, 4)
+        found.append((i, score, is_typo, (int(i != exact), -count, int(is_typo), last(i))))
+    return found

@@ -28,14 +28,14 @@ from cachetools import LRUCache
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from vocabulary import text
+from vocabulary import terms, text
 from vocabulary.schema import PREFIX_MAX
 
 MIN_LENGTH = 4
 TWO_EDITS_FROM = 8
 MAX_EDITS = 2
 LOOKUPS = 4096  # cached lookups per vertical
-NAME = "name:"
+NAME = terms.name("")  # the `name:` terms' common start
 
 
 def allowed(token: str) -> int:

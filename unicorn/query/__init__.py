@@ -1,1 +1,2 @@
-"""The query path as stages: parse -> typecheck -> plan -> evaluate (operators/, privacy) -> rank -> explain."""
+"""The query path as stages: parse -> typecheck -> plan -> evaluate -> rank, with explain beside; each
+operator's part of every stage lives in its module under operators/, registered once (operators/__init__.py)."""

@@ -1,62 +1,55 @@
 """Lineage for `explain: true`: which terms and apply/extract paths produced a result.
 
-`why` reads the results the evaluator traced per plan node. A term contributes its label
-(`name:jo`); an apply contributes `apply following: following:42 <- [reasons the inner query
-yielded user 42]`; an extract contributes `extract owner: media 7 <- [reasons for media 7]`.
-At most `PATHS` paths are listed per apply or extract. The request's deadline is checked every
-`CHECK_EVERY` apply expansions or extracted media looked at (`ctx.check_time`).
+`why` reads the results the evaluator traced per plan node and asks the node's operator (its
+registered `why`, operators/): a term contributes its label (`name:jo`), an apply
+`apply following: following:42 <- [reasons the inner query yielded user 42]`, an extract
+`extract owner: media 7 <- [reasons for media 7]`. Explain refuses a plan holding an operator
+without `why` (`require`), rather than leave its results unexplained. The request's deadline is
+checked as operators look at apply expansions or extracted media (`ctx.check_time`).
 """
 
 from __future__ import annotations
 
-from unicorn.query import plan as p
+from collections.abc import Iterable, Iterator
 
-PATHS = 3
-EXTRACT_SCAN = 10_000
-CHECK_EVERY = 256
+from unicorn.query import operators
+from unicorn.query.operators.base import Empty, Plan
 
 
-def why(node: p.Plan, iid: int, ctx) -> list[str]:
+class UnexplainedOperator(NotImplementedError):
+    """A plan holds an operator that has no `why`."""
+
+
+def require(node: Plan) -> None:
+    """Refuse to explain a plan holding an operator without `why`."""
+    if not isinstance(node, Empty) and operators.of(node).why is None:
+        raise UnexplainedOperator(f"operator {node.name!r} has no `why`: explain cannot say why it yields a document")
+    for child in node.children():
+        require(child)
+
+
+def why(node: Plan, iid: int, ctx) -> list[str]:
     """The reasons plan `node` yielded document `iid`, from the evaluation context `ctx` (its trace)."""
-    trace, view = ctx.trace, ctx.view
-    result = trace.get(id(node))
-    if result is None or iid not in result:
-        return []
-    if isinstance(node, p.TermScan):
-        return [node.label]
-    if isinstance(node, (p.Intersect, p.Union)):
-        return [r for o in node.operands for r in why(o, iid, ctx)]
-    if isinstance(node, p.Subtract):
-        return why(node.first, iid, ctx)
-    if isinstance(node, p.WeakAnd):
-        return [r for o in [*node.required, *(o for o, _ in node.optional)] for r in why(o, iid, ctx)]
-    if isinstance(node, p.StrongOr):
-        return [r for o, _ in node.operands for r in why(o, iid, ctx)]
-    if isinstance(node, p.Apply):
-        paths = []
-        for n, (inner_iid, ext) in enumerate(trace.get((id(node), "via"), [])):
-            if n % CHECK_EVERY == 0:
-                ctx.check_time()
-            if iid in view.posting(node.vertical, f"{node.prefix}:{ext}"):
-                inner = why(node.inner, inner_iid, ctx)
-                paths.append(f"apply {node.prefix}: {node.prefix}:{ext} <- [{', '.join(inner)}]")
-                if len(paths) == PATHS:
-                    break
-        return paths
-    if isinstance(node, p.Extract):
-        return _extract_paths(node, iid, ctx)
-    return []
+    return _Explainer(ctx).why(node, iid)
 
 
-def _extract_paths(node: p.Extract, iid: int, ctx) -> list[str]:
-    trace, view = ctx.trace, ctx.view
-    columns, paths = view.link_columns(), []
-    for n, media in enumerate(trace.get(id(node.inner), ())):
-        if n == EXTRACT_SCAN or len(paths) == PATHS:
-            break
-        if n % CHECK_EVERY == 0:
-            ctx.check_time()
-        if iid in columns.of(node.field, media):
-            inner = why(node.inner, media, ctx)
-            paths.append(f"extract {node.field}: media {view.ext('media', media)} <- [{', '.join(inner)}]")
-    return paths
+class _Explainer:
+    def __init__(self, ctx) -> None:
+        self.ctx, self.view, self.trace = ctx, ctx.view, ctx.trace
+
+    def why(self, node: Plan, iid: int) -> list[str]:
+        if isinstance(node, Empty):
+            return []
+        explain = operators.of(node).why
+        if explain is None:
+            require(node)
+        result = self.trace.get(id(node))
+        if result is None or iid not in result:
+            return []
+        return explain(node, iid, self)
+
+    def check_time(self) -> None:
+        self.ctx.check_time()
+
+    def checked(self, items: Iterable) -> Iterator:
+        return self.ctx.checked(items)

@@ -16,6 +16,7 @@ JSON form, the same tree (operator names with `-` or `_`, modifiers with `_` or 
 `{"term": "PREFIX:VALUE"}` takes the value verbatim (no quoting); `apply` / `extract` name the
 prefix with or without the trailing colon; `difference` takes a list of exactly two queries.
 
+How each operator is written comes from its registration (operators/): its `syntax` and `arity`.
 Errors raise `QueryError("bad_query")` naming the position: a 0-based character offset in text,
 a JSON path (`$.and[1].term`) in JSON. Text over 16 KiB, nesting deeper than 32, or more than
 1,024 operands in all raise `QueryError("too_large")`.
@@ -28,9 +29,11 @@ from typing import Any
 
 import orjson
 
-from unicorn.errors import QueryError
-from unicorn.query.tree import OPERATORS, Apply, Extract, NAry, Node, Pos, Term
-from unicorn.query.typecheck import decimal
+from unicorn.errors import QueryError, bad_query, where
+from unicorn.query import operators
+from unicorn.query.operators.base import Operator
+from unicorn.query.tree import Node, Pos
+from unicorn.query.values import decimal
 
 MAX_BYTES = 16 * 1024
 MAX_DEPTH = 32
@@ -45,12 +48,7 @@ def parse(query: str | dict) -> Node:
         return parse_text(query)
     if isinstance(query, dict):
         return parse_json(query)
-    raise _bad(f"query must be a string or a JSON object, got {type(query).__name__}", "$")
-
-
-def _bad(message: str, pos: Pos) -> QueryError:
-    where = f"position {pos}" if isinstance(pos, int) else pos
-    return QueryError("bad_query", f"{message} at {where}", pos)
+    raise bad_query(f"query must be a string or a JSON object, got {type(query).__name__}", "$")
 
 
 class _Limits:
@@ -59,16 +57,17 @@ class _Limits:
 
     def enter(self, depth: int, pos: Pos) -> None:
         if depth > MAX_DEPTH:
-            raise QueryError("too_large", f"query nested deeper than {MAX_DEPTH} at {_where(pos)}", pos)
+            raise QueryError("too_large", f"query nested deeper than {MAX_DEPTH} at {where(pos)}", pos)
 
     def operand(self, pos: Pos) -> None:
         self.operands += 1
         if self.operands > MAX_OPERANDS:
-            raise QueryError("too_large", f"query has more than {MAX_OPERANDS} operands at {_where(pos)}", pos)
+            raise QueryError("too_large", f"query has more than {MAX_OPERANDS} operands at {where(pos)}", pos)
 
 
-def _where(pos: Pos) -> str:
-    return f"position {pos}" if isinstance(pos, int) else str(pos)
+def _names(separator: str = "-") -> str:
+    """The registered operators' names, as error messages list them."""
+    return ", ".join(name.replace("-", separator) for name in operators.REGISTRY)
 
 
 # --- s-expressions ---------------------------------------------------------------------------
@@ -122,7 +121,7 @@ def _quoted(text: str, i: int, out: list[str]) -> int:
         else:
             out.append(c)
             i += 1
-    raise _bad("unterminated quoted string", start)
+    raise bad_query("unterminated quoted string", start)
 
 
 class _TextParser:
@@ -144,7 +143,7 @@ class _TextParser:
         kind, pos, _ = self.take()
         if kind != ")":
             what = "end of query" if kind == "end" else repr(self._show(kind, pos))
-            raise _bad(f"expected ')' closing the '(' at position {opened}, found {what}", pos)
+            raise bad_query(f"expected ')' closing the '(' at position {opened}, found {what}", pos)
 
     def _show(self, kind: str, pos: int) -> str:
         return kind if kind != "word" else self.tokens[self.i - 1][2].text or ":"
@@ -153,56 +152,56 @@ class _TextParser:
         node = self.expr(1)
         kind, pos, _ = self.peek()
         if kind != "end":
-            raise _bad("unexpected text after the query", pos)
+            raise bad_query("unexpected text after the query", pos)
         return node
 
     def expr(self, depth: int) -> Node:
         kind, pos, _ = self.take()
         if kind != "(":
             found = "end of query" if kind == "end" else f"'{kind}'" if kind == ")" else "a bare word"
-            raise _bad(f"expected '(' starting an expression, found {found}", pos)
+            raise bad_query(f"expected '(' starting an expression, found {found}", pos)
         self.limits.enter(depth, pos)
         kind, op_pos, word = self.take()
         if kind != "word" or word.prefix is not None or word.quoted:
-            raise _bad("expected an operator (term, and, or, difference, weak-and, strong-or, apply, extract)", op_pos)
-        op = word.text
-        if op == "term":
-            node = self.term_word(pos)
-        elif op in ("apply", "extract"):
-            node = self.switch(op, pos, depth)
-        elif op in OPERATORS:
-            node = self.nary(op, pos, depth)
+            raise bad_query(f"expected an operator ({_names()})", op_pos)
+        op = operators.REGISTRY.get(word.text)
+        if op is None:
+            raise bad_query(f"unknown operator {word.text!r}", op_pos)
+        if op.syntax == "term":
+            node = self.term_word(op)
+        elif op.syntax == "prefix":
+            node = self.prefixed(op, depth)
         else:
-            raise _bad(f"unknown operator {op!r}", op_pos)
+            node = self.operands(op, pos, depth)
         self.modifiers(node)
         self.expect_close(pos)
         return node
 
-    def term_word(self, pos: int) -> Term:
+    def term_word(self, op: Operator) -> Node:
         kind, wpos, word = self.take()
         if kind != "word" or word.prefix is None:
-            raise _bad("expected PREFIX:VALUE after 'term'", wpos)
+            raise bad_query(f"expected PREFIX:VALUE after '{op.name}'", wpos)
         if not word.prefix:
-            raise _bad("missing prefix before ':'", wpos)
+            raise bad_query("missing prefix before ':'", wpos)
         if not word.text and not word.quoted:
-            raise _bad(f"missing value after '{word.prefix}:'", wpos)
-        return Term(wpos, word.prefix, word.text)
+            raise bad_query(f"missing value after '{word.prefix}:'", wpos)
+        return op.node(wpos, word.prefix, word.text)
 
-    def switch(self, op: str, pos: int, depth: int) -> Node:
+    def prefixed(self, op: Operator, depth: int) -> Node:
         kind, wpos, word = self.take()
         if kind != "word" or word.prefix is None or word.text or word.quoted:
-            raise _bad(f"expected a prefix such as 'owner:' after '{op}'", wpos)
+            raise bad_query(f"expected a prefix such as 'owner:' after '{op.name}'", wpos)
         self.limits.operand(self.peek()[1])
         inner = self.expr(depth + 1)
-        return (Apply if op == "apply" else Extract)(wpos, word.prefix, inner)
+        return op.node(wpos, word.prefix, inner)
 
-    def nary(self, op: str, pos: int, depth: int) -> NAry:
+    def operands(self, op: Operator, pos: int, depth: int) -> Node:
         operands: list[Node] = []
         while self.peek()[0] == "(":
             self.limits.operand(self.peek()[1])
             operands.append(self.expr(depth + 1))
         _arity(op, operands, pos)
-        return OPERATORS[op](pos, operands)
+        return op.node(pos, operands)
 
     def modifiers(self, node: Node) -> None:
         while True:
@@ -210,33 +209,33 @@ class _TextParser:
             if kind != "word":
                 return
             if word.prefix != "" or word.quoted or word.text not in MODIFIERS:
-                raise _bad(f"expected a modifier ({', '.join(':' + m for m in MODIFIERS)}) or ')'", pos)
+                raise bad_query(f"expected a modifier ({', '.join(':' + m for m in MODIFIERS)}) or ')'", pos)
             self.take()
             kind, vpos, value = self.take()
             if kind != "word" or value.prefix is not None or value.quoted:
-                raise _bad(f"expected a number after ':{word.text}'", vpos)
+                raise bad_query(f"expected a number after ':{word.text}'", vpos)
             _set_modifier(node, word.text, value.text, pos, vpos)
 
 
-def _arity(op: str, operands: list[Node], pos: Pos) -> None:
+def _arity(op: Operator, operands: list[Node], pos: Pos) -> None:
     if not operands:
-        raise _bad(f"'{op}' needs at least one operand", pos)
-    if op == "difference" and len(operands) != 2:
-        raise _bad(f"'difference' takes exactly two operands, got {len(operands)}", pos)
+        raise bad_query(f"'{op.name}' needs at least one operand", pos)
+    if op.arity is not None:
+        op.arity(operands, pos)
 
 
 def _set_modifier(node: Node, name: str, raw: Any, pos: Pos, vpos: Pos) -> None:
     if node.has_modifier:
-        raise _bad("an expression takes at most one modifier", pos)
+        raise bad_query("an expression takes at most one modifier", pos)
     if name == "optional-hits":
         hits = _int(raw)
         if hits is None or hits < 0:
-            raise _bad(f"optional-hits must be a non-negative integer, got {raw!r}", vpos)
+            raise bad_query(f"optional-hits must be a non-negative integer, got {raw!r}", vpos)
         node.optional_hits = hits
     else:
         weight = _float(raw)
         if weight is None or not 0.0 <= weight <= 1.0:
-            raise _bad(f"optional-weight must be a number from 0 to 1, got {raw!r}", vpos)
+            raise bad_query(f"optional-weight must be a number from 0 to 1, got {raw!r}", vpos)
         node.optional_weight = weight
 
 
@@ -273,7 +272,6 @@ def parse_text(text: str) -> Node:
 
 # --- JSON form -------------------------------------------------------------------------------
 
-_JSON_OPS = {name.replace("-", "_"): name for name in OPERATORS} | {name: name for name in OPERATORS}
 _JSON_MODIFIERS = {"optional_hits": "optional-hits", "optional-hits": "optional-hits",
                    "optional_weight": "optional-weight", "optional-weight": "optional-weight"}
 
@@ -286,50 +284,51 @@ def parse_json(query: dict) -> Node:
 
 def _json(obj: Any, path: str, depth: int, limits: _Limits) -> Node:
     if not isinstance(obj, dict):
-        raise _bad(f"expected a query object, got {type(obj).__name__}", path)
+        raise bad_query(f"expected a query object, got {type(obj).__name__}", path)
     limits.enter(depth, path)
     keys = [k for k in obj if k not in _JSON_MODIFIERS]
-    ops = [k for k in keys if k in _JSON_OPS or k in ("term", "apply", "extract")]
+    named = {name: op for op in operators.REGISTRY.values() for name in (op.name, op.name.replace("-", "_"))}
+    ops = [k for k in keys if k in named]
     if len(ops) != 1:
-        raise _bad("expected exactly one operator key (term, and, or, difference, weak_and, strong_or, "
-                   f"apply, extract), got {sorted(keys)}", path)
-    op = ops[0]
-    allowed = {op, "query"} if op in ("apply", "extract") else {op}
+        raise bad_query(f"expected exactly one operator key ({_names('_')}), got {sorted(keys)}", path)
+    key = ops[0]
+    op = named[key]
+    allowed = {key, "query"} if op.syntax == "prefix" else {key}
     extra = sorted(set(keys) - allowed)
     if extra:
-        raise _bad(f"unexpected keys {extra}", path)
-    arg, at = obj[op], f"{path}.{op}"
-    if op == "term":
-        node = _json_term(arg, at)
-    elif op in ("apply", "extract"):
+        raise bad_query(f"unexpected keys {extra}", path)
+    arg, at = obj[key], f"{path}.{key}"
+    if op.syntax == "term":
+        node = _json_term(op, arg, at)
+    elif op.syntax == "prefix":
         if not isinstance(arg, str) or not arg.rstrip(":") or ":" in arg.rstrip(":"):
-            raise _bad(f"expected a prefix such as 'owner:', got {arg!r}", at)
+            raise bad_query(f"expected a prefix such as 'owner:', got {arg!r}", at)
         if "query" not in obj:
-            raise _bad(f"'{op}' needs a 'query'", path)
+            raise bad_query(f"'{key}' needs a 'query'", path)
         limits.operand(f"{path}.query")
         inner = _json(obj["query"], f"{path}.query", depth + 1, limits)
-        node = (Apply if op == "apply" else Extract)(path, arg.rstrip(":"), inner)
+        node = op.node(path, arg.rstrip(":"), inner)
     else:
         if not isinstance(arg, list) or not arg:
-            raise _bad(f"'{op}' needs a non-empty list of queries", at)
+            raise bad_query(f"'{key}' needs a non-empty list of queries", at)
         operands = []
         for i, item in enumerate(arg):
             limits.operand(f"{at}[{i}]")
             operands.append(_json(item, f"{at}[{i}]", depth + 1, limits))
-        _arity(_JSON_OPS[op], operands, at)
-        node = OPERATORS[_JSON_OPS[op]](path, operands)
+        _arity(op, operands, at)
+        node = op.node(path, operands)
     for key in obj:
         if key in _JSON_MODIFIERS:
             _set_modifier(node, _JSON_MODIFIERS[key], obj[key], f"{path}.{key}", f"{path}.{key}")
     return node
 
 
-def _json_term(arg: Any, path: str) -> Term:
+def _json_term(op: Operator, arg: Any, path: str) -> Node:
     if not isinstance(arg, str) or ":" not in arg:
-        raise _bad(f"expected 'PREFIX:VALUE', got {arg!r}", path)
+        raise bad_query(f"expected 'PREFIX:VALUE', got {arg!r}", path)
     prefix, value = arg.split(":", 1)
     if not prefix:
-        raise _bad("missing prefix before ':'", path)
+        raise bad_query("missing prefix before ':'", path)
     if not value:
-        raise _bad(f"missing value after '{prefix}:'", path)
-    return Term(path, prefix, value)
+        raise bad_query(f"missing value after '{prefix}:'", path)
+    return op.node(path, prefix, value)

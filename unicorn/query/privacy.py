@@ -23,9 +23,11 @@ that same generation.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 
+from cachetools import LRUCache
 from pyroaring import BitMap, FrozenBitMap
+
+from vocabulary import terms
 
 
 class _Viewer:
@@ -39,9 +41,9 @@ class _Viewer:
         self.public_hashtags_only = False  # whether the visible hashtags are exactly `_public`
         if viewer is None:
             return
-        self.following = view.posting("user", f"following:{viewer}")
-        self.private = view.posting("user", "is:private")
-        self.hidden = BitMap(view.posting("user", f"_blocks:{viewer}")) | view.posting("user", f"_blockedby:{viewer}")
+        self.following = view.posting("user", terms.following(viewer))
+        self.private = view.posting("user", terms.PRIVATE_USER)
+        self.hidden = BitMap(view.posting("user", terms.blocks(viewer))) | view.posting("user", terms.blocked_by(viewer))
         self.me = view.iid("user", viewer)
         hidden_edges = (BitMap(self.private) - self.following) | self.hidden
         if self.me is not None and self.me not in self.hidden:
@@ -49,14 +51,14 @@ class _Viewer:
         self.hidden_edges = FrozenBitMap(hidden_edges)
 
     def compute(self, view, vertical: str) -> FrozenBitMap:
-        live = view.posting(vertical, "_live")
+        live = view.posting(vertical, terms.LIVE)
         if self.viewer is None or vertical == "place":
             return live
         if vertical == "user":
             return FrozenBitMap(BitMap(live) - self.hidden)
         if vertical == "hashtag":
             return self._hashtags(view)
-        private_unseen = BitMap(view.posting("media", "_private")) - _owners_media(view, self._allowed())
+        private_unseen = BitMap(view.posting("media", terms.PRIVATE_MEDIA)) - _owners_media(view, self._allowed())
         return FrozenBitMap(BitMap(live) - private_unseen - _owners_media(view, self.hidden))
 
     def _allowed(self) -> BitMap:
@@ -68,8 +70,8 @@ class _Viewer:
 
     def _hashtags(self, view) -> FrozenBitMap:
         """The hashtags carried by some media visible to the viewer (see the module's docstring)."""
-        public = visible = view.posting("hashtag", "_public")
-        private = view.posting("media", "_private")
+        public = visible = view.posting("hashtag", terms.PUBLIC_MEDIA)
+        private = view.posting("media", terms.PRIVATE_MEDIA)
         if self.hidden:
             tags, hidden_carriers = view.link_columns().target_counts("hashtag", _owners_media(view, self.hidden) - private)
             only_hidden = tags[view.rank("hashtag").count[tags] == hidden_carriers]
@@ -86,7 +88,7 @@ class _Viewer:
 
 def _owners_media(view, user_iids) -> BitMap:
     """Media owned by the given users: the union of their `owner:X` postings."""
-    return BitMap.union(BitMap(), *(view.posting("media", f"owner:{view.ext('user', x)}") for x in user_iids))
+    return BitMap.union(BitMap(), *(view.posting("media", terms.owner(view.ext("user", x))) for x in user_iids))
 
 
 class _Visible:
@@ -129,20 +131,15 @@ class Cache:
     """Per-viewer sets per (index generation, viewer), least recently used first out."""
 
     def __init__(self, size: int = 1024) -> None:
-        self._size = size
-        self._entries: OrderedDict[tuple[int, int | None], _Viewer] = OrderedDict()
+        self._entries: LRUCache = LRUCache(size)  # (gen, viewer) -> _Viewer
         self._lock = threading.Lock()
 
     def get(self, view, viewer: int | None) -> Visibility:
         key = (view.gen, viewer)
         with self._lock:
             shared = self._entries.get(key)
-            if shared is not None:
-                self._entries.move_to_end(key)
         if shared is None:
             shared = _Viewer(view, viewer)
             with self._lock:
                 self._entries[key] = shared
-                while len(self._entries) > self._size:
-                    self._entries.popitem(last=False)
         return Visibility(shared, view)

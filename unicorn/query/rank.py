@@ -40,15 +40,23 @@ def levels(view, vertical: str) -> list[Level]:
     return [_desc(cols.count), cols.ext_id.__getitem__]
 
 
-def primary_score(view, vertical: str, ids: np.ndarray) -> list[float]:
-    """A result's score in static order: its primary key (followers, likes or media count)."""
-    return view.rank(vertical).count[ids].astype(float).tolist()
+def sort_keys(view, vertical: str, ids: np.ndarray) -> list[tuple]:
+    """Each id's static order as a key of external values, ascending = better, comparable across indexes:
+    user (-followers, id), media (-likes, -taken_at, -id), hashtag (-media_count, name), place (-media_count, id)."""
+    cols = view.rank(vertical)
+    counts = [-c for c in cols.count[ids].tolist()]
+    if vertical == "media":
+        return list(zip(counts, [-t for t in cols.taken_at[ids].tolist()], [-e for e in cols.ext_id[ids].tolist()]))
+    if vertical == "hashtag":
+        return list(zip(counts, (view.ext("hashtag", i) for i in ids.tolist())))
+    return list(zip(counts, cols.ext_id[ids].tolist()))
 
 
-def scored_top_k(view, vertical: str, ids: AbstractBitMap, k: int) -> list[tuple[int, float]]:
-    """The best `k` in static order, each with its leading count as the score."""
+def ranked(view, vertical: str, ids: AbstractBitMap, k: int) -> list[tuple[int, float, tuple]]:
+    """The best `k` in static order: (internal id, score, sort key), the score being the leading count."""
     best = top_k(view, vertical, ids, k)
-    return list(zip(best.tolist(), primary_score(view, vertical, best)))
+    scores = view.rank(vertical).count[best].astype(float).tolist()
+    return list(zip(best.tolist(), scores, sort_keys(view, vertical, best)))
 
 
 def _sorted(ids: np.ndarray, lv: list[Level]) -> np.ndarray:

@@ -2,17 +2,63 @@
 accept one when every optional operand it misses still has budget, taking one from each; stop at
 the limit. Once a budget is spent, only documents in that operand can be accepted, so the rest
 of the walk is restricted to them and never visits a document it would reject.
+
+Operands without a modifier are required (at least one must be); `:optional-hits N` gives an
+operand budget N, `:optional-weight F` budget floor(F x limit).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
 from pyroaring import BitMap
 
+from unicorn.errors import bad_query
 from unicorn.query import rank
-from unicorn.query.plan import WeakAnd
+from unicorn.query.operators.base import Empty, Operator, Plan, check_operands
+from unicorn.query.tree import NAry
 
 
-def run(node: WeakAnd, ctx) -> BitMap:
+@dataclass(eq=False)
+class WeakAnd(NAry):
+    name: ClassVar[str] = "weak-and"
+
+
+@dataclass(eq=False)
+class WeakAndPlan(Plan):
+    name: ClassVar[str] = "weak-and"
+    required: list[Plan]
+    optional: list[tuple[Plan, int]]  # (operand, budget)
+    limit: int
+
+    def children(self) -> list[Plan]:
+        return [*self.required, *(o for o, _ in self.optional)]
+
+
+def check(node: WeakAnd, checker) -> None:
+    if all(o.has_modifier for o in node.operands):
+        raise bad_query("'weak-and' needs at least one required operand (one without a modifier)", node.pos)
+    check_operands(node, checker)
+
+
+def plan(node: WeakAnd, planner) -> Plan:
+    required, optional = [], []
+    for operand in node.operands:
+        p = planner.plan(operand)
+        if operand.optional_hits is not None:
+            optional.append((p, operand.optional_hits))
+        elif operand.optional_weight is not None:
+            optional.append((p, math.floor(operand.optional_weight * planner.limit)))
+        else:
+            required.append(p)
+    if any(isinstance(p, Empty) for p in required):
+        return Empty(node.vertical, node)
+    return WeakAndPlan(node.vertical, node, required, optional, planner.limit, estimate=planner.limit)
+
+
+def run(node: WeakAndPlan, ctx) -> BitMap:
     candidates = BitMap(ctx.run(node.required[0]))  # a copy: operand results stay as traced
     for operand in node.required[1:]:
         if not candidates:
@@ -44,3 +90,11 @@ def run(node: WeakAnd, ctx) -> BitMap:
         elif len(accepted) < node.limit:
             break
     return accepted
+
+
+def why(node: WeakAndPlan, iid: int, explainer) -> list[str]:
+    return [r for o in node.children() for r in explainer.why(o, iid)]
+
+
+OPERATOR = Operator("weak-and", "operands", WeakAnd, check=check, plan=plan, run=run, why=why,
+                    operand_modifiers=("optional-hits", "optional-weight"), top_k=True)
