@@ -4,7 +4,7 @@ For viewer V, with F the live followees of V that are not hidden from V (SPEC §
 
     8 * (c's username equals the typed text)            -- typeahead only
   + 4 * (V follows c)
-  + 3 * m / (1 + m)      m = how many of F follow c (at most MAX_EXPANDED followees counted)
+  + 3 * m / (1 + m)      m = how many of F follow c
   + popularity(followers_count)                         in [0, 1)
   - TYPO * (c was found only through a typo)            -- typeahead only
 
@@ -12,9 +12,10 @@ so an exact username beats everyone, a followee beats every non-followee, any mu
 stranger, popularity orders the rest, and an exact match beats an otherwise equal typo match.
 Ties break by the static order (followers desc, id asc).
 
-A `Circle` holds F and the 2-hop counts of a viewer. A newer snapshot renews it for a posting
-lookup per followee when nothing it depends on changed, and rebuilds it otherwise, so a live
-indexer committing many generations does not make every viewer pay a rebuild. Ranking touches
+A `Circle` holds F and the 2-hop counts of a viewer, counted over all of F in the in-memory follow
+graph (unicorn.graph): one gather of F's rows and one count. A newer snapshot renews it when F
+and the graph rows of F are unchanged, and rebuilds it otherwise, so a live indexer committing
+many generations does not make every viewer pay a rebuild. Ranking touches
 only F & M, the 2-hop set & M, the exact matches and the best strangers by static order (which
 the generation's `popular` list usually supplies), never a whole large match set M.
 """
@@ -29,11 +30,11 @@ from collections import OrderedDict
 import numpy as np
 from pyroaring import AbstractBitMap, FrozenBitMap
 
+from unicorn.graph import FollowGraph, bitmap
 from unicorn.query import privacy, rank
 
 EXACT, FOLLOWED, MUTUAL = 8.0, 4.0, 3.0
 TYPO = 0.0005  # below every social step (a followee scores >= 4, anyone else < 3 + CAP = 3.999)
-MAX_EXPANDED = 1000  # followees whose following lists feed the 2-hop counts
 POPULAR = 2048  # best users by static order, kept per generation
 SHOWN = 3  # followees named in a result's social context
 CAP = 0.999
@@ -51,31 +52,26 @@ def _popularities(counts: np.ndarray) -> np.ndarray:
 class Circle:
     """Viewer V's visible followees F and the 2-hop counts |follower:c & F|, as of one snapshot."""
 
-    def __init__(self, view, viewer: int | None, visible_users: AbstractBitMap) -> None:
+    def __init__(self, view, viewer: int | None, visible_users: AbstractBitMap, graph: FollowGraph) -> None:
         self.viewer = viewer
         self.names: dict[int, dict] = {}  # followee iid -> {"id", "username", "full_name"}
         self.followees = _followees(view, viewer, visible_users)
         self.followee_ids = rank.as_array(self.followees)
-        self.expanded = [view.ext("user", f) for f in self.followee_ids[:MAX_EXPANDED].tolist()]
-        self.sources = [view.posting("user", f"following:{ext}") for ext in self.expanded]
-        if self.sources:
-            lists = [rank.as_array(posting) for posting in self.sources]
-            self.hop_ids, self.hop_counts = np.unique(np.concatenate(lists), return_counts=True)
-        else:
-            self.hop_ids, self.hop_counts = np.zeros(0, np.uint32), np.zeros(0, np.int64)
-        self.hop = FrozenBitMap(self.hop_ids)
-        self.complete = len(self.followee_ids) <= MAX_EXPANDED  # the 2-hop counts are exact
+        self._graph = graph
+        self.snapshot = graph.at(view)
+        self.hop_ids, self.hop_counts = self.snapshot.hop_counts(self.followees)
+        self.hop = bitmap(self.hop_ids)
 
     def renewed(self, view, visible_users: AbstractBitMap) -> Circle | None:
-        """This circle for a newer snapshot when F and every expanded followee's following list are
-        unchanged in it (the posting cache hands out the same object until a posting changes), else None."""
+        """This circle for a newer snapshot when F and the graph rows of F are unchanged in it, else None."""
         if _followees(view, self.viewer, visible_users) != self.followees:
             return None
-        if any(view.posting("user", f"following:{ext}") is not source
-               for ext, source in zip(self.expanded, self.sources)):
+        snapshot = self._graph.at(view)
+        if not snapshot.same_rows(self.snapshot, self.followees):
             return None
         fresh = copy.copy(self)
         fresh.names = {}  # followees may have been renamed
+        fresh.snapshot = snapshot
         return fresh
 
     def mutuals(self, ids: np.ndarray) -> np.ndarray:
@@ -87,7 +83,7 @@ class Circle:
 
     def context(self, view, iid: int, ext: int) -> dict:
         """SPEC §6 `social` of one user result: only visible followees are counted or named."""
-        if self.complete and iid not in self.hop:
+        if iid not in self.hop:
             return {"following": iid in self.followees, "followed_by_count": 0, "followed_by": []}
         via = view.posting("user", f"follower:{ext}") & self.followees
         shown = rank.as_array(via)
@@ -124,6 +120,7 @@ class Social:
 
     def __init__(self, size: int = 1024) -> None:
         self.privacy = privacy.Cache(size)
+        self.graph = FollowGraph()
         self._size = size
         self._circles: OrderedDict[int | None, tuple[int, Circle]] = OrderedDict()  # viewer -> (gen, circle)
         self._popular: tuple[int, FrozenBitMap] = (-1, FrozenBitMap())
@@ -138,7 +135,7 @@ class Social:
                 return known[1]
         visible = self.privacy.get(view, viewer).visible["user"]
         made = known[1].renewed(view, visible) if known is not None and known[0] < view.gen else None
-        made = made or Circle(view, viewer, visible)
+        made = made or Circle(view, viewer, visible, self.graph)
         with self._lock:
             latest = self._circles.get(viewer)
             if latest is None or latest[0] <= view.gen:  # an older snapshot's circle never replaces a newer one
@@ -157,8 +154,7 @@ class Social:
 
     def rank(self, view, circle: Circle, matches: AbstractBitMap, limit: int,
              exact: AbstractBitMap = FrozenBitMap(), typo: AbstractBitMap = FrozenBitMap()) -> list[tuple[int, float]]:
-        """The best `limit` of `matches` (visible users) by social score, best first; exact whenever the
-        viewer has at most MAX_EXPANDED followees (else mutuals count only that many of them)."""
+        """The best `limit` of `matches` (visible users) by social score, best first."""
         close = (matches & circle.followees) | (matches & circle.hop) | (matches & exact)
         rest = matches - close
         strangers = (np.union1d(self._strangers(view, rest - typo, limit), self._strangers(view, rest & typo, limit))
