@@ -1,0 +1,173 @@
+"""The follow graph (unicorn.graph) against the postings it is read from.
+
+After random batches of follows, unfollows, user creations and deletions (at varying event times)
+and events that change documents but no follow, one batch per generation, every user's row of
+the graph and the 2-hop counts of random sets of users must equal what the index's postings give
+naively: rows carried forward in the live layer, compacted into a new base (a small `live_max`
+forces it after nearly every batch), and for a snapshot older than the latest base (rebuilt from
+the index).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyroaring import BitMap
+
+from firehose.events import validate
+from indexer.store import Index
+from slipstream import Slipstream
+from tests.strategies import ACTOR, media_upsert
+from unicorn.graph import FollowGraph, as_array
+from vocabulary import terms
+
+USERS = st.integers(1, 12)
+
+
+def _pair(op: str, a: str, z: str):
+    return st.builds(lambda x, y: {"op": op, "ts": 0, a: x, z: y}, USERS, USERS)
+
+
+event = st.one_of(
+    _pair("follow.add", "follower", "followee"), _pair("follow.add", "follower", "followee"),
+    _pair("follow.add", "follower", "followee"), _pair("follow.remove", "follower", "followee"),
+    st.builds(lambda u, private: {"op": "user.upsert", "ts": 0, "user": {
+        "id": u, "username": f"u{u}", "full_name": "", "is_private": private, "is_verified": False}},
+        USERS, st.booleans()),
+    st.builds(lambda u: {"op": "user.delete", "ts": 0, "id": u}, USERS),
+    media_upsert(),  # changes its owner's media_count: a rewritten document, no follow changed
+)
+
+
+@st.composite
+def batches(draw):
+    """Batches of events; `ts` never goes back for one acting user (tests.strategies.events)."""
+    clock: dict = {}
+    made = []
+    for batch in draw(st.lists(st.lists(event, min_size=1, max_size=12), min_size=2, max_size=10)):
+        stream = []
+        for e in map(validate, batch):
+            actor = ACTOR[e["op"]](e)
+            clock[actor] = max(clock.get(actor, 0), draw(st.integers(0, 40)))
+            stream.append({**e, "ts": clock[actor]})
+        made.append(stream)
+    return made
+
+
+def naive_rows(view) -> dict[int, list[int]]:
+    """Internal id -> its live followees, for every user the index knows, from the postings."""
+    live = view.posting("user", terms.LIVE)
+    rows = {}
+    for ext in range(1, 13):
+        iid = view.iid("user", ext)
+        if iid is not None:
+            rows[iid] = sorted(view.posting("user", terms.following(ext)) & live) if iid in live else []
+    return rows
+
+
+def naive_hops(rows: dict[int, list[int]], users: list[int]) -> dict[int, int]:
+    return dict(Counter(followee for user in users for followee in rows.get(user, [])))
+
+
+def check(graph: FollowGraph, view, subsets: list[list[int]]) -> None:
+    rows = naive_rows(view)
+    snapshot = graph.at(view)
+    assert snapshot.gen == view.gen
+    assert {iid: snapshot.followees(iid).tolist() for iid in rows} == rows
+    for subset in subsets + [list(rows)]:
+        users = sorted({u for u in subset if u in rows})
+        ids, counts = snapshot.hop_counts(BitMap(users))
+        assert ids.dtype == np.uint32 and np.all(np.diff(ids.astype(np.int64)) > 0)
+        assert dict(zip(ids.tolist(), counts.tolist())) == naive_hops(rows, users)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(history=batches(), live_max=st.sampled_from([0, 1, 3, None]), old_after=st.integers(0, 9),
+       subsets=st.lists(st.lists(st.integers(0, 12), max_size=8), min_size=1, max_size=3),
+       checked=st.lists(st.booleans(), min_size=10, max_size=10))
+def test_rows_and_hop_counts_equal_the_postings(history, live_max, old_after, subsets, checked):
+    with tempfile.TemporaryDirectory() as tmp:
+        index = Index(tmp)
+        graph = FollowGraph(live_max=live_max)
+        old = None
+        try:
+            for n, batch in enumerate(history):
+                with index.writer() as writer:
+                    slip = Slipstream(writer)
+                    for e in batch:
+                        slip.apply(e)
+                if n == old_after:
+                    old = index.reader()
+                if checked[n] or n == len(history) - 1:  # some generations are skipped: several batches at once
+                    with index.reader() as view:
+                        check(graph, view, subsets)
+            if old is not None:
+                check(graph, old, subsets)
+                with index.reader() as view:
+                    check(graph, view, subsets)
+        finally:
+            if old is not None:
+                old.close()
+            index.close()
+
+
+def test_live_rows_are_compacted_past_the_bound_and_shared_while_unchanged():
+    follow = lambda a, z, ts: validate({"op": "follow.add", "ts": ts, "follower": a, "followee": z})
+    user = lambda u: validate({"op": "user.upsert", "ts": 0, "user": {
+        "id": u, "username": f"u{u}", "full_name": "", "is_private": False, "is_verified": False}})
+    with tempfile.TemporaryDirectory() as tmp:
+        index = Index(tmp)
+        try:
+            graph = FollowGraph(live_max=2)
+
+            def commit(*events):
+                with index.writer() as writer:
+                    for e in events:
+                        Slipstream(writer).apply(e)
+                with index.reader() as view:
+                    return graph.at(view)
+
+            base = commit(*map(user, range(1, 6)), follow(1, 2, 1))
+            with index.reader() as view:
+                iid = {u: view.iid("user", u) for u in range(1, 6)}
+            one = commit(follow(3, 4, 2))
+            assert one.base is base.base and set(one.live) == {iid[3]}
+            quiet = commit(validate({"op": "media.upsert", "ts": 3, "media": {
+                "id": 9, "owner": 3, "caption": "", "taken_at": 0, "place": None}}))
+            assert quiet.base is one.base and quiet.live[iid[3]] is one.live[iid[3]]
+            assert quiet.same_rows(one, BitMap([iid[3], iid[1]]))
+            two = commit(follow(4, 5, 4))
+            assert two.base is one.base and len(two.live) == 2 and graph.compactions == 0
+            three = commit(follow(5, 1, 5))
+            assert three.base is not two.base and not three.live and graph.compactions == 1 and graph.builds == 1
+            assert not three.same_rows(two, BitMap([iid[1]]))
+            assert {u: three.followees(iid[u]).tolist() for u in range(1, 6)} == {
+                u: [iid[z] for z in {1: [2], 3: [4], 4: [5], 5: [1]}.get(u, [])] for u in range(1, 6)}
+        finally:
+            index.close()
+
+
+def test_a_user_who_does_not_exist_has_no_row_until_created():
+    with tempfile.TemporaryDirectory() as tmp:
+        index = Index(tmp)
+        try:
+            graph = FollowGraph()
+            with index.writer() as writer:
+                Slipstream(writer).apply(validate({"op": "follow.add", "ts": 1, "follower": 1, "followee": 2}))
+            with index.reader() as view:
+                assert graph.at(view).followees(view.iid("user", 1)).tolist() == []
+                assert as_array(view.posting("user", terms.following(1))).tolist() == [view.iid("user", 2)]
+            for uid in (1, 2):
+                with index.writer() as writer:
+                    Slipstream(writer).apply(validate({"op": "user.upsert", "ts": 2, "user": {
+                        "id": uid, "username": f"u{uid}", "full_name": "", "is_private": False,
+                        "is_verified": False}}))
+                with index.reader() as view:
+                    check(graph, view, [[view.iid("user", 1)]])
+            assert graph.builds == 1
+        finally:
+            index.close()
