@@ -58,6 +58,7 @@ class Service:
             for vertical in VERTICALS:
                 view.rank(vertical)
             social.popular(view)
+            social.graph.at(view)
         self.index = index
         self.engine = Engine(index, rankers=rankers(social))
         self.trending = Trending(index, dsn=os.environ.get(DSN_ENV) or None)

@@ -1,9 +1,9 @@
 """The follow graph in memory: each user's live followees as a sorted uint32 row of compressed sparse rows.
 
     graph = FollowGraph()
-    snapshot = graph.at(view)                # the graph as of view.gen
-    snapshot.followees(iid)                  # internal ids, ascending
-    ids, counts = snapshot.hop_counts(F)     # how many of the users F follow each user
+    snapshot = graph.at(view)                    # the graph as of view.gen
+    snapshot.followees(view, iid)                # internal ids, ascending
+    ids, counts = snapshot.hop_counts(view, F)   # how many of the users F follow each user
 
 Rows hold live followees only: for every live user u, `followees(u)` is exactly the posting
 `following:u` & `_live` of the snapshot; a user who does not exist has none. That is what the
@@ -15,14 +15,16 @@ own creation or deletion writes its document. (A follow of a user who does not e
 document and no row: the followee is not live.)
 
 A `Snapshot` is an immutable `Base` (indptr + indices, built once from the postings) and the
-live rows of the users whose followees changed since the base's generation, read from the index
-when a newer generation is first asked for and merged at read time. When there are more than
-`live_max` live rows, they are compacted into a new base (numpy copies, no index reads).
+users whose followees may have changed since the base's generation (from `user.rankdirty`); their
+rows are read from the index when first needed and merged at read time. Moving to a newer
+generation reads nothing: it adds the users changed since. When more than `changed_max` users
+have changed since the base, their rows are read and merged into a new base (numpy copies).
 
-Memory: the base holds 8 bytes per user id (indptr) and 4 bytes per follow between live users
-(indices); live rows 4 bytes per followee plus about 150 bytes per row, at most `live_max` rows
-(default: one in 32 users, at least 1,024) in each of the `keep` snapshots kept (rows unchanged
-between snapshots are shared). A compaction holds the old and the new base at once for a moment.
+Memory: a base holds 8 bytes per user id (indptr) and 4 bytes per follow between live users
+(indices); two bases are kept (views of an older generation use the older one), and a compaction
+holds a third for a moment. Each of the `keep` snapshots kept holds a bitmap of at most
+`changed_max` users (default: one in 16 users, at least 1,024) and the rows read for them, 4 bytes
+per followee plus about 150 bytes per row (rows are shared by the snapshots they did not change in).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import array
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 
 import numpy as np
 from pyroaring import AbstractBitMap, FrozenBitMap
@@ -38,8 +41,8 @@ from vocabulary import terms
 
 EMPTY = np.zeros(0, np.uint32)
 COUNTS = np.zeros(0, np.uint32)
-LIVE_MIN = 1024  # live rows always allowed before a compaction
-LIVE_SHARE = 32  # and one per this many users
+CHANGED_MIN = 1024  # users changed since the base always allowed before a compaction
+CHANGED_SHARE = 16  # and one per this many users
 UNIQUE_SHARE = 2  # counting by sorting (np.unique) below one gathered entry per this many users, else np.bincount
 
 
@@ -84,7 +87,7 @@ class Base:
         return cls(gen, _indptr(lengths), indices.astype(np.uint32, copy=False))
 
     def merged(self, gen: int, live: dict[int, np.ndarray]) -> Base:
-        """This base with the `live` rows in place of its own: unchanged stretches are copied whole."""
+        """This base with the `live` rows in place of its own: the stretches between them are copied whole."""
         changed = sorted(live)
         lengths = np.zeros(max(self.users, changed[-1] + 1 if changed else 0), np.int64)
         lengths[:self.users] = np.diff(self.indptr)
@@ -128,33 +131,38 @@ def build(view) -> Base:
 
 
 class Snapshot:
-    """The follow graph as of generation `gen`: `base`, with the rows of `live` in place of its own."""
+    """The follow graph as of generation `gen`: the rows of `base`, except for the users in `changed`
+    (changed since the base's generation), whose rows are read from the index when first needed, with
+    a view of this generation, and kept in `rows`."""
 
-    def __init__(self, gen: int, base: Base, live: dict[int, np.ndarray]) -> None:
-        self.gen, self.base, self.live = gen, base, live
-        self.changed = bitmap(np.fromiter(live, np.uint32, len(live)))  # the users whose row is in `live`
+    def __init__(self, gen: int, base: Base, changed: AbstractBitMap = FrozenBitMap(),
+                 rows: dict[int, np.ndarray] | None = None) -> None:
+        self.gen, self.base, self.changed = gen, base, FrozenBitMap(changed)
+        self.rows = rows if rows is not None else {}
 
-    def followees(self, user: int) -> np.ndarray:
-        row = self.live.get(user)
-        return row if row is not None else self.base.row(user)
+    def followees(self, view, user: int) -> np.ndarray:
+        """User `user`'s live followees, ascending."""
+        if user in self.changed:
+            return self._read(view, (user,))[0]
+        return self.base.row(user)
 
-    def gather(self, users: AbstractBitMap) -> np.ndarray:
+    def gather(self, view, users: AbstractBitMap) -> np.ndarray:
         """The rows of `users`, one after the other: each user's followees once per user in `users` who follows them."""
         base = self.base
-        ids = as_array(users - self.changed if self.live else users).astype(np.int64)
+        ids = as_array(users - self.changed if self.changed else users).astype(np.int64)
         ids = ids[ids < base.users]
         starts = base.indptr[ids]
         lengths = base.indptr[ids + 1] - starts
         total = int(lengths.sum())
         at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)  # indices of the rows
         parts = [base.indices[at]]
-        if self.live:
-            parts.extend(self.live[u] for u in users & self.changed)
+        if self.changed:
+            parts.extend(self._read(view, users & self.changed))
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
-    def hop_counts(self, users: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
+    def hop_counts(self, view, users: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
         """(ids, counts): every user followed by some of `users`, ascending, and by how many of them."""
-        gathered = self.gather(users)
+        gathered = self.gather(view, users)
         if not len(gathered):
             return EMPTY, COUNTS
         if len(gathered) * UNIQUE_SHARE < self.base.users:
@@ -165,32 +173,56 @@ class Snapshot:
         return ids.astype(np.uint32), counts[ids].astype(np.uint32)
 
     def same_rows(self, other: Snapshot, users: AbstractBitMap) -> bool:
-        """Whether `users` have the same rows here as in `other` (rows are shared while unchanged)."""
+        """Whether `users` have the same rows here as in `other`: the same base, and the same row objects
+        for the changed ones (a snapshot hands its rows on to the next for the users not changed since)."""
         if other.base is not self.base:
             return False
-        return all(self.live.get(u) is other.live.get(u) for u in users & (self.changed | other.changed))
+        for user in users & (self.changed | other.changed):
+            mine = self.rows.get(user)
+            if mine is None or mine is not other.rows.get(user):
+                return False
+        return True
 
-    @property
-    def nbytes(self) -> int:
-        """The live rows' arrays (the base is shared between snapshots)."""
-        return sum(row.nbytes for row in self.live.values())
+    def _read(self, view, users: Iterable[int]) -> list[np.ndarray]:
+        """The rows of `users` (all in `changed`), read from the index the first time."""
+        if view.gen != self.gen:
+            raise ValueError(f"a view of generation {view.gen} cannot read rows of the graph at {self.gen}")
+        found, live = [], None
+        for user in users:
+            row = self.rows.get(user)
+            if row is None:
+                live = live if live is not None else view.posting("user", terms.LIVE)
+                row = self.rows.setdefault(user, read_row(view, user, live))  # a concurrent read keeps the first
+            found.append(row)
+        return found
+
+    def resolved(self, view) -> dict[int, np.ndarray]:
+        """The rows of every changed user."""
+        return dict(zip(self.changed, self._read(view, self.changed)))
 
 
 class FollowGraph:
-    """Snapshots of one index's follow graph, one per generation asked for (the `keep` latest kept)."""
+    """Snapshots of one index's follow graph, one per generation asked for (the `keep` latest kept).
 
-    def __init__(self, live_max: int | None = None, keep: int = 8) -> None:
-        self.live_max = live_max
+    A newer generation's snapshot is the newest one with the users changed since (`user.rankdirty`)
+    added to `changed`: no index read until a row is needed. An older generation's is made from the
+    newest base not newer than it (the last two bases are kept). When more than `changed_max` users
+    have changed since the base, their rows are read and merged into a new base. A base is built from
+    the index on first use, and when the users changed since a snapshot are no longer recorded.
+    """
+
+    def __init__(self, changed_max: int | None = None, keep: int = 8) -> None:
+        self.changed_max = changed_max
         self.keep = keep
         self.builds = 0  # bases built from the index
-        self.compactions = 0  # bases made by merging live rows
+        self.compactions = 0  # bases made by merging changed rows
+        self._bases: list[Base] = []  # the last two, oldest first
         self._latest: Snapshot | None = None
         self._recent: OrderedDict[int, Snapshot] = OrderedDict()
         self._lock = threading.Lock()
 
     def at(self, view) -> Snapshot:
-        """The graph as of `view.gen`: the newest snapshot carried forward by the users changed since, or
-        derived from its base for an older view; built from the index first, or when the changes are unknown."""
+        """The graph as of `view.gen`."""
         with self._lock:
             made = self._recent.get(view.gen)
             if made is not None:
@@ -198,34 +230,33 @@ class FollowGraph:
             latest = self._latest
             if latest is not None and view.gen > latest.gen:
                 made = self._advanced(view, latest)
-            elif latest is not None and view.gen >= latest.base.gen:
-                made = self._advanced(view, Snapshot(latest.base.gen, latest.base, {}))
+            else:
+                base = next((b for b in reversed(self._bases) if b.gen <= view.gen), None)
+                changed = view.changed_since("user", base.gen) if base is not None else None
+                made = Snapshot(view.gen, base, changed) if changed is not None else None
             if made is None:
-                made = Snapshot(view.gen, build(view), {})
                 self.builds += 1
+                made = Snapshot(view.gen, build(view))
             if latest is None or made.gen > latest.gen:
                 self._latest = made
+                if not any(base is made.base for base in self._bases):  # built or compacted now
+                    self._bases = [*self._bases[-1:], made.base]
             self._recent[made.gen] = made
             while len(self._recent) > self.keep:
                 self._recent.popitem(last=False)
             return made
 
-    def _advanced(self, view, start: Snapshot) -> Snapshot | None:
-        """`start` carried to `view.gen`; None when `view` no longer records the users changed since."""
-        changed = view.changed_since("user", start.gen)
+    def _advanced(self, view, latest: Snapshot) -> Snapshot | None:
+        """`latest` carried to `view.gen`; None when `view` no longer records the users changed since."""
+        changed = view.changed_since("user", latest.gen)
         if changed is None:
             return None
-        base, live = start.base, dict(start.live)
-        alive = view.posting("user", terms.LIVE)
-        for user in changed:
-            row = read_row(view, user, alive)
-            kept = live.get(user)
-            if np.array_equal(row, base.row(user)):
-                live.pop(user, None)
-            elif kept is None or not np.array_equal(row, kept):
-                live[user] = row
-        limit = self.live_max if self.live_max is not None else max(LIVE_MIN, base.users // LIVE_SHARE)
-        if len(live) > limit:
+        rows = dict(latest.rows)
+        for user in changed & latest.changed:
+            rows.pop(user, None)
+        made = Snapshot(view.gen, latest.base, latest.changed | changed, rows)
+        limit = self.changed_max if self.changed_max is not None else max(CHANGED_MIN, made.base.users // CHANGED_SHARE)
+        if len(made.changed) > limit:
             self.compactions += 1
-            return Snapshot(view.gen, base.merged(view.gen, live), {})
-        return Snapshot(view.gen, base, live)
+            made = Snapshot(view.gen, made.base.merged(view.gen, made.resolved(view)))
+        return made

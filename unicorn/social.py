@@ -59,7 +59,7 @@ class Circle:
         self.followee_ids = rank.as_array(self.followees)
         self._graph = graph
         self.snapshot = graph.at(view)
-        self.hop_ids, self.hop_counts = self.snapshot.hop_counts(self.followees)
+        self.hop_ids, self.hop_counts = self.snapshot.hop_counts(view, self.followees)
         self.hop = bitmap(self.hop_ids)
 
     def renewed(self, view, visible_users: AbstractBitMap) -> Circle | None:
