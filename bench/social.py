@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
 import pstats
 import random
 import statistics
@@ -105,7 +106,7 @@ def run(scale: str, data: Path, count: int, seed: int = 0, profile: Path | None 
     report = {"scale": scale, "sessions": len(measured), **readied}
     for name, measured_pass in (("cold", cold), ("warm", warm)):
         for clock, by_length in measured_pass.items():
-            report[f"{name}_{clock}"] = {"all": percentiles(sum(by_length.values(), [])),
+            report[f"{name}_{clock}"] = {"all": percentiles(list(itertools.chain(*by_length.values()))),
                                          **{str(n): percentiles(samples) for n, samples in by_length.items()}}
     return report
 

@@ -23,7 +23,8 @@ from firehose.events import validate
 from indexer.store import Index
 from slipstream import Slipstream
 from tests.strategies import ACTOR, media_upsert
-from unicorn.graph import FollowGraph, as_array
+from unicorn.graph import FollowGraph
+from unicorn.query.rank import as_array
 from vocabulary import terms
 
 USERS = st.integers(1, 12)

@@ -37,10 +37,12 @@ from collections.abc import Iterable
 import numpy as np
 from pyroaring import AbstractBitMap, FrozenBitMap
 
+from unicorn.query.rank import as_array
 from vocabulary import terms
 
 EMPTY = np.zeros(0, np.uint32)
 COUNTS = np.zeros(0, np.uint32)
+NOBODY = FrozenBitMap()
 CHANGED_MIN = 1024  # users changed since the base always allowed before a compaction
 CHANGED_SHARE = 16  # and one per this many users
 UNIQUE_SHARE = 2  # counting by sorting (np.unique) below one gathered entry per this many users, else np.bincount
@@ -51,14 +53,10 @@ def bitmap(ids: np.ndarray) -> FrozenBitMap:
     return FrozenBitMap(array.array("I", np.ascontiguousarray(ids, np.uint32).tobytes()))
 
 
-def as_array(ids: AbstractBitMap) -> np.ndarray:
-    return np.frombuffer(ids.to_array(), dtype=np.uint32)
-
-
 class Base:
     """Immutable rows: user u's followees are `indices[indptr[u]:indptr[u + 1]]`, ascending."""
 
-    __slots__ = ("gen", "indptr", "indices")
+    __slots__ = ("gen", "indices", "indptr")
 
     def __init__(self, gen: int, indptr: np.ndarray, indices: np.ndarray) -> None:
         self.gen, self.indptr, self.indices = gen, indptr, indices
@@ -86,12 +84,12 @@ class Base:
         indices = np.concatenate([rows[u] for u in users]) if users else EMPTY
         return cls(gen, _indptr(lengths), indices.astype(np.uint32, copy=False))
 
-    def merged(self, gen: int, live: dict[int, np.ndarray]) -> Base:
-        """This base with the `live` rows in place of its own: the stretches between them are copied whole."""
-        changed = sorted(live)
+    def merged(self, gen: int, rows: dict[int, np.ndarray]) -> Base:
+        """This base with `rows` in place of its own: the stretches between them are copied whole."""
+        changed = sorted(rows)
         lengths = np.zeros(max(self.users, changed[-1] + 1 if changed else 0), np.int64)
         lengths[:self.users] = np.diff(self.indptr)
-        lengths[changed] = [len(live[u]) for u in changed]
+        lengths[changed] = [len(rows[u]) for u in changed]
         indptr = _indptr(lengths)
         indices = np.empty(int(indptr[-1]), np.uint32)
         done = 0  # users before this one are in place
@@ -100,7 +98,7 @@ class Base:
             if done < upto:
                 indices[indptr[done]:indptr[upto]] = self.indices[self.indptr[done]:self.indptr[upto]]
             if user < len(lengths):
-                indices[indptr[user]:indptr[user + 1]] = live[user]
+                indices[indptr[user]:indptr[user + 1]] = rows[user]
             done = user + 1
         return Base(gen, indptr, indices)
 
@@ -135,7 +133,7 @@ class Snapshot:
     (changed since the base's generation), whose rows are read from the index when first needed, with
     a view of this generation, and kept in `rows`."""
 
-    def __init__(self, gen: int, base: Base, changed: AbstractBitMap = FrozenBitMap(),
+    def __init__(self, gen: int, base: Base, changed: AbstractBitMap = NOBODY,
                  rows: dict[int, np.ndarray] | None = None) -> None:
         self.gen, self.base, self.changed = gen, base, FrozenBitMap(changed)
         self.rows = rows if rows is not None else {}
