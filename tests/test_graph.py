@@ -135,8 +135,12 @@ def test_changed_rows_are_read_once_handed_on_and_compacted_past_the_bound():
                 with index.reader() as view:
                     snapshot = graph.at(view)
                     ext = {view.iid("user", u): u for u in range(1, 6)}
+                    one_and_three = BitMap([view.iid("user", 1), view.iid("user", 3)])
+                    seen.append((snapshot.seen(view, BitMap(ext)), snapshot.seen(view, one_and_three)))
                     return snapshot, {u: [ext[z] for z in snapshot.followees(view, iid).tolist()]
                                       for iid, u in ext.items()}
+
+            seen = []  # what each snapshot's rows of users 1-5, and of users 1 and 3, are made of
 
             base, rows = commit(*map(user, range(1, 6)), follow(1, 2, 1))
             assert rows == {1: [2], 2: [], 3: [], 4: [], 5: []} and graph.builds == 1
@@ -147,11 +151,15 @@ def test_changed_rows_are_read_once_handed_on_and_compacted_past_the_bound():
             quiet, _ = commit(validate({"op": "media.upsert", "ts": 3, "media": {
                 "id": 9, "owner": 5, "caption": "", "taken_at": 0, "place": None}}))
             assert quiet.base is one.base and quiet.rows[iid3] is one.rows[iid3]  # handed on, not read again
-            assert quiet.same_rows(one, BitMap([iid3, iid1])) and not quiet.same_rows(base, BitMap([iid3]))
+            five, one_and_three = BitMap(range(5)), BitMap([iid1, iid3])
+            assert quiet.unchanged(seen[2][0], five) and quiet.unchanged(seen[1][1], one_and_three)
+            assert not quiet.unchanged(seen[1][0], five)  # user 5 changed since (a media)
+            assert not quiet.unchanged(seen[0][1], one_and_three)  # user 3 changed since
             two, _ = commit(follow(4, 5, 4))
             assert two.base is one.base and len(two.changed) == 3 and graph.compactions == 0
             three, rows = commit(follow(5, 1, 5))
             assert three.base is not two.base and not three.changed and graph.compactions == 1 and graph.builds == 1
+            assert not three.unchanged(seen[3][1], one_and_three) and three.unchanged(seen[4][1], one_and_three)
             assert rows == {1: [2], 2: [], 3: [4], 4: [5], 5: [1]}
         finally:
             index.close()

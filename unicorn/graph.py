@@ -43,6 +43,7 @@ from vocabulary import terms
 EMPTY = np.zeros(0, np.uint32)
 COUNTS = np.zeros(0, np.uint32)
 NOBODY = FrozenBitMap()
+Seen = tuple[int, dict[int, np.ndarray]]
 CHANGED_MIN = 1024  # users changed since the base always allowed before a compaction
 CHANGED_SHARE = 16  # and one per this many users
 UNIQUE_SHARE = 2  # counting by sorting (np.unique) below one gathered entry per this many users, else np.bincount
@@ -170,16 +171,18 @@ class Snapshot:
         ids = np.flatnonzero(counts)
         return ids.astype(np.uint32), counts[ids].astype(np.uint32)
 
-    def same_rows(self, other: Snapshot, users: AbstractBitMap) -> bool:
-        """Whether `users` have the same rows here as in `other`: the same base, and the same row objects
-        for the changed ones (a snapshot hands its rows on to the next for the users not changed since)."""
-        if other.base is not self.base:
+    def seen(self, view, users: AbstractBitMap) -> Seen:
+        """What the rows of `users` are made of here: this base's generation (bases of one generation hold
+        the same rows) and the row objects of the changed ones (a snapshot hands them on to the next)."""
+        changed = users & self.changed
+        return self.base.gen, dict(zip(changed, self._read(view, changed)))
+
+    def unchanged(self, seen: Seen, users: AbstractBitMap) -> bool:
+        """Whether `users` have the rows here that `seen` (this snapshot's or an older one's `seen(users)`) says."""
+        gen, rows = seen
+        if gen != self.base.gen or len(users & self.changed) != len(rows):
             return False
-        for user in users & (self.changed | other.changed):
-            mine = self.rows.get(user)
-            if mine is None or mine is not other.rows.get(user):
-                return False
-        return True
+        return all(self.rows.get(user) is row for user, row in rows.items())
 
     def _read(self, view, users: Iterable[int]) -> list[np.ndarray]:
         """The rows of `users` (all in `changed`), read from the index the first time."""

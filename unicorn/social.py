@@ -58,20 +58,19 @@ class Circle:
         self.followees = _followees(view, viewer, visible_users)
         self.followee_ids = rank.as_array(self.followees)
         self._graph = graph
-        self.snapshot = graph.at(view)
-        self.hop_ids, self.hop_counts = self.snapshot.hop_counts(view, self.followees)
+        snapshot = graph.at(view)
+        self.hop_ids, self.hop_counts = snapshot.hop_counts(view, self.followees)
         self.hop = bitmap(self.hop_ids)
+        self._seen = snapshot.seen(view, self.followees)  # the graph rows counted
 
     def renewed(self, view, visible_users: AbstractBitMap) -> Circle | None:
         """This circle for a newer snapshot when F and the graph rows of F are unchanged in it, else None."""
         if _followees(view, self.viewer, visible_users) != self.followees:
             return None
-        snapshot = self._graph.at(view)
-        if not snapshot.same_rows(self.snapshot, self.followees):
+        if not self._graph.at(view).unchanged(self._seen, self.followees):
             return None
         fresh = copy.copy(self)
         fresh.names = {}  # followees may have been renamed
-        fresh.snapshot = snapshot
         return fresh
 
     def mutuals(self, ids: np.ndarray) -> np.ndarray:
