@@ -17,14 +17,16 @@ document and no row: the followee is not live.)
 A `Snapshot` is an immutable `Base` (indptr + indices, built once from the postings) and the
 users whose followees may have changed since the base's generation (from `user.rankdirty`); their
 rows are read from the index when first needed and merged at read time. Moving to a newer
-generation reads nothing: it adds the users changed since. When more than `changed_max` users
-have changed since the base, their rows are read and merged into a new base (numpy copies).
+generation reads nothing: it adds the users changed since and hands on the rows read for the
+others. When more than `rows_max` rows are handed on, they are merged into a new base (numpy copies,
+no index read; changed users whose rows were never needed stay marked stale in it).
 
 Memory: a base holds 8 bytes per user id (indptr) and 4 bytes per follow between live users
 (indices); two bases are kept (views of an older generation use the older one), and a compaction
-holds a third for a moment. Each of the `keep` snapshots kept holds a bitmap of at most
-`changed_max` users (default: one in 16 users, at least 1,024) and the rows read for them, 4 bytes
-per followee plus about 150 bytes per row (rows are shared by the snapshots they did not change in).
+holds a third for a moment. Each of the `keep` snapshots kept holds a bitmap of the changed users
+and the rows read for them, 4 bytes per followee plus about 150 bytes per row; at most `rows_max`
+(default: one in 16 users, at least 1,024) are handed on, and rows are shared by the snapshots
+they did not change in.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ EMPTY = np.zeros(0, np.uint32)
 COUNTS = np.zeros(0, np.uint32)
 NOBODY = FrozenBitMap()
 Seen = tuple[int, dict[int, np.ndarray]]
-CHANGED_MIN = 1024  # users changed since the base always allowed before a compaction
-CHANGED_SHARE = 16  # and one per this many users
+ROWS_MIN = 1024  # rows read for changed users, handed from snapshot to snapshot, before a compaction
+ROWS_SHARE = 16  # or one per this many users when more
 UNIQUE_SHARE = 2  # counting by sorting (np.unique) below one gathered entry per this many users, else np.bincount
 
 
@@ -55,12 +57,13 @@ def bitmap(ids: np.ndarray) -> FrozenBitMap:
 
 
 class Base:
-    """Immutable rows: user u's followees are `indices[indptr[u]:indptr[u + 1]]`, ascending."""
+    """Immutable rows as of generation `gen`: user u's followees are `indices[indptr[u]:indptr[u + 1]]`,
+    ascending, except for the users in `stale`, whose rows here may be older."""
 
-    __slots__ = ("gen", "indices", "indptr")
+    __slots__ = ("gen", "indices", "indptr", "stale")
 
-    def __init__(self, gen: int, indptr: np.ndarray, indices: np.ndarray) -> None:
-        self.gen, self.indptr, self.indices = gen, indptr, indices
+    def __init__(self, gen: int, indptr: np.ndarray, indices: np.ndarray, stale: AbstractBitMap = NOBODY) -> None:
+        self.gen, self.indptr, self.indices, self.stale = gen, indptr, indices, FrozenBitMap(stale)
         indptr.flags.writeable = indices.flags.writeable = False
 
     @property
@@ -85,8 +88,9 @@ class Base:
         indices = np.concatenate([rows[u] for u in users]) if users else EMPTY
         return cls(gen, _indptr(lengths), indices.astype(np.uint32, copy=False))
 
-    def merged(self, gen: int, rows: dict[int, np.ndarray]) -> Base:
-        """This base with `rows` in place of its own: the stretches between them are copied whole."""
+    def merged(self, gen: int, rows: dict[int, np.ndarray], stale: AbstractBitMap) -> Base:
+        """This base with `rows` in place of its own (the stretches between them copied whole), as of `gen`
+        but for the users in `stale`."""
         changed = sorted(rows)
         lengths = np.zeros(max(self.users, changed[-1] + 1 if changed else 0), np.int64)
         lengths[:self.users] = np.diff(self.indptr)
@@ -101,7 +105,7 @@ class Base:
             if user < len(lengths):
                 indices[indptr[user]:indptr[user + 1]] = rows[user]
             done = user + 1
-        return Base(gen, indptr, indices)
+        return Base(gen, indptr, indices, stale)
 
 
 def _indptr(lengths: np.ndarray) -> np.ndarray:
@@ -118,12 +122,12 @@ def read_row(view, user: int, live: AbstractBitMap) -> np.ndarray:
 
 
 def build(view) -> Base:
-    """The base of `view`'s generation: one posting read per live user."""
+    """The base of `view`'s generation: one posting read per live user (external ids from the snapshot:
+    the rank columns follow the newest generation)."""
     live = view.posting("user", terms.LIVE)
-    ext_ids = view.rank("user").ext_id
     rows = {}
     for user in as_array(live).tolist():
-        row = view.posting("user", terms.following(int(ext_ids[user])))
+        row = view.posting("user", terms.following(view.ext("user", user)))
         if row:
             rows[user] = as_array(row & live)
     return Base.of_rows(view.gen, rows)
@@ -131,8 +135,8 @@ def build(view) -> Base:
 
 class Snapshot:
     """The follow graph as of generation `gen`: the rows of `base`, except for the users in `changed`
-    (changed since the base's generation), whose rows are read from the index when first needed, with
-    a view of this generation, and kept in `rows`."""
+    (stale in the base or changed since its generation), whose rows are read from the index when first
+    needed, with a view of this generation, and kept in `rows`."""
 
     def __init__(self, gen: int, base: Base, changed: AbstractBitMap = NOBODY,
                  rows: dict[int, np.ndarray] | None = None) -> None:
@@ -197,26 +201,23 @@ class Snapshot:
             found.append(row)
         return found
 
-    def resolved(self, view) -> dict[int, np.ndarray]:
-        """The rows of every changed user."""
-        return dict(zip(self.changed, self._read(view, self.changed)))
-
 
 class FollowGraph:
     """Snapshots of one index's follow graph, one per generation asked for (the `keep` latest kept).
 
     A newer generation's snapshot is the newest one with the users changed since (`user.rankdirty`)
-    added to `changed`: no index read until a row is needed. An older generation's is made from the
-    newest base not newer than it (the last two bases are kept). When more than `changed_max` users
-    have changed since the base, their rows are read and merged into a new base. A base is built from
-    the index on first use, and when the users changed since a snapshot are no longer recorded.
+    added to `changed`, and the rows read for the others handed on: no index read until a row is
+    needed. An older generation's is made from the newest base not newer than it (the last two bases
+    are kept). When a snapshot is handed more than `rows_max` rows, they are merged into a new base
+    (no index read; the changed users whose rows were not read stay `stale` in it). A base is built
+    from the index on first use, and when the users changed since a snapshot are no longer recorded.
     """
 
-    def __init__(self, changed_max: int | None = None, keep: int = 8) -> None:
-        self.changed_max = changed_max
+    def __init__(self, rows_max: int | None = None, keep: int = 8) -> None:
+        self.rows_max = rows_max
         self.keep = keep
         self.builds = 0  # bases built from the index
-        self.compactions = 0  # bases made by merging changed rows
+        self.compactions = 0  # bases made by merging the rows read
         self._bases: list[Base] = []  # the last two, oldest first
         self._latest: Snapshot | None = None
         self._recent: OrderedDict[int, Snapshot] = OrderedDict()
@@ -234,7 +235,7 @@ class FollowGraph:
             else:
                 base = next((b for b in reversed(self._bases) if b.gen <= view.gen), None)
                 changed = view.changed_since("user", base.gen) if base is not None else None
-                made = Snapshot(view.gen, base, changed) if changed is not None else None
+                made = Snapshot(view.gen, base, base.stale | changed) if changed is not None else None
             if made is None:
                 self.builds += 1
                 made = Snapshot(view.gen, build(view))
@@ -255,9 +256,10 @@ class FollowGraph:
         rows = dict(latest.rows)
         for user in changed & latest.changed:
             rows.pop(user, None)
-        made = Snapshot(view.gen, latest.base, latest.changed | changed, rows)
-        limit = self.changed_max if self.changed_max is not None else max(CHANGED_MIN, made.base.users // CHANGED_SHARE)
-        if len(made.changed) > limit:
+        limit = self.rows_max if self.rows_max is not None else max(ROWS_MIN, latest.base.users // ROWS_SHARE)
+        if len(rows) > limit:
             self.compactions += 1
-            made = Snapshot(view.gen, made.base.merged(view.gen, made.resolved(view)))
-        return made
+            changed = latest.changed | changed
+            base = latest.base.merged(view.gen, rows, changed - bitmap(np.fromiter(rows, np.uint32, len(rows))))
+            return Snapshot(view.gen, base, base.stale)
+        return Snapshot(view.gen, latest.base, latest.changed | changed, rows)
