@@ -52,3 +52,58 @@ def test_top_20_of_a_million_media(benchmark):
     best = benchmark(lambda: rank.select(ids, levels, 20))
     expected = np.lexsort((np.invert(ext), np.invert(taken), np.invert(likes)))[:20]
     assert best.tolist() == expected.tolist()
+
+
+# The follow graph (unicorn.graph) at the size of scale M: 100k users, ~5M follows (out-degrees as
+# the generator draws them). A viewer's 2-hop counts over F followees, each way it can be done.
+
+USERS = 100_000
+
+
+@pytest.fixture(scope="module")
+def follow_graph():
+    from unicorn.graph import Base
+
+    rng = np.random.default_rng(2)
+    degrees = np.minimum(rng.lognormal(np.log(54) - 0.5, 1.0, USERS).astype(np.int64), USERS - 1)
+    rows = {u: np.unique(rng.integers(0, USERS, d)).astype(np.uint32) for u, d in enumerate(degrees) if d}
+    return Base.of_rows(1, rows), rows
+
+
+def viewer_followees(size: int) -> BitMap:
+    return BitMap(np.sort(np.random.default_rng(size).choice(USERS, size, replace=False)).astype(np.uint32))
+
+
+def loop_gather(base, followees: BitMap) -> np.ndarray:
+    """A slice per followee, concatenated."""
+    return np.concatenate([base.row(f) for f in followees])
+
+
+@pytest.mark.parametrize("size", [50, 1000, 3000])
+@pytest.mark.parametrize("how", ["vectorized gather + unique", "vectorized gather + bincount", "slice loop + unique",
+                                 "roaring union (hop ids only, no counts)"])
+def test_two_hop_counts(benchmark, follow_graph, size, how):
+    from pyroaring import FrozenBitMap
+
+    from unicorn.graph import Snapshot
+
+    base, rows = follow_graph
+    snapshot, followees = Snapshot(1, base), viewer_followees(size)
+    expected = np.unique(loop_gather(base, followees), return_counts=True)
+    if how.startswith("roaring"):
+        bitmaps = {f: FrozenBitMap(rows.get(f, [])) for f in followees}
+        ids = benchmark(lambda: FrozenBitMap.union(*bitmaps.values()))
+        assert rank.as_array(ids).tolist() == expected[0].tolist()
+        return
+    gather = (lambda: loop_gather(base, followees)) if how.startswith("slice") else (
+        lambda: snapshot.gather(None, followees))
+    if how.endswith("bincount"):
+        def count():
+            counts = np.bincount(gather())
+            ids = np.flatnonzero(counts)
+            return ids, counts[ids]
+    else:
+        def count():
+            return np.unique(gather(), return_counts=True)
+    ids, counts = benchmark(count)
+    assert ids.tolist() == expected[0].tolist() and counts.tolist() == expected[1].tolist()

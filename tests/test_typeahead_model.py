@@ -6,10 +6,13 @@ the model's, which is written from SPEC §1, §5 and §6 and unicorn/social.py's
 from __future__ import annotations
 
 import math
+import random
+from functools import cached_property
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from firehose.events import validate
 from slipstream import Slipstream
 from tests.indexed import indexed
 from tests.model.platform import Platform
@@ -145,3 +148,85 @@ def test_typeahead_follows_each_new_snapshot(first, second, quiet, reqs):
                                        typos="auto" if typos else "0")
                 expected = model_typeahead(platform, typed, viewer, limit, verticals, typos)
                 assert same(got["results"], expected), f"phase {phase}: {typed!r} viewer={viewer} limit={limit}"
+
+
+class Settled(Platform):
+    """The model platform after its last event, with its follow and block sets made once: with a
+    viewer who follows thousands, the plain model's scan of every follow per document is too slow."""
+
+    @cached_property
+    def follows(self) -> set[tuple[int, int]]:
+        return set(self.follow_ts)
+
+    @cached_property
+    def blocks(self) -> set[tuple[int, int]]:
+        return set(self.block_ts)
+
+    @cached_property
+    def _out(self) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = {}
+        for a, z in self.follows:
+            out.setdefault(a, set()).add(z)
+        return out
+
+    @cached_property
+    def _in(self) -> dict[int, set[int]]:
+        into: dict[int, set[int]] = {}
+        for a, z in self.follows:
+            into.setdefault(z, set()).add(a)
+        return into
+
+    def followers(self, uid: int) -> set[int]:
+        return {a for a in self._in.get(uid, ()) if a in self.users}
+
+    def following(self, uid: int) -> set[int]:
+        return {z for z in self._out.get(uid, ()) if z in self.users}
+
+
+BIG = 1  # the viewer who follows thousands
+JO = ["jo", "jo smith", "joan", "jon doe", "jo jo", "johanna li"]
+
+
+def thousands_of_followees(followees: int, rng: random.Random) -> list[dict]:
+    """Viewer BIG follows users 2 .. followees + 1 (created first, so their internal ids are in that
+    order); some of them are private, some block BIG. Candidates named jo* are followed by random
+    runs of those followees, early, late or spread, and by strangers (their popularity)."""
+    user = lambda uid, name, full="", private=False: {"op": "user.upsert", "ts": 0, "user": {
+        "id": uid, "username": name, "full_name": full, "is_private": private, "is_verified": False}}
+    follow = lambda a, z: {"op": "follow.add", "ts": 1, "follower": a, "followee": z}
+    circle = list(range(2, followees + 2))
+    candidates = list(range(100_000, 100_040))
+    strangers = list(range(200_000, 200_150))
+    events = [user(BIG, "big")] + [user(f, f"f{f}", private=rng.random() < 0.1) for f in circle]
+    events += [user(c, rng.choice(JO).replace(" ", "_") + str(c % 7), rng.choice(JO)) for c in candidates]
+    events += [user(s, f"s{s}") for s in strangers]
+    events += [follow(BIG, f) for f in circle]
+    events += [{"op": "block.add", "ts": 1, "blocker": f, "blocked": BIG} for f in rng.sample(circle, 40)]
+    events += [follow(BIG, c) for c in rng.sample(candidates, 4)]
+    for n, c in enumerate(candidates):
+        size = rng.choice([0, 1, 2, 3, 8, 40, 300])
+        pool = [circle[:1000], circle[1000:], circle][n % 3]  # the first 1,000 followees by id, the rest, all
+        events += [follow(f, c) for f in rng.sample(pool, min(size, len(pool)))]
+        events += [follow(s, c) for s in rng.sample(strangers, rng.choice([0, 5, 60]))]
+    return [validate(e) for e in events]
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+@given(followees=st.integers(1_001, 2_500), rnd=st.randoms(use_true_random=False),
+       reqs=st.lists(st.tuples(st.sampled_from(["jo", "j", "jo_", "jo s", "@jo", "@jo_smith", "joan", "jon d"]),
+                               st.sampled_from([BIG, 2, 1_500]), st.integers(1, 50), st.booleans()),
+                     min_size=12, max_size=12))
+def test_social_counts_and_ranking_are_exact_for_a_viewer_who_follows_thousands(followees, rnd, reqs):
+    """SPEC §6: `social` and the ranking count every visible followee who follows a result, for a
+    viewer who follows more than 1,000 users (candidates followed only by the later ones too)."""
+    history = thousands_of_followees(followees, rnd)
+    settled = Settled()
+    for event in history:
+        settled.apply(event)
+    with indexed(history) as (index, _):
+        typeahead = Typeahead(index)
+        assert len(settled.following(BIG)) > 1000
+        for typed, viewer, limit, typos in reqs:
+            got = typeahead.search(typed, viewer, limit, VERTICALS, timeout_ms=60_000, typos="auto" if typos else "0")
+            expected = model_typeahead(settled, typed, viewer, limit, VERTICALS, typos)
+            assert same(got["results"], expected), f"{typed!r} viewer={viewer} limit={limit} {typos=}"

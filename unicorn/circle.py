@@ -1,8 +1,9 @@
 """A viewer's circle: their visible followees F and the 2-hop counts |follower:c & F|, as of one snapshot,
 and the SPEC §6 `social` context of a user result (who of F follow it).
 
-A newer snapshot renews a circle for a posting lookup per followee when nothing it depends on
-changed, and rebuilds it otherwise, so a live indexer committing many generations does not make
+The 2-hop counts are counted over all of F in the in-memory follow graph (unicorn.graph): one
+gather of F's rows and one count. A newer snapshot renews a circle when F and the graph rows of F
+are unchanged, and rebuilds it otherwise, so a live indexer committing many generations does not make
 every viewer pay a rebuild. `Circles` keeps the latest circle per viewer, least recently used out.
 """
 
@@ -15,38 +16,32 @@ import numpy as np
 from cachetools import LRUCache
 from pyroaring import AbstractBitMap, FrozenBitMap
 
+from unicorn.graph import FollowGraph, bitmap
 from unicorn.query import rank
 from vocabulary import terms
 
-MAX_EXPANDED = 1000  # followees whose following lists feed the 2-hop counts
 SHOWN = 3  # followees named in a result's social context
 
 
 class Circle:
     """Viewer V's visible followees F and the 2-hop counts |follower:c & F|, as of one snapshot."""
 
-    def __init__(self, view, viewer: int | None, visible_users: AbstractBitMap) -> None:
+    def __init__(self, view, viewer: int | None, visible_users: AbstractBitMap, graph: FollowGraph) -> None:
         self.viewer = viewer
         self.names: dict[int, dict] = {}  # followee iid -> {"id", "username", "full_name"}
         self.followees = _followees(view, viewer, visible_users)
         self.followee_ids = rank.as_array(self.followees)
-        self.expanded = [view.ext("user", f) for f in self.followee_ids[:MAX_EXPANDED].tolist()]
-        self.sources = [view.posting("user", terms.following(ext)) for ext in self.expanded]
-        if self.sources:
-            lists = [rank.as_array(posting) for posting in self.sources]
-            self.hop_ids, self.hop_counts = np.unique(np.concatenate(lists), return_counts=True)
-        else:
-            self.hop_ids, self.hop_counts = np.zeros(0, np.uint32), np.zeros(0, np.int64)
-        self.hop = FrozenBitMap(self.hop_ids)
-        self.complete = len(self.followee_ids) <= MAX_EXPANDED  # the 2-hop counts are exact
+        self._graph = graph
+        snapshot = graph.at(view)
+        self.hop_ids, self.hop_counts = snapshot.hop_counts(view, self.followees)
+        self.hop = bitmap(self.hop_ids)
+        self._seen = snapshot.seen(view, self.followees)  # the graph rows counted
 
     def renewed(self, view, visible_users: AbstractBitMap) -> Circle | None:
-        """This circle for a newer snapshot when F and every expanded followee's following list are
-        unchanged in it (the posting cache hands out the same object until a posting changes), else None."""
+        """This circle for a newer snapshot when F and the graph rows of F are unchanged in it, else None."""
         if _followees(view, self.viewer, visible_users) != self.followees:
             return None
-        if any(view.posting("user", terms.following(ext)) is not source
-               for ext, source in zip(self.expanded, self.sources)):
+        if not self._graph.at(view).unchanged(self._seen, self.followees):
             return None
         fresh = copy.copy(self)
         fresh.names = {}  # followees may have been renamed
@@ -61,7 +56,7 @@ class Circle:
 
     def context(self, view, iid: int, ext: int) -> dict:
         """SPEC §6 `social` of one user result: only visible followees are counted or named."""
-        if self.complete and iid not in self.hop:
+        if iid not in self.hop:
             return {"following": iid in self.followees, "followed_by_count": 0, "followed_by": []}
         via = view.posting("user", terms.follower(ext)) & self.followees
         shown = rank.as_array(via)
@@ -90,6 +85,7 @@ class Circles:
 
     def __init__(self, size: int = 1024) -> None:
         self._circles: LRUCache = LRUCache(size)  # viewer -> (gen, circle)
+        self.graph = FollowGraph()
         self._lock = threading.Lock()
 
     def get(self, view, viewer: int | None, visible_users: AbstractBitMap) -> Circle:
@@ -99,7 +95,7 @@ class Circles:
             if known is not None and known[0] == view.gen:
                 return known[1]
         made = known[1].renewed(view, visible_users) if known is not None and known[0] < view.gen else None
-        made = made or Circle(view, viewer, visible_users)
+        made = made or Circle(view, viewer, visible_users, self.graph)
         with self._lock:
             latest = self._circles.get(viewer)
             if latest is None or latest[0] <= view.gen:  # an older snapshot's circle never replaces a newer one

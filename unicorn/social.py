@@ -5,7 +5,7 @@ unicorn/circle.py), a user c scores
 
     8 * (c's username equals the typed text)            -- typeahead only
   + 4 * (V follows c)
-  + 3 * m / (1 + m)      m = how many of F follow c (at most circle.MAX_EXPANDED followees counted)
+  + 3 * m / (1 + m)      m = how many of F follow c
   + popularity(followers_count)                         in [0, 1)
   - TYPO * (c was found only through a typo)            -- typeahead only
 
@@ -67,8 +67,7 @@ class Social:
     def rank(self, view, circle: Circle, matches: AbstractBitMap, limit: int, exact: AbstractBitMap = FrozenBitMap(),
              typo: AbstractBitMap = FrozenBitMap()) -> list[tuple[int, float, tuple]]:
         """The best `limit` of `matches` (visible users) by social score, best first, as (internal id, score
-        rounded to 4 places, sort key); exact whenever the viewer has at most circle.MAX_EXPANDED followees
-        (else mutuals count only that many of them)."""
+        rounded to 4 places, sort key)."""
         close = (matches & circle.followees) | (matches & circle.hop) | (matches & exact)
         rest = matches - close
         strangers = (np.union1d(self._strangers(view, rest - typo, limit), self._strangers(view, rest & typo, limit))
