@@ -1,8 +1,9 @@
 """The slow-query log: a request still running after `threshold_ms` is logged with its query and
 a snapshot of its thread's stack; when it ends, its total time is logged too.
 
-A watchdog thread looks at the requests in flight every threshold/4 (at least 1 ms); work is
-registered from the thread that does it (`with slow.watch("typeahead q=...")`).
+A watchdog thread looks at the requests in flight every threshold/4 (at least 1 ms) and ends
+when none is left (the next request starts another); work is registered from the thread that does
+it (`with slow.watch("typeahead q=...")`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class SlowLog:
             time.sleep(pause)
             now = time.perf_counter()
             with self._lock:
+                if not self._running:
+                    self._watchdog = None
+                    return
                 late = [(t, what, thread) for t, (what, thread, started) in self._running.items()
                         if now - started >= self.threshold and t not in self._reported]
                 self._reported.update(t for t, _, _ in late)
