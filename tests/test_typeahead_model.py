@@ -215,21 +215,33 @@ def test_typeahead_follows_each_new_snapshot(first, second, quiet, reqs):
 
 SOCIAL_USERS = range(1, 11)
 SOCIAL_NAMES = ["jo", "joe", "jon.doe", "johanna", "jonathanathan", "jo_jo", "joan", "jon", "bob", "jnoathan"]
-SOCIAL_TYPED = ["j", "jo", "jon", "joh", "@jo", "@jon", "jonh", "jonathnaathan", "jo d", "bob"]
+NEAR_HASHTAGS = ["beach", "beech", "bench", "beaches", "peach"]  # one edit apart: exact and typo matches meet
+NEAR_PLACES = ["Beach Bar", "Beech Inn", "Bench Park", "Peach Pit"]
+SOCIAL_TYPED = ["j", "jo", "jon", "joh", "@jo", "@jon", "jonh", "joan", "jonathnaathan", "jo d", "bob",
+                "beach", "#beach", "#beech", "bea"]
 
 
 @st.composite
 def social_graphs(draw) -> list[dict]:
-    """Ten users, nearly all matching "jo", following each other densely, a few blocks."""
+    """Ten users, nearly all matching "jo", following each other densely, a few blocks; media with
+    hashtags and places one edit apart."""
     history = [{"op": "user.upsert", "ts": 0, "user": {
         "id": uid, "username": draw(st.sampled_from(SOCIAL_NAMES)),
         "full_name": " ".join(draw(st.lists(st.sampled_from(SOCIAL_NAMES), max_size=2))),
         "is_private": draw(st.booleans()), "is_verified": False}} for uid in SOCIAL_USERS]
+    history += [{"op": "place.upsert", "ts": 0, "place": {"id": 200 + n, "name": name, "city": "", "country": "",
+                                                          "lat": 0.0, "lng": 0.0}}
+                for n, name in enumerate(NEAR_PLACES)]
     pairs = st.tuples(st.sampled_from(SOCIAL_USERS), st.sampled_from(SOCIAL_USERS))
     history += [{"op": "follow.add", "ts": 0, "follower": a, "followee": b}
                 for a, b in draw(st.lists(pairs, min_size=10, max_size=60))]
     history += [{"op": "block.add", "ts": 0, "blocker": a, "blocked": b}
                 for a, b in draw(st.lists(pairs, max_size=3))]
+    media = st.tuples(st.sampled_from(SOCIAL_USERS), st.lists(st.sampled_from(NEAR_HASHTAGS), min_size=1, max_size=2),
+                      st.none() | st.integers(200, 200 + len(NEAR_PLACES) - 1))
+    history += [{"op": "media.upsert", "ts": 0, "media": {"id": 100 + n, "owner": owner, "caption": "",
+                                                          "hashtags": tags, "place": place, "taken_at": 0}}
+                for n, (owner, tags, place) in enumerate(draw(st.lists(media, max_size=12)))]
     return [validate(e) for e in history]
 
 
@@ -240,6 +252,6 @@ def test_social_order_over_dense_graphs(history, limit):
         typeahead = Typeahead(index)
         for viewer in [None, *SOCIAL_USERS]:
             for typed in SOCIAL_TYPED:
-                got = typeahead.search(typed, viewer, limit, ("user",), timeout_ms=60_000)
-                check(platform, got["results"], model_candidates(platform, typed, viewer, ("user",)), viewer, limit,
+                got = typeahead.search(typed, viewer, limit, VERTICALS, timeout_ms=60_000)
+                check(platform, got["results"], model_candidates(platform, typed, viewer, VERTICALS), viewer, limit,
                       f"{typed!r} viewer={viewer} limit={limit}")
