@@ -228,25 +228,33 @@ class Index:
             metasync=False,
         )
         create = not readonly
-        try:  # created before `meta`, so that a reader that finds `meta` finds `aux`
-            self._aux = self.env.open_db(b"aux", create=create)
-        except lmdb.NotFoundError:  # a read-only open of an index written before `aux` existed
-            self._aux = None
-        self._meta = self.env.open_db(b"meta", create=create)
-        self._times = self.env.open_db(b"times", create=create)
-        self._dbs: dict[tuple[str, str], Any] = {}
-        for vertical in VERTICALS:
-            for kind in ("ids", "ext", "docs", "post", "rank", "links", "rankdirty"):
-                name = f"{vertical}.{kind}".encode()
-                self._dbs[vertical, kind] = self.env.open_db(name, create=create)
-        if create:
-            with self.env.begin(write=True) as txn:
+        # A writer opens every database in one write transaction (one commit and sync, not 32); a
+        # read-only open cannot keep handles opened in a read transaction, so each opens on its own.
+        txn = self.env.begin(write=True) if create else None
+        try:
+            try:
+                self._aux = self.env.open_db(b"aux", txn=txn, create=create)
+            except lmdb.NotFoundError:  # a read-only open of an index written before `aux` existed
+                self._aux = None
+            self._meta = self.env.open_db(b"meta", txn=txn, create=create)
+            self._times = self.env.open_db(b"times", txn=txn, create=create)
+            self._dbs: dict[tuple[str, str], Any] = {}
+            for vertical in VERTICALS:
+                for kind in ("ids", "ext", "docs", "post", "rank", "links", "rankdirty"):
+                    name = f"{vertical}.{kind}".encode()
+                    self._dbs[vertical, kind] = self.env.open_db(name, txn=txn, create=create)
+            if txn is not None:
                 schema = txn.get(b"schema", db=self._meta)
                 if schema is None:
                     txn.put(b"schema", _pack(SCHEMA_VERSION), db=self._meta)
                     txn.put(b"gen", _pack(0), db=self._meta)
                 elif _unpack(schema) != SCHEMA_VERSION:
                     raise RuntimeError(f"index at {self.path} has schema {_unpack(schema)}, expected {SCHEMA_VERSION}")
+                txn.commit()
+        except BaseException:
+            if txn is not None:
+                txn.abort()
+            raise
         self._cache = _PostingCache(cache_bytes)
         self._ids: dict[tuple[str, int | str], int] = {}  # committed id map entries (never change)
         self._ranks = {vertical: RankColumns() for vertical in VERTICALS}
