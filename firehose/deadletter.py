@@ -2,9 +2,11 @@
 
 A record is msgpack `{reason, payload, source, partition, offset, ts}` (`payload` the original
 bytes; `partition` is None and `offset` the line number for a file). A payload too large for
-a log record keeps its first 64 KiB, and `payload_bytes` says how long it was. Embedded: a one-partition
-log at `DATA/deadletter/`. Kafka: the topic `<topic>.deadletter`. Writers flush dead letters
-before committing the positions past them, so a crash may repeat a dead letter, never lose one.
+a record of the dead-letter log keeps its first 64 KiB, and `payload_bytes` says how long it was.
+Embedded: a one-partition log at `DATA/deadletter/`, records up to 16 MiB. Kafka: the topic
+`<topic>.deadletter`, records within Kafka's default message size (1,000,000 bytes), which any
+broker accepts. Writers flush dead letters before committing the positions past them, so a crash
+may repeat a dead letter, never lose one.
 """
 
 from __future__ import annotations
@@ -24,26 +26,31 @@ from firehose.transport import Consumer, Producer
 from vocabulary import paths
 
 READ_BATCH = 10_000
-PAYLOAD_MAX = MAX_RECORD - (64 << 10)  # room for the reason, the source and the rest
+ROOM = 64 << 10  # for the reason, the source and the rest
+PAYLOAD_MAX = MAX_RECORD - ROOM
+KAFKA_PAYLOAD_MAX = 1_000_000 - ROOM  # librdkafka's default message.max.bytes
 PAYLOAD_KEPT = 64 << 10
 
 
-def encode(reason: str, payload: bytes, source: str, partition: int | None, offset: int | None) -> bytes:
-    """The dead letter's record; a payload too big for one log record keeps its first bytes only."""
+def encode(reason: str, payload: bytes, source: str, partition: int | None, offset: int | None,
+           payload_max: int = PAYLOAD_MAX) -> bytes:
+    """The dead letter's record; a payload over `payload_max` bytes keeps its first bytes only."""
     record = {"reason": reason, "payload": payload, "source": source, "partition": partition, "offset": offset, "ts": int(time.time() * 1000)}
-    if len(payload) > PAYLOAD_MAX:
+    if len(payload) > payload_max:
         record["payload"] = payload[:PAYLOAD_KEPT]
         record["payload_bytes"] = len(payload)  # the payload's size before it was cut
     return msgpack.packb(record, use_bin_type=True)
 
 
 class DeadLetters(ABC):
+    payload_max = PAYLOAD_MAX
+
     def __init__(self, producer: Producer):
         self._producer = producer
         self._recorded = 0
 
     def record(self, reason: str, payload: bytes, source: str, partition: int | None, offset: int | None) -> None:
-        self._producer.send_raw(0, b"", encode(reason, payload, source, partition, offset))
+        self._producer.send_raw(0, b"", encode(reason, payload, source, partition, offset, self.payload_max))
         self._recorded += 1
 
     @property
@@ -88,6 +95,8 @@ class EmbeddedDeadLetters(DeadLetters):
 
 
 class KafkaDeadLetters(DeadLetters):
+    payload_max = KAFKA_PAYLOAD_MAX
+
     def __init__(self, bootstrap: str, topic: str):
         self._bootstrap, self._topic = bootstrap, f"{topic}.deadletter"
         super().__init__(KafkaProducer(bootstrap, self._topic, partitions=1))

@@ -22,7 +22,7 @@ from pathlib import Path
 from firehose.deadletter import DeadLetters
 from firehose.endpoint import DEFAULT_TOPIC, Endpoint
 from firehose.events import EventError, from_msgpack
-from firehose.log import cause
+from firehose.log import MAX_RECORD, cause
 from firehose.transport import Consumer, Record
 from indexer.lock import writer_lock
 from indexer.stats import Stats, meta_key
@@ -133,6 +133,10 @@ class Indexer:
             for position, record in enumerate(records):
                 if position in refused:
                     dead.append((record, refused[position]))
+                    continue
+                if len(record.payload) > MAX_RECORD:  # SPEC §2: malformed, whatever it holds
+                    dead.append((record, f"record of {len(record.payload):,} bytes is over the "
+                                         f"{MAX_RECORD:,}-byte limit"))
                     continue
                 try:
                     event = from_msgpack(record.payload)

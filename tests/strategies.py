@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from hypothesis import strategies as st
 
 from firehose.events import validate
@@ -46,7 +48,9 @@ def _pair(op, a, b, left, right):
     return st.builds(lambda x, y: {"op": op, "ts": 0, a: x, b: y}, left, right)
 
 
-def event():
+@functools.cache
+def event() -> st.SearchStrategy[dict]:
+    """One SPEC §2 event (built once: rebuilding strategies for every draw is slow)."""
     return st.one_of(
         user_upsert(), user_upsert(), media_upsert(), media_upsert(), place_upsert(),
         st.builds(lambda i: {"op": "user.delete", "ts": 0, "id": i}, USER_IDS),

@@ -11,12 +11,10 @@ from __future__ import annotations
 import os
 import re
 import socket
-import stat
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import jwt
 import orjson
 import pytest
@@ -29,7 +27,7 @@ from firehose.events import validate
 from tests.indexed import indexed
 from tests.test_api_endpoints import ADMIN, AS_ADMIN, AS_SEARCH, KEYS, MEDIA, SEARCH, error
 from tests.processes import started, wait_for_line
-from tests.test_demo import SERVING, demo
+from tests.test_demo import SERVING
 from tests.test_typeahead_behaviour import HISTORY
 
 SECRET = "s" * 64  # long enough for HS512 too (the wrong-algorithm case)
@@ -187,30 +185,6 @@ def test_demo_login_bad_request(signed, body):
 
 def test_demo_login_of_no_such_user(signed):
     assert error(signed.post("/v1/demo/login", json={"username": "nobody"}), 404, "not_found") == "no such user"
-
-
-def test_the_demo_keeps_its_keys_and_secret_and_logs_the_page_in(tmp_path):
-    with demo(tmp_path, tmp_path / "first.log") as proc:
-        url = f"http://127.0.0.1:{wait_for_line(tmp_path / 'first.log', SERVING, proc, 300).group(1)}"
-        lines = (tmp_path / "first.log").read_text()
-        key = re.search(r"API key for this session \(admin\): (\S+)", lines).group(1)
-        users = httpx.get(f"{url}/v1/demo/users", timeout=30).json()["users"]
-        session = httpx.post(f"{url}/v1/demo/login", json={"username": users[0]["username"]}, timeout=30).json()
-        search_as = {"Authorization": f"Bearer {session['key']}", "X-Viewer-Token": session["token"]}
-        assert httpx.get(f"{url}/v1/typeahead", params={"q": "a"}, headers=search_as, timeout=30).status_code == 200
-        bare = httpx.get(f"{url}/v1/typeahead", params={"q": "a", "viewer": session["viewer"]},
-                         headers={"Authorization": f"Bearer {session['key']}"}, timeout=30)
-        assert bare.status_code == 401  # the demo runs with signed viewers
-    credentials = tmp_path / "demo-credentials.json"
-    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
-
-    with demo(tmp_path, tmp_path / "second.log") as proc:
-        url = f"http://127.0.0.1:{wait_for_line(tmp_path / 'second.log', SERVING, proc, 300).group(1)}"
-        assert f"API key for this session (admin): {key}" in (tmp_path / "second.log").read_text()
-        # the first run's token and search key still work: the second run kept the secret and the keys
-        assert httpx.get(f"{url}/v1/typeahead", params={"q": "a"}, headers=search_as, timeout=30).status_code == 200
-        assert httpx.get(f"{url}/v1/documents/user/{session['viewer']}",
-                         headers={"Authorization": f"Bearer {key}"}, timeout=30).status_code == 200
 
 
 # item 10: routes, methods, key entries, bodies, the OpenAPI document

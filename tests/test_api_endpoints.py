@@ -336,15 +336,21 @@ def test_slow_log_snapshots_the_stack_of_the_running_request(caplog):
     assert "search q=(term name:slow)" in snapshot and "stuck_in_a_long_step" in snapshot
 
 
-
-def test_slow_log_watchdog_ends_when_no_request_is_left():
+def test_the_slow_log_watchdog_ends_when_nothing_is_in_flight_and_returns_with_the_next_request(caplog):
+    """An idle app keeps no thread polling: each app (each test's, each worker's) would add one for good."""
     slow = SlowLog(threshold_ms=4)
-    for _ in range(3):  # a watchdog per burst of work, none left behind
-        with slow.watch("typeahead q=a"):
-            watchdog = slow._watchdog
-            assert watchdog is not None and watchdog.is_alive()
-        watchdog.join(timeout=10)
-        assert not watchdog.is_alive() and slow._watchdog is None
+    with caplog.at_level(logging.WARNING, logger="unicorn.slow"):
+        for n in range(2):
+            before = set(threading.enumerate())
+            with slow.watch(f"typeahead q=late{n}"):
+                watchdogs = [t for t in threading.enumerate() if t.name == "slow-query-log" and t not in before]
+                deadline = time.monotonic() + 30
+                while not any(f"q=late{n}" in r.message and "request past" in r.message for r in caplog.records):
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
+            assert len(watchdogs) == 1
+            watchdogs[0].join(30)
+            assert not watchdogs[0].is_alive()
 
 
 # keys

@@ -154,7 +154,8 @@ def test_a_partial_run_keeps_the_other_scenarios_with_their_commands(bench_run, 
     _, root, first = bench_run
     out = tmp_path / "report"
     shutil.copytree(root / "report", out)
-    assert main(["--scale", "S", "--scenario", "size", "--data", str(root / "data"), "--out", str(out)]) == 0
+    assert main(["--scale", "S", "--queries", "10", "--repeats", "1", "--scenario", "size", "--data", str(root / "data"),
+                 "--out", str(out)]) == 0
     merged = json.loads((out / "report.json").read_text())
     assert merged["queries"] == first["queries"] and merged["relevance"] == first["relevance"]
     assert merged["commands"]["queries"] == first["command"] == merged["commands"]["relevance"]

@@ -91,15 +91,29 @@ def stop_and_collect_survivors(proc: subprocess.Popen, port: int, signum: int) -
         kill_all({pid for pid in tree if alive(pid)})
 
 
+@pytest.fixture(scope="module")
+def indexed_data(tmp_path_factory) -> Path:
+    """The thin-path events ingested and indexed once; each stop test serves them in turn."""
+    data = tmp_path_factory.mktemp("served")
+    subprocess.run([sys.executable, "-m", "console.cli", "ingest", str(EVENTS), "--data", str(data)],
+                   env=ENV, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "console.cli", "index", "--once", "--data", str(data)],
+                   env=ENV, check=True, capture_output=True)
+    return data
+
+
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory) -> Path:
+    """One demo data directory: the first stop test's demo generates it, the next one reuses it (what
+    is stopped is the same: the server and its indexer child, once serving)."""
+    return tmp_path_factory.mktemp("demo")
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_serve_with_indexer_stops_everything_it_started(tmp_path: Path, signum: int) -> None:
-    subprocess.run([sys.executable, "-m", "console.cli", "ingest", str(EVENTS), "--data", str(tmp_path)],
-                   env=ENV, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "console.cli", "index", "--once", "--data", str(tmp_path)],
-                   env=ENV, check=True, capture_output=True)
+def test_serve_with_indexer_stops_everything_it_started(indexed_data: Path, signum: int) -> None:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "console.cli", "serve", "--with-indexer", "--port", str(port),
-                             "--data", str(tmp_path)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--data", str(indexed_data)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tree, survivors = stop_and_collect_survivors(proc, port, signum)
     assert tree  # the indexer child was seen
     assert survivors == set()
@@ -107,9 +121,9 @@ def test_serve_with_indexer_stops_everything_it_started(tmp_path: Path, signum: 
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_demo_stops_everything_it_started(tmp_path: Path, signum: int) -> None:
+def test_demo_stops_everything_it_started(demo_data: Path, signum: int) -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "console.cli", "demo", "--port", str(port), "--data", str(tmp_path)],
+    proc = subprocess.Popen([sys.executable, "-m", "console.cli", "demo", "--port", str(port), "--data", str(demo_data)],
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tree, survivors = stop_and_collect_survivors(proc, port, signum)
     assert tree

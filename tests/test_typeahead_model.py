@@ -1,12 +1,35 @@
 """Typeahead against a plain-Python model of its contract: random platforms (tests/strategies.py),
-random viewers and typed texts. Results, their order, scores and the social context must equal
-the model's, which is written from SPEC §1, §5 and §6 and unicorn/social.py's documented score.
+random viewers and typed texts.
+
+The contract says exactly which results match and what each says, but only part of their order,
+so the model computes each vertical's matches exactly and checks the answer against the ordering
+rules the contract states, not against scores:
+
+- SPEC §6 and docs/http-api.md: users are ranked by social proximity to the viewer: an exact
+  username first, then the people the viewer follows, then those followed by the viewer's
+  followees (more of them first), then everyone else by popularity (followers, SPEC §1).
+- SPEC §6: social proximity leads the order (a followee found through a typo comes before a
+  stranger found exactly); among otherwise equal results (equal by every rule above, and for a
+  hashtag or a place an equal `media_count`) the exact match comes first.
+- `limit` results when that many match, and (not stated, expected of any ranked list) scores
+  never increase down the list.
+- `social` (SPEC §6): whether the viewer follows the user, how many of the viewer's visible
+  followees follow them, and a few of those (each a visible followee who follows them, at least
+  one when there are any).
+
+The contract does not order users within the exact-username group or the followees, hashtags
+or places among themselves (beyond the typo rule), or the verticals against each other, and
+does not say which followees `social` names: the model checks none of these, and no score.
+`test_social_order_over_dense_graphs` draws graphs where most users match the typed text and
+follow each other densely, so every group, follower count and typo meet; with at most ten users
+they never reach the follower counts at which "more of them first" and popularity could pull in
+different directions.
 """
 
 from __future__ import annotations
 
-import math
 import random
+from dataclasses import dataclass
 from functools import cached_property
 
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +41,7 @@ from tests.indexed import indexed
 from tests.model.platform import Platform
 from tests.model.queries import QueryModel
 from tests.model.text import hashtag_name, normalize, tokens
-from tests.model.typos import TYPO, match
+from tests.model.typos import match
 from tests.strategies import USER_IDS, events
 from unicorn.typeahead import Typeahead
 
@@ -28,14 +51,44 @@ TYPED = ["", " ", "j", "jo", "JO ", "jon d", "joh li", "zoë", "Ångström", "jo
          "@", "@jo", "@JOE", "@jon.doe", "@doe", "@bob_smith", "@smith", "@jonathanathan", "@东京", "@o'neil",
          "#", "#s", "#sun", "#Café_Paris", "#cafe_", "#beach", "#jonathanatha", "#jonathanathan1", "# s"]
 VERTICALS = ("user", "hashtag", "place")
+EXACT_USERNAME, FOLLOWEE, SECOND_HOP, EVERYONE_ELSE = range(4)  # the user groups, in their order
 
 
-def pop(count: int) -> float:
-    return min(math.log10(1 + count) / 7, 0.999)
+@dataclass
+class Candidate:
+    """One result the typed text matches: what it must say (`result`, no score) and what orders it."""
+
+    result: dict
+    typo: bool
+    group: int = EVERYONE_ELSE  # users only
+    followees_following: int = 0  # users only
+    popularity: int = 0  # followers (users) or media_count (hashtags, places)
+    followed: bool = False  # users: the viewer follows them
+    followed_by: frozenset = frozenset()  # users: the viewer's visible followees who follow them
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.result["vertical"], self.result["id"]
+
+    def rank(self) -> tuple:
+        """What the rules compare; equal ranks make two results "otherwise equal"."""
+        return self.group, self.followees_following, self.popularity
 
 
-def model_typeahead(p: Platform, typed: str, viewer: int | None, limit: int, verticals, typos: bool = True) -> list[dict]:
-    """SPEC §6 typeahead results, computed with sets over the model platform."""
+def precedes(a: Candidate, b: Candidate) -> bool:
+    """Whether the contract puts `a` before `b` (two results of one vertical)."""
+    if a.result["vertical"] == "user":
+        if a.group != b.group:
+            return a.group < b.group
+        if a.group == SECOND_HOP and a.followees_following != b.followees_following:
+            return a.followees_following > b.followees_following
+        if a.group == EVERYONE_ELSE and a.popularity != b.popularity:
+            return a.popularity > b.popularity
+    return a.rank() == b.rank() and not a.typo and b.typo
+
+
+def model_candidates(p: Platform, typed: str, viewer: int | None, verticals, typos: bool = True) -> list[Candidate]:
+    """Every result SPEC §1, §3, §5 and §6 let the typed text find for the viewer, in no order."""
     qm = QueryModel(p, viewer)
     users = qm.visible("user")
     followees = {f for f in p.following(viewer) if f in users} if viewer is not None else set()
@@ -45,7 +98,6 @@ def model_typeahead(p: Platform, typed: str, viewer: int | None, limit: int, ver
         username_only = typed.startswith("@")
         text = typed[1:].strip() if username_only else typed
         wanted = tokens(text)
-        scored = []
         for u in users:
             doc = p.document("user", u)
             own = tokens(doc["username"]) + ([] if username_only else tokens(doc["full_name"]))
@@ -53,59 +105,71 @@ def model_typeahead(p: Platform, typed: str, viewer: int | None, limit: int, ver
             how = match(wanted, own, typos and not username_only)
             if how is None and not (username_only and exact):
                 continue
-            via = {f for f in followees if (f, u) in p.follows}
-            m = len(via)
-            typo = how == "typo"
-            score = (8.0 * exact + 4.0 * (u in followees) + 3.0 * m / (1.0 + m) + pop(doc["followers_count"])
-                     - TYPO * typo)
-            scored.append((score, doc, via, typo))
-        scored.sort(key=lambda s: (-s[0], -s[1]["followers_count"], s[1]["id"]))
-        for n, (score, doc, via, typo) in enumerate(scored[:limit]):
-            result = {"vertical": "user", "id": str(doc["id"]), "title": doc["username"],
-                      "subtitle": doc["full_name"], "score": round(score, 4), "verified": doc["is_verified"]}
-            if typo:
+            via = frozenset(f for f in followees if (f, u) in p.follows)
+            group = (EXACT_USERNAME if exact else FOLLOWEE if u in followees else SECOND_HOP if via
+                     else EVERYONE_ELSE)
+            result = {"vertical": "user", "id": str(u), "title": doc["username"], "subtitle": doc["full_name"],
+                      "verified": doc["is_verified"]}
+            if how == "typo":
                 result["typo"] = True
-            if viewer is not None:
-                shown = sorted((p.document("user", f) for f in via), key=lambda d: (-d["followers_count"], d["id"]))
-                result["social"] = {"following": doc["id"] in followees, "followed_by_count": len(via),
-                                    "followed_by": [{"id": str(d["id"]), "username": d["username"],
-                                                     "full_name": d["full_name"]} for d in shown[:3]]}
-            found.append((-result["score"], 0, n, result))
+            found.append(Candidate(result, how == "typo", group, len(via), doc["followers_count"], u in followees, via))
     if "hashtag" in verticals and not typed.startswith("@"):
         prefix = hashtag_name(typed[1:].strip() if typed.startswith("#") else typed)
         if prefix and not any(c.isspace() for c in prefix):
             visible = qm.visible("hashtag")
-            tags = [(name, count, match([prefix], [name], typos)) for name, count in p.hashtags().items()
-                    if name in visible]
-            tags = [(name, count, how == "typo") for name, count, how in tags if how]
-            tags.sort(key=lambda t: (t[0] != prefix, -t[1], t[2], t[0]))
-            for n, (name, count, typo) in enumerate(tags[:limit]):
-                score = round(4.0 * (name == prefix) + pop(count) - TYPO * typo, 4)
+            for name, count in p.hashtags().items():
+                how = match([prefix], [name], typos)
+                if name not in visible or how is None:
+                    continue
                 result = {"vertical": "hashtag", "id": name, "title": f"#{name}",
-                          "subtitle": f"{count:,} post" + ("" if count == 1 else "s"), "score": score}
-                if typo:
+                          "subtitle": f"{count:,} post" + ("" if count == 1 else "s")}
+                if how == "typo":
                     result["typo"] = True
-                found.append((-score, 1, n, result))
+                found.append(Candidate(result, how == "typo", popularity=count))
     if "place" in verticals and not typed.startswith(("@", "#")):
         wanted = tokens(typed)
-        places = [p.document("place", i) for i in p.places]
-        places = [(d, match(wanted, tokens(d["name"]), typos) == "typo") for d in places
-                  if match(wanted, tokens(d["name"]), typos)]
-        places.sort(key=lambda dt: (-dt[0]["media_count"], dt[1], dt[0]["id"]))
-        for n, (d, typo) in enumerate(places[:limit]):
-            score = round(pop(d["media_count"]) - TYPO * typo, 4)
-            where = ", ".join(part for part in (d["city"], d["country"]) if part)
-            found.append((-score, 2, n, {"vertical": "place", "id": str(d["id"]), "title": d["name"],
-                                         "subtitle": where, "score": score, **({"typo": True} if typo else {})}))
-    found.sort(key=lambda f: f[:3])
-    return [f[3] for f in found[:limit]]
+        for i in p.places:
+            doc = p.document("place", i)
+            how = match(wanted, tokens(doc["name"]), typos)
+            if how is None:
+                continue
+            where = ", ".join(part for part in (doc["city"], doc["country"]) if part)
+            result = {"vertical": "place", "id": str(i), "title": doc["name"], "subtitle": where}
+            if how == "typo":
+                result["typo"] = True
+            found.append(Candidate(result, how == "typo", popularity=doc["media_count"]))
+    return found
 
 
-def same(got: list[dict], expected: list[dict]) -> bool:
-    """Equal results, scores equal to 4 decimals (float rounding of equal sums may differ by one unit)."""
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "score"} for r in rs]
-    return strip(got) == strip(expected) and all(
-        math.isclose(g["score"], e["score"], abs_tol=2e-4) for g, e in zip(got, expected))
+def check(p: Platform, got: list[dict], candidates: list[Candidate], viewer: int | None, limit: int,
+          context: str) -> None:
+    """`got` says what the candidates say, keeps the contract's order, and takes none out of turn."""
+    by_key = {c.key: c for c in candidates}
+    keys = [(r["vertical"], r["id"]) for r in got]
+    assert len(set(keys)) == len(keys), (context, keys)
+    assert len(got) == min(limit, len(candidates)), (context, keys, sorted(by_key))
+    scores = [r["score"] for r in got]
+    assert all(isinstance(s, (int, float)) for s in scores) and scores == sorted(scores, reverse=True), (context, got)
+    position = {key: n for n, key in enumerate(keys)}
+    for r in got:
+        c = by_key.get((r["vertical"], r["id"]))
+        assert c is not None, (context, f"{r} matches nothing the viewer may see")
+        assert {k: v for k, v in r.items() if k not in ("score", "social")} == c.result, (context, r)
+        if r["vertical"] == "user" and viewer is not None:
+            social = r["social"]
+            named = [int(f["id"]) for f in social["followed_by"]]
+            assert social["following"] == c.followed, (context, r)
+            assert social["followed_by_count"] == len(c.followed_by), (context, r)
+            assert len(set(named)) == len(named) and set(named) <= c.followed_by, (context, r)
+            assert bool(named) == bool(c.followed_by), (context, r)
+            for f in social["followed_by"]:
+                doc = p.document("user", int(f["id"]))
+                assert f == {"id": str(doc["id"]), "username": doc["username"], "full_name": doc["full_name"]}
+        else:
+            assert "social" not in r, (context, r)
+        for a in candidates:
+            if a.result["vertical"] == r["vertical"] and precedes(a, c):
+                assert position.get(a.key, len(got)) < position[c.key], (context, f"{a.result} must come before {r}")
 
 
 requests = st.lists(st.tuples(st.sampled_from(TYPED), st.none() | USER_IDS, st.integers(1, 6),
@@ -120,9 +184,10 @@ def test_typeahead_matches_model(history, reqs):
         typeahead = Typeahead(index)
         for typed, viewer, limit, verticals, typos in reqs:
             got = typeahead.search(typed, viewer, limit, verticals, timeout_ms=60_000, typos="auto" if typos else "0")
-            expected = model_typeahead(platform, typed, viewer, limit, verticals, typos)
+            candidates = model_candidates(platform, typed, viewer, verticals, typos)
             assert got["q"] == typed
-            assert same(got["results"], expected), f"{typed!r} viewer={viewer} limit={limit} {verticals} {typos=}"
+            check(platform, got["results"], candidates, viewer, limit,
+                  f"{typed!r} viewer={viewer} limit={limit} {verticals} {typos=}")
 
 
 graph_quiet = {"media.upsert", "media.delete", "like.add", "like.remove", "place.upsert"}
@@ -146,8 +211,52 @@ def test_typeahead_follows_each_new_snapshot(first, second, quiet, reqs):
             for typed, viewer, limit, verticals, typos in reqs:
                 got = typeahead.search(typed, viewer, limit, verticals, timeout_ms=60_000,
                                        typos="auto" if typos else "0")
-                expected = model_typeahead(platform, typed, viewer, limit, verticals, typos)
-                assert same(got["results"], expected), f"phase {phase}: {typed!r} viewer={viewer} limit={limit}"
+                check(platform, got["results"], model_candidates(platform, typed, viewer, verticals, typos), viewer,
+                      limit, f"phase {phase}: {typed!r} viewer={viewer} limit={limit} {verticals} {typos=}")
+
+
+SOCIAL_USERS = range(1, 11)
+SOCIAL_NAMES = ["jo", "joe", "jon.doe", "johanna", "jonathanathan", "jo_jo", "joan", "jon", "bob", "jnoathan"]
+NEAR_HASHTAGS = ["beach", "beech", "bench", "beaches", "peach"]  # one edit apart: exact and typo matches meet
+NEAR_PLACES = ["Beach Bar", "Beech Inn", "Bench Park", "Peach Pit"]
+SOCIAL_TYPED = ["j", "jo", "jon", "joh", "@jo", "@jon", "jonh", "joan", "jonathnaathan", "jo d", "bob",
+                "beach", "#beach", "#beech", "bea"]
+
+
+@st.composite
+def social_graphs(draw) -> list[dict]:
+    """Ten users, nearly all matching "jo", following each other densely, a few blocks; media with
+    hashtags and places one edit apart."""
+    history = [{"op": "user.upsert", "ts": 0, "user": {
+        "id": uid, "username": draw(st.sampled_from(SOCIAL_NAMES)),
+        "full_name": " ".join(draw(st.lists(st.sampled_from(SOCIAL_NAMES), max_size=2))),
+        "is_private": draw(st.booleans()), "is_verified": False}} for uid in SOCIAL_USERS]
+    history += [{"op": "place.upsert", "ts": 0, "place": {"id": 200 + n, "name": name, "city": "", "country": "",
+                                                          "lat": 0.0, "lng": 0.0}}
+                for n, name in enumerate(NEAR_PLACES)]
+    pairs = st.tuples(st.sampled_from(SOCIAL_USERS), st.sampled_from(SOCIAL_USERS))
+    history += [{"op": "follow.add", "ts": 0, "follower": a, "followee": b}
+                for a, b in draw(st.lists(pairs, min_size=10, max_size=60))]
+    history += [{"op": "block.add", "ts": 0, "blocker": a, "blocked": b}
+                for a, b in draw(st.lists(pairs, max_size=3))]
+    media = st.tuples(st.sampled_from(SOCIAL_USERS), st.lists(st.sampled_from(NEAR_HASHTAGS), min_size=1, max_size=2),
+                      st.none() | st.integers(200, 200 + len(NEAR_PLACES) - 1))
+    history += [{"op": "media.upsert", "ts": 0, "media": {"id": 100 + n, "owner": owner, "caption": "",
+                                                          "hashtags": tags, "place": place, "taken_at": 0}}
+                for n, (owner, tags, place) in enumerate(draw(st.lists(media, max_size=12)))]
+    return [validate(e) for e in history]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(history=social_graphs(), limit=st.integers(1, 10))
+def test_social_order_over_dense_graphs(history, limit):
+    with indexed(history) as (index, platform):
+        typeahead = Typeahead(index)
+        for viewer in [None, *SOCIAL_USERS]:
+            for typed in SOCIAL_TYPED:
+                got = typeahead.search(typed, viewer, limit, VERTICALS, timeout_ms=60_000)
+                check(platform, got["results"], model_candidates(platform, typed, viewer, VERTICALS), viewer, limit,
+                      f"{typed!r} viewer={viewer} limit={limit}")
 
 
 class Settled(Platform):
@@ -228,5 +337,5 @@ def test_social_counts_and_ranking_are_exact_for_a_viewer_who_follows_thousands(
         assert len(settled.following(BIG)) > 1000
         for typed, viewer, limit, typos in reqs:
             got = typeahead.search(typed, viewer, limit, VERTICALS, timeout_ms=60_000, typos="auto" if typos else "0")
-            expected = model_typeahead(settled, typed, viewer, limit, VERTICALS, typos)
-            assert same(got["results"], expected), f"{typed!r} viewer={viewer} limit={limit} {typos=}"
+            check(settled, got["results"], model_candidates(settled, typed, viewer, VERTICALS, typos), viewer, limit,
+                  f"{typed!r} viewer={viewer} limit={limit} {typos=}")

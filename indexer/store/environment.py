@@ -67,24 +67,32 @@ class Environment:
             raise
 
     def _open_dbs(self, create: bool) -> None:
-        try:  # created before `meta`, so that a reader that finds `meta` finds `aux`
-            self.aux = self.lmdb.open_db(b"aux", create=create)
-        except lmdb.NotFoundError:  # a read-only open of an index written before `aux` existed
-            self.aux = None
-        self.meta = self.lmdb.open_db(b"meta", create=create)
-        self.times = self.lmdb.open_db(b"times", create=create)
-        self.dbs: dict[tuple[str, str], Any] = {}
-        for vertical in VERTICALS:
-            for kind in KINDS:
-                self.dbs[vertical, kind] = self.lmdb.open_db(f"{vertical}.{kind}".encode(), create=create)
-        if create:
-            with self.lmdb.begin(write=True) as txn:
+        # A writer opens every database in one write transaction (one commit and sync, not 32); a
+        # read-only open cannot keep handles opened in a read transaction, so each opens on its own.
+        txn = self.lmdb.begin(write=True) if create else None
+        try:
+            try:  # created before `meta`, so that a reader that finds `meta` finds `aux`
+                self.aux = self.lmdb.open_db(b"aux", txn=txn, create=create)
+            except lmdb.NotFoundError:  # a read-only open of an index written before `aux` existed
+                self.aux = None
+            self.meta = self.lmdb.open_db(b"meta", txn=txn, create=create)
+            self.times = self.lmdb.open_db(b"times", txn=txn, create=create)
+            self.dbs: dict[tuple[str, str], Any] = {}
+            for vertical in VERTICALS:
+                for kind in KINDS:
+                    self.dbs[vertical, kind] = self.lmdb.open_db(f"{vertical}.{kind}".encode(), txn=txn, create=create)
+            if txn is not None:
                 schema = txn.get(b"schema", db=self.meta)
                 if schema is None:
                     txn.put(b"schema", pack(SCHEMA_VERSION), db=self.meta)
                     txn.put(b"gen", pack(0), db=self.meta)
                 elif unpack(schema) != SCHEMA_VERSION:
                     raise IndexIncompatible(f"index at {self.path} has schema {unpack(schema)}, expected {SCHEMA_VERSION}")
+                txn.commit()
+        except BaseException:
+            if txn is not None:
+                txn.abort()
+            raise
 
     def close(self) -> None:
         self.lmdb.close()

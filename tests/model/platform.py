@@ -14,6 +14,8 @@ SPEC §2; `document` derives SPEC §1 documents; `term` gives the documents a SP
 
 from __future__ import annotations
 
+from collections.abc import KeysView
+
 from tests.model.text import caption_hashtags, caption_mentions, hashtag_name, normalize, tokens
 
 
@@ -30,17 +32,19 @@ class Platform:
 
     # SPEC §2
 
-    @property
-    def follows(self) -> set[tuple[int, int]]:
-        return set(self.follow_ts)
+    # Live views of the edges (set-like, not copies: membership tests stay O(1)).
 
     @property
-    def blocks(self) -> set[tuple[int, int]]:
-        return set(self.block_ts)
+    def follows(self) -> KeysView[tuple[int, int]]:
+        return self.follow_ts.keys()
 
     @property
-    def likes(self) -> set[tuple[int, int]]:
-        return set(self.like_ts)
+    def blocks(self) -> KeysView[tuple[int, int]]:
+        return self.block_ts.keys()
+
+    @property
+    def likes(self) -> KeysView[tuple[int, int]]:
+        return self.like_ts.keys()
 
     def _add(self, edges: dict, pair: tuple[int, int], ts: int, media: bool = False) -> None:
         users = pair[:1] if media else pair

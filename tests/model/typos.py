@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-TYPO = 0.0005  # unicorn/social.py's documented penalty of a typo match
-
 
 def osa(a: str, b: str) -> int:
     """Optimal string alignment distance: insertions, deletions, substitutions, swaps of neighbours."""
