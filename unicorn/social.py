@@ -6,13 +6,15 @@ unicorn/circle.py), a user c scores
     8 * (c's username equals the typed text)            -- typeahead only
   + 4 * (V follows c)
   + 3 * m / (1 + m)      m = how many of F follow c
-  + popularity(followers_count)                         in [0, 1)
-  - TYPO * (c was found only through a typo)            -- typeahead only
+  + popularity(followers_count) * w(m)                  popularity in [0, 1)
+      w(0) = 1, w(m) = 3 / ((1 + m) (2 + m)): the step from m to m + 1, so popularity orders only
+      users of one m
 
-so an exact username beats everyone, a followee beats every non-followee, any mutual beats any
-stranger, popularity orders the rest, and an exact match beats an otherwise equal typo match.
+so an exact username beats everyone, a followee beats every non-followee, more mutuals beat fewer
+(docs/http-api.md: "more of them first"), popularity orders the rest. A result found only
+through a typo scores the same and comes after an otherwise equal exact match.
 Ties break by the static order (followers desc, id asc): a result's sort key is
-(-score, -followers_count, id). Ranking touches only F & M, the 2-hop set & M, the exact matches
+(-score, typo, -followers_count, id). Ranking touches only F & M, the 2-hop set & M, the exact matches
 and the best strangers by static order (which the generation's `popular` list usually
 supplies), never a whole large match set M.
 """
@@ -29,7 +31,7 @@ from unicorn.query import rank
 from vocabulary import terms
 
 EXACT, FOLLOWED, MUTUAL = 8.0, 4.0, 3.0
-TYPO = 0.0005  # below every social step (a followee scores >= 4, anyone else < 3 + CAP = 3.999)
+TYPO = 0.0005  # hashtags and places: what a typo match scores less than an exact one (unicorn.typeahead)
 POPULAR = 2048  # best users by static order, kept per generation
 CAP = 0.999
 
@@ -78,13 +80,13 @@ class Social:
         cols = view.rank("user")
         followers = cols.count[ids]
         mutual = circle.mutuals(ids)
+        weight = np.where(mutual > 0, MUTUAL / ((1.0 + mutual) * (2.0 + mutual)), 1.0)
         score = (EXACT * _member(ids, rank.as_array(exact)) + FOLLOWED * _member(ids, circle.followee_ids)
-                 + MUTUAL * mutual / (1.0 + mutual) + _popularities(followers))
-        if typo:
-            score = score - TYPO * _member(ids, rank.as_array(typo))
-        order = np.lexsort((cols.ext_id[ids], -followers, -score))[:limit]
+                 + MUTUAL * mutual / (1.0 + mutual) + _popularities(followers) * weight)
+        typos = _member(ids, rank.as_array(typo)).astype(np.int64) if typo else np.zeros(len(ids), np.int64)
+        order = np.lexsort((cols.ext_id[ids], -followers, typos, -score))[:limit]
         best, best_score = ids[order], score[order]
-        keys = zip((-best_score).tolist(), (-followers[order]).tolist(), cols.ext_id[best].tolist())
+        keys = zip((-best_score).tolist(), typos[order].tolist(), (-followers[order]).tolist(), cols.ext_id[best].tolist())
         return [(i, round(s, 4), key) for i, s, key in zip(best.tolist(), best_score.tolist(), keys)]
 
     def _strangers(self, view, rest: AbstractBitMap, k: int) -> np.ndarray:

@@ -13,8 +13,9 @@ only users visible to the viewer are found, counted or named, and only hashtags 
 visible to the viewer carry are found (their rankings are shared by the viewers who see the same hashtags).
 
 With `typos="auto"` (the default) users, hashtags and places are also found through the edits
-of unicorn.typos: such a result carries `"typo": true` and scores TYPO less than it would
-exactly, so social proximity still leads and an exact match beats an otherwise equal one.
+of unicorn.typos: such a result carries `"typo": true`; a user one scores as it would exactly and
+comes after an otherwise equal exact match (unicorn.social), a hashtag or place one scores TYPO
+less, so social proximity still leads and an exact match beats an otherwise equal one.
 `@q` stays exact. Typo matches pass the same visibility sets as exact ones.
 
 Matching is the engine's: the typed text is the query `(term name:TEXT)` of each vertical (and
