@@ -122,14 +122,15 @@ def read_row(view, user: int, live: AbstractBitMap) -> np.ndarray:
 
 
 def build(view) -> Base:
-    """The base of `view`'s generation: one posting read per live user (external ids from the snapshot:
-    the rank columns follow the newest generation)."""
+    """The base of `view`'s generation, from one scan of the `following:` postings (not cached: the
+    posting cache keeps its hot postings)."""
     live = view.posting("user", terms.LIVE)
+    prefix = terms.term("following", "")
     rows = {}
-    for user in as_array(live).tolist():
-        row = view.posting("user", terms.following(view.ext("user", user)))
-        if row:
-            rows[user] = as_array(row & live)
+    for term, posting in view.postings("user", prefix):
+        user = view.iid("user", int(term[len(prefix):]))
+        if user is not None and user in live:
+            rows[user] = as_array(posting & live)
     return Base.of_rows(view.gen, rows)
 
 
