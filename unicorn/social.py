@@ -15,9 +15,9 @@ Ties break by the static order (followers desc, id asc).
 A `Circle` holds F and the 2-hop counts of a viewer, counted over all of F in the in-memory follow
 graph (unicorn.graph): one gather of F's rows and one count. A newer snapshot renews it when F
 and the graph rows of F are unchanged, and rebuilds it otherwise, so a live indexer committing
-many generations does not make every viewer pay a rebuild. Ranking touches
-only F & M, the 2-hop set & M, the exact matches and the best strangers by static order (which
-the generation's `popular` list usually supplies), never a whole large match set M.
+many generations does not make every viewer pay a rebuild. Ranking touches only F & M, the 2-hop
+set & M, the exact matches and the best strangers by static order (which the generation's
+`popular` list usually supplies), never a whole large match set M.
 """
 
 from __future__ import annotations
