@@ -97,13 +97,13 @@ def check(graph: FollowGraph, view, subsets: list[list[int]]) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(history=batches(), rows_max=st.sampled_from([0, 1, 3, None]), keep=st.sampled_from([1, 8]),
-       old_after=st.integers(0, 9),
+       read_ahead=st.sampled_from([0, 1, 64]), old_after=st.integers(0, 9),
        subsets=st.lists(st.lists(st.integers(0, 12), max_size=8), min_size=1, max_size=3),
        checked=st.lists(st.booleans(), min_size=10, max_size=10))
-def test_rows_and_hop_counts_equal_the_postings(history, rows_max, keep, old_after, subsets, checked):
+def test_rows_and_hop_counts_equal_the_postings(history, rows_max, keep, read_ahead, old_after, subsets, checked):
     with tempfile.TemporaryDirectory() as tmp:
         index = Index(tmp)
-        graph = FollowGraph(rows_max=rows_max, keep=keep)  # keep=1: older views are made from a base
+        graph = FollowGraph(rows_max=rows_max, keep=keep, read_ahead=read_ahead)  # keep=1: older views from a base
         old = None
         try:
             for n, batch in enumerate(history):
@@ -135,7 +135,7 @@ def test_rows_read_are_handed_on_and_merged_into_a_new_base_past_the_bound():
     with tempfile.TemporaryDirectory() as tmp:
         index = Index(tmp)
         try:
-            graph = FollowGraph(rows_max=2)
+            graph = FollowGraph(rows_max=2, read_ahead=0)
             seen = []  # what each snapshot's rows of users 1-5, and of users 1 and 3, are made of
 
             def commit(*events):

@@ -17,8 +17,8 @@ document and no row: the followee is not live.)
 A `Snapshot` is an immutable `Base` (indptr + indices, built once from the postings) and the
 users whose followees may have changed since the base's generation (from `user.rankdirty`); their
 rows are read from the index when first needed and merged at read time. Moving to a newer
-generation reads nothing: it adds the users changed since and hands on the rows read for the
-others. When more than `rows_max` rows are handed on, they are merged into a new base (numpy copies,
+generation adds the users changed since, hands on the rows read for the others and reads a few
+more (`read_ahead`). When more than `rows_max` rows are handed on, they are merged into a new base (numpy copies,
 no index read; changed users whose rows were never needed stay marked stale in it).
 
 Memory: a base holds 8 bytes per user id (indptr) and 4 bytes per follow between live users
@@ -32,6 +32,7 @@ they did not change in.
 from __future__ import annotations
 
 import array
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -48,6 +49,7 @@ NOBODY = FrozenBitMap()
 Seen = tuple[int, dict[int, np.ndarray]]
 ROWS_MIN = 1024  # rows read for changed users, handed from snapshot to snapshot, before a compaction
 ROWS_SHARE = 16  # or one per this many users when more
+READ_AHEAD = 64  # rows of changed users read when a newer generation is first asked for
 UNIQUE_SHARE = 2  # counting by sorting (np.unique) below one gathered entry per this many users, else np.bincount
 
 
@@ -122,14 +124,15 @@ def read_row(view, user: int, live: AbstractBitMap) -> np.ndarray:
 
 
 def build(view) -> Base:
-    """The base of `view`'s generation: one posting read per live user (external ids from the snapshot:
-    the rank columns follow the newest generation)."""
+    """The base of `view`'s generation, from one scan of the `following:` postings (not cached: the
+    posting cache keeps its hot postings)."""
     live = view.posting("user", terms.LIVE)
+    prefix = terms.term("following", "")
     rows = {}
-    for user in as_array(live).tolist():
-        row = view.posting("user", terms.following(view.ext("user", user)))
-        if row:
-            rows[user] = as_array(row & live)
+    for term, posting in view.postings("user", prefix):
+        user = view.iid("user", int(term[len(prefix):]))
+        if user is not None and user in live:
+            rows[user] = as_array(posting & live)
     return Base.of_rows(view.gen, rows)
 
 
@@ -207,14 +210,16 @@ class FollowGraph:
 
     A newer generation's snapshot is the newest one with the users changed since (`user.rankdirty`)
     added to `changed`, and the rows read for the others handed on: no index read until a row is
-    needed. An older generation's is made from the newest base not newer than it (the last two bases
-    are kept). When a snapshot is handed more than `rows_max` rows, they are merged into a new base
+    needed, but for `read_ahead` changed users whose rows no snapshot has read yet (so that they do
+    not pile up while the indexer runs). An older generation's is made from the newest base not newer
+    than it (the last two bases are kept). When a snapshot is handed more than `rows_max` rows, they are merged into a new base
     (no index read; the changed users whose rows were not read stay `stale` in it). A base is built
     from the index on first use, and when the users changed since a snapshot are no longer recorded.
     """
 
-    def __init__(self, rows_max: int | None = None, keep: int = 8) -> None:
+    def __init__(self, rows_max: int | None = None, keep: int = 8, read_ahead: int = READ_AHEAD) -> None:
         self.rows_max = rows_max
+        self.read_ahead = read_ahead
         self.keep = keep
         self.builds = 0  # bases built from the index
         self.compactions = 0  # bases made by merging the rows read
@@ -262,4 +267,7 @@ class FollowGraph:
             changed = latest.changed | changed
             base = latest.base.merged(view.gen, rows, changed - bitmap(np.fromiter(rows, np.uint32, len(rows))))
             return Snapshot(view.gen, base, base.stale)
-        return Snapshot(view.gen, latest.base, latest.changed | changed, rows)
+        made = Snapshot(view.gen, latest.base, latest.changed | changed, rows)
+        unread = made.changed - bitmap(np.fromiter(rows, np.uint32, len(rows)))
+        made._read(view, itertools.islice(unread, self.read_ahead))
+        return made

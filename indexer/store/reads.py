@@ -78,6 +78,22 @@ class ReadView:
             if term.startswith(prefix):
                 yield term
 
+    @raises_store_errors
+    def postings(self, vertical: str, prefix: str) -> Iterator[tuple[str, FrozenBitMap]]:
+        """(term, posting) of the stored terms of a vertical that start with `prefix`, in key order,
+        decoded but not put in the posting cache: a read of many postings evicts none of the hot ones."""
+        start = head_bytes(prefix)
+        cursor = self._txn.cursor(db=self._dbs[vertical, "post"])
+        if not cursor.set_range(start):
+            return
+        for key, raw in cursor.iternext(keys=True, values=True):
+            key = bytes(key)
+            if not key.startswith(start):
+                return
+            term = posting_term(key, raw)
+            if term.startswith(prefix):
+                yield term, FrozenBitMap.deserialize(posting_bitmap(key, raw))
+
     def iid(self, vertical: str, ext: int | str) -> int | None:
         try:
             raw = self._txn.get(ext_key(vertical, ext), db=self._dbs[vertical, "ids"])
