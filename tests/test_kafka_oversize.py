@@ -19,9 +19,9 @@ from firehose.events import validate
 from firehose.kafka import KafkaProducer
 from indexer.daemon import run
 from tests.brokers import unique_topic
-from unicorn import paths
+from vocabulary import paths
 from unicorn.engine import Engine
-from unicorn.store import Index
+from indexer.store import Index
 
 LIMIT = 16 * 1024 * 1024  # SPEC §2
 KEPT = 64 * 1024  # docs: a dead letter too large for its log keeps the payload's first 64 KiB

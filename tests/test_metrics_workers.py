@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from firehose.events import validate
 from firehose.log import EmbeddedLog
 from tests.processes import started, wait_for_line
-from unicorn import paths
+from vocabulary import paths
 
 USERS = 30
 MAX_REQUESTS = 2000  # requests on fresh connections until both workers have answered some
@@ -67,7 +67,7 @@ def test_metrics_merge_every_worker_and_the_indexer(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     env = {**os.environ, "UNICORN_API_KEYS": "k:admin", "TMPDIR": str(scratch)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [sys.executable, "-m", "unicorn.cli", "serve", "--data", str(data), "--port", "0", "--workers", "2",
+    command = [sys.executable, "-m", "console.cli", "serve", "--data", str(data), "--port", "0", "--workers", "2",
                "--with-indexer"]
     with started(command, log, env=env) as proc:
         port = wait_for_line(log, r"Uvicorn running on http://127\.0\.0\.1:(\d+)", proc, 120).group(1)
