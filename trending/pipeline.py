@@ -7,14 +7,16 @@
 
 `observe` runs the pre-processor, which attaches the owner and the clock as of that event and
 queues the media events; `finish` runs the parser, the scorer and the ranker over the whole
-batch at once, and writes the snapshot (ids and titles, best first) into the batch, and to PostgreSQL when
-a DSN is configured. Everything the pipeline writes into the index commits in the batch's
+batch at once, and writes the snapshot (ids and titles, best first) into the batch, and to
+PostgreSQL when a DSN is configured. Everything the pipeline writes into the index commits in the batch's
 transaction, with the firehose offsets: a crash loses or doubles nothing.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import NamedTuple
 
 from firehose.events import Event
 from trending.parser import KINDS, parse
@@ -22,6 +24,13 @@ from trending.preprocess import Preprocessor
 from trending.ranker import Ranked, rank
 from trending.scorer import Scorer
 from unicorn.trending import DSN_ENV, SNAPSHOT, encode
+
+
+class Run(NamedTuple):
+    """The pipeline over one batch."""
+
+    observe: Callable[[Event], None]  # the pre-processor's, called as is: no hop per event
+    finish: Callable[[], dict[str, dict]]
 
 
 class Pipeline:
@@ -39,14 +48,11 @@ class Pipeline:
     def from_env(cls) -> Pipeline:
         return cls(os.environ.get(DSN_ENV) or None)
 
-    def begin(self, batch) -> Pipeline:
+    def begin(self, batch) -> Run:
         self._batch = batch
         self.preprocess.begin(batch)
         self.scorer.begin(batch)
-        return self
-
-    def observe(self, event: Event) -> None:
-        self.preprocess.observe(event)
+        return Run(self.preprocess.observe, self.finish)
 
     def finish(self) -> dict[str, dict]:
         """Count, rank and store the snapshots; returns them per kind ({"as_of", "results"})."""

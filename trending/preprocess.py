@@ -2,10 +2,11 @@
 
 Contract: `Preprocessor.begin(batch)`; `observe(event)` for every event, in stream order, right
 after Slipstream applied it (inside the batch's write transaction, through the `WriteBatch` API);
-then `finish() -> (Clock, list[Enriched])`. Each `media.upsert` becomes an `Enriched`: the event
-with its owner's internal id, liveness and privacy as of the index state at that event, and the
-stream's clock at that event (`as_of`: the highest `ts` of any event so far, the scorer's notion of
-"now"). Other events only move the clock.
+then `finish() -> (Clock, Enriched)`. `Enriched` holds the batch's `media.upsert` events, one
+column per field: each with its owner's internal id, liveness and privacy as of the index state
+at that event, and the stream's clock at that event (`as_of`: the highest `ts` of any event so
+far, the scorer's notion of "now"). Other events only move the clock. Per event, `observe` only
+appends to the columns: it makes no object the garbage collector would have to track.
 
 The owners it reads are kept between events and batches: only a `user.upsert` or `user.delete`
 changes whether a user's document exists and is private (Slipstream), so such an event drops its
@@ -31,20 +32,19 @@ _NEVER = float("-inf")  # the clock before any event
 
 
 class Enriched(NamedTuple):
-    ts: int  # the event's time, ms
-    media: dict  # the docs/events.md `media` object, as the event carries it
-    owner: int | None  # the owner's internal user id; None when the index has never seen the owner
-    owner_live: bool  # the owner's user document exists
-    owner_public: bool  # ... and is not private
-    as_of: int  # the highest `ts` of the stream up to this event
+    """A batch's media events: the i-th is `media[i]` at `ts[i]`, and so on."""
+
+    ts: list[int]  # the event's time, ms
+    media: list[dict]  # the docs/events.md `media` object, as the event carries it
+    owner: list[int | None]  # the owner's internal user id; None when the index has never seen the owner
+    owner_live: list[bool]  # the owner's user document exists
+    owner_public: list[bool]  # ... and is not private
+    as_of: list[int]  # the highest `ts` of the stream up to this event
 
 
 class Clock(NamedTuple):
     as_of: int | None  # the highest `ts` of the stream so far
     first: int | None  # the `ts` of the stream's first event
-
-
-_enriched = tuple.__new__  # Enriched(...) without the Python-level __new__
 
 
 def owner_status(batch, owner: int) -> tuple[int | None, bool, bool]:
@@ -71,7 +71,10 @@ class Preprocessor:
             self._owners.clear()
         self._gen = batch.gen
         self._batch = batch
-        self._enriched: list[Enriched] = []
+        self._ts: list[int] = []
+        self._media: list[dict] = []
+        self._owner_status: list[tuple[int | None, bool, bool]] = []
+        self._event_as_of: list[int] = []
 
     def observe(self, event: Event) -> None:
         ts = event["ts"]
@@ -80,25 +83,32 @@ class Preprocessor:
             if self._first is None:
                 self._first = ts
         op = event["op"]
-        if op != "media.upsert":
-            if op == "user.upsert":
-                self._owners.pop(event["user"]["id"], None)
-            elif op == "user.delete":
-                self._owners.pop(event["id"], None)
-            return
-        media = event["media"]
-        owner = media["owner"]
-        status = self._owners.get(owner)
-        if status is None:
-            status = owner_status(self._batch, owner)
-            if status[0] is not None:  # an owner without an id yet gets one from any later event
-                self._owners[owner] = status
-        self._enriched.append(_enriched(Enriched, (ts, media, *status, self._as_of)))
+        if op == "media.upsert":
+            media = event["media"]
+            status = self._owners.get(media["owner"])
+            if status is None:
+                status = self._read_owner(media["owner"])
+            self._ts.append(ts)
+            self._media.append(media)
+            self._owner_status.append(status)
+            self._event_as_of.append(self._as_of)
+        elif op == "user.upsert":
+            self._owners.pop(event["user"]["id"], None)
+        elif op == "user.delete":
+            self._owners.pop(event["id"], None)
 
-    def finish(self) -> tuple[Clock, list[Enriched]]:
+    def _read_owner(self, owner: int) -> tuple[int | None, bool, bool]:
+        status = owner_status(self._batch, owner)
+        if status[0] is not None:  # an owner without an id yet gets one from any later event
+            self._owners[owner] = status
+        return status
+
+    def finish(self) -> tuple[Clock, Enriched]:
         """The clock (written into the batch) and the batch's media events, enriched, in order."""
         clock = Clock(None if self._as_of == _NEVER else self._as_of, self._first)
         if clock.as_of is not None:
             self._batch.put_aux(CLOCK, b"", msgpack.packb(clock._asdict()))
-        enriched, self._enriched = self._enriched, []
+        owner, live, public = (list(column) for column in zip(*self._owner_status)) if self._ts else ([], [], [])
+        enriched = Enriched(self._ts, self._media, owner, live, public, self._event_as_of)
+        self._ts, self._media, self._owner_status, self._event_as_of = [], [], [], []
         return clock, enriched

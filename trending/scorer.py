@@ -34,6 +34,7 @@ kind is one byte (`h`, `p`), bucket 8 bytes BE (offset by 2^63 so that any int64
 from __future__ import annotations
 
 import struct
+from itertools import compress
 
 import numpy as np
 
@@ -160,6 +161,20 @@ class _Counters:
             self.sums[iids.astype(np.intp)] += counts
 
 
+class _Ids(dict):
+    """Hashtag name | place id -> internal id; one not seen yet is interned in `batch` (so in the
+    order of first use: the ids an index allocates are the same every run)."""
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__()
+        self.kind = kind
+        self.batch = None
+
+    def __missing__(self, item: str | int) -> int:
+        iid = self[item] = self.batch.intern(self.kind, item)
+        return iid
+
+
 class Scorer:
     def __init__(self) -> None:
         self._gen: int | None = None
@@ -181,7 +196,7 @@ class Scorer:
             counters.load_window()
             for _, value in batch.aux_items(HIST, KIND_BYTE[kind]):
                 counters.add_sums(*_hist_arrays(value))
-        self._ids: dict[Kind, dict[str | int, int]] = {kind: {} for kind in KINDS}  # hashtag name | place id -> iid
+        self._ids = {kind: _Ids(kind) for kind in KINDS}
 
     def flush(self, clock: Clock, uses: dict[Kind, Uses]) -> None:
         """Count the batch's uses, close the buckets that left the window, drop history past the
@@ -211,19 +226,17 @@ class Scorer:
 
     def _keys(self, kind: Kind, uses: Uses) -> tuple[np.ndarray, np.ndarray]:
         """The keys and buckets of the uses that are not too late."""
-        buckets = np.array(uses.ts, dtype=np.int64) // BUCKET_MS
-        timely = buckets >= np.array(uses.as_of, dtype=np.int64) // BUCKET_MS - RECENT + 1
-        items = uses.items if timely.all() else [item for item, ok in zip(uses.items, timely.tolist()) if ok]
+        buckets = uses.ts // BUCKET_MS
+        timely = buckets >= uses.as_of // BUCKET_MS - RECENT + 1
+        items, accounts = uses.items, uses.accounts
+        if not timely.all():
+            items, accounts, buckets = list(compress(items, timely.tolist())), accounts[timely], buckets[timely]
         ids = self._ids[kind]
-        if len(ids) + len(items) > ITEM_CACHE_MAX:
+        if len(ids) > ITEM_CACHE_MAX:
             ids.clear()
-        iids = [ids.get(item) for item in items]
-        if None in iids:
-            for i, item in enumerate(items):
-                if iids[i] is None:
-                    iids[i] = ids[item] = self._batch.intern(kind, item)
-        keys = np.array(iids, dtype=_KEY) << 32 | np.array(uses.accounts, dtype=_KEY)[timely]
-        return keys, buckets[timely]
+        ids.batch = self._batch
+        iids = np.fromiter(map(ids.__getitem__, items), dtype=_KEY, count=len(items))
+        return iids << 32 | accounts.astype(_KEY), buckets
 
     # -- what the ranker reads -------------------------------------------------------------
 
