@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -180,12 +181,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--users", type=int, default=4000)
     parser.add_argument("--media-per-minute", type=int, default=200)
     parser.add_argument("--batch-minutes", type=float, default=1.0, help="event time per index batch")
+    parser.add_argument("--out", type=Path, help="also write the report (JSON) to this file")
     args = parser.parse_args(argv)
     scenario = TrendScenario(seed=args.seed, users=args.users, media_per_minute=args.media_per_minute)
     report = run(scenario, args.batch_minutes)
     report["goals"] = GOALS
     report["command"] = "python -m bench.trending " + " ".join(argv if argv is not None else sys.argv[1:])
-    print(json.dumps(report, indent=2))
+    report["load_average"] = os.getloadavg()
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
     return report
 
 

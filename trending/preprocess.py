@@ -15,7 +15,7 @@ them all. The clock commits with the batch:
 
 | aux name | key | value |
 |---|---|---|
-| `trending.clock` | empty | msgpack `{"as_of", "first"}`: the highest `ts` so far, and the first event's `ts` |
+| `trending.stream` | empty | msgpack `{"as_of", "first"}`: the highest `ts` so far, and the first event's `ts` |
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import msgpack
 
 from firehose.events import Event
 
-CLOCK = "trending.clock"
+CLOCK = "trending.stream"
 OWNER_CACHE_MAX = 1_000_000  # owners kept between events
 _NEVER = float("-inf")  # the clock before any event
 

@@ -25,8 +25,8 @@ batch generations follow each other (an aborted batch, or any other writer, make
 
 | aux name | key | value |
 |---|---|---|
-| `trending.open` | kind, bucket | an open bucket's keys, ascending (uint64 LE: iid << 32 | account) |
-| `trending.hist` | kind, bucket | a closed bucket: its items' iids, ascending, then their distinct accounts (uint32 LE arrays) |
+| `trending.window` | kind, bucket | an open bucket's keys, ascending (uint64 LE: iid << 32 | account) |
+| `trending.history` | kind, bucket | a closed bucket: its items' iids, ascending, then their distinct accounts (uint32 LE arrays) |
 
 kind is one byte (`h`, `p`), bucket 8 bytes BE (offset by 2^63 so that any int64 time sorts).
 """
@@ -46,7 +46,7 @@ RECENT = 30  # buckets in the recent window: 30 minutes
 HORIZON = 24 * 60  # buckets of baseline history before the window: one day
 ITEM_CACHE_MAX = 1_000_000  # item -> internal id entries kept in memory
 
-OPEN, HIST = "trending.open", "trending.hist"
+OPEN, HIST = "trending.window", "trending.history"
 KIND_BYTE: dict[str, bytes] = {"hashtag": b"h", "place": b"p"}
 _BUCKET = struct.Struct(">Q")
 _U32 = np.dtype("<u4")
