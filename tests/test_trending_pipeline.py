@@ -79,7 +79,7 @@ def index(tmp_path) -> Iterator[Index]:
 # the stages' contracts
 
 
-def test_preprocess_attaches_the_owners_privacy_and_liveness_and_the_clock_as_of_the_event(index):
+def test_preprocess_attaches_whether_the_owner_is_live_and_public_and_the_clock_as_of_the_event(index):
     stage = Preprocessor()
     with index.writer() as batch:
         slipstream = Slipstream(batch)
@@ -94,11 +94,11 @@ def test_preprocess_attaches_the_owners_privacy_and_liveness_and_the_clock_as_of
         u1, u2, u99 = (batch.iid("user", u) for u in (1, 2, 99))
     assert clock == Clock(as_of=11, first=3)
     assert list(zip(*enriched)) == [
-        (5, given[2]["media"], u1, True, True, 5),
-        (4, given[3]["media"], u2, True, False, 5),  # as_of: the highest ts so far
-        (7, given[4]["media"], u99, False, False, 7),  # an owner known by no user event
-        (9, given[6]["media"], u2, True, True, 9),  # public since the event before
-        (11, given[8]["media"], u1, False, False, 11)]  # deleted
+        (5, given[2]["media"], u1, True, 5),
+        (4, given[3]["media"], u2, False, 5),  # private; as_of: the highest ts so far
+        (7, given[4]["media"], u99, False, 7),  # an owner known by no user event
+        (9, given[6]["media"], u2, True, 9),  # public since the event before
+        (11, given[8]["media"], u1, False, 11)]  # deleted
 
 
 def test_preprocess_rereads_owners_another_writer_changed_between_its_batches(index):
@@ -121,22 +121,22 @@ def test_an_empty_or_eventless_batch_keeps_the_clock(index):
     stage = Preprocessor()
     with index.writer() as batch:
         stage.begin(batch)
-        assert stage.finish() == (Clock(None, None), Enriched([], [], [], [], [], []))
+        assert stage.finish() == (Clock(None, None), Enriched([], [], [], [], []))
         assert batch.get_aux(CLOCK, b"") is None
 
 
 def test_parser_normalizes_hashtags_from_the_field_or_the_caption_and_keeps_public_owners_only():
     given = ({"id": 1, "owner": 1, "caption": "#Ignored", "taken_at": 0, "place": 42,
-              "hashtags": ["#Café_Paris", "CAFÉ_paris", "", "Zoë"]}, 3, True, True)
-    hidden = ({"id": 2, "owner": 2, "caption": "#Hidden", "taken_at": 0, "place": 43}, 5, True, False)
-    gone = ({"id": 3, "owner": 3, "caption": "#Gone", "taken_at": 0, "place": 44}, None, False, False)
-    from_caption = ({"id": 4, "owner": 4, "caption": "sun #Été and #Beach!", "taken_at": 0, "place": None}, 4, True, True)
-    media, owner, live, public = zip(given, hidden, gone, from_caption)
-    enriched = Enriched([7, 8, 8, 6], list(media), list(owner), list(live), list(public), [8, 8, 8, 8])
+              "hashtags": ["#Café_Paris", "CAFÉ_paris", "", "Zoë"]}, 3, True)
+    hidden = ({"id": 2, "owner": 2, "caption": "#Hidden", "taken_at": 0, "place": 43}, 5, False)
+    gone = ({"id": 3, "owner": 3, "caption": "#Gone", "taken_at": 0, "place": 44}, None, False)
+    from_caption = ({"id": 4, "owner": 4, "caption": "sun #Été and #Beach!", "taken_at": 0, "place": None}, 4, True)
+    media, owner, public = zip(given, hidden, gone, from_caption)
+    enriched = Enriched([7, 8, 8, 6], list(media), list(owner), list(public), [8, 8, 8, 8])
     assert columns(parse(enriched)) == {
         "hashtag": (["cafe_paris", "cafe_paris", "zoe", "ete", "beach"], [3, 3, 3, 4, 4], [7, 7, 7, 6, 6], [8] * 5),
         "place": ([42], [3], [7], [8])}
-    assert columns(parse(Enriched([], [], [], [], [], []))) == {"hashtag": ([], [], [], []), "place": ([], [], [], [])}
+    assert columns(parse(Enriched([], [], [], [], []))) == {"hashtag": ([], [], [], []), "place": ([], [], [], [])}
 
 
 def columns(uses: dict[str, Uses]) -> dict[str, tuple[list, ...]]:

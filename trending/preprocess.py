@@ -3,8 +3,8 @@
 Contract: `Preprocessor.begin(batch)`; `observe(event)` for every event, in stream order, right
 after Slipstream applied it (inside the batch's write transaction, through the `WriteBatch` API);
 then `finish() -> (Clock, Enriched)`. `Enriched` holds the batch's `media.upsert` events, one
-column per field: each with its owner's internal id, liveness and privacy as of the index state
-at that event, and the stream's clock at that event (`as_of`: the highest `ts` of any event so
+column per field: each with its owner's internal id, and whether the owner is live and public,
+as of the index state at that event, and the stream's clock at that event (`as_of`: the highest `ts` of any event so
 far, the scorer's notion of "now"). Other events only move the clock. Per event, `observe` only
 appends to the columns: it makes no object the garbage collector would have to track.
 
@@ -37,8 +37,7 @@ class Enriched(NamedTuple):
     ts: list[int]  # the event's time, ms
     media: list[dict]  # the docs/events.md `media` object, as the event carries it
     owner: list[int | None]  # the owner's internal user id; None when the index has never seen the owner
-    owner_live: list[bool]  # the owner's user document exists
-    owner_public: list[bool]  # ... and is not private
+    owner_public: list[bool]  # the owner's user document exists and is not private
     as_of: list[int]  # the highest `ts` of the stream up to this event
 
 
@@ -47,16 +46,16 @@ class Clock(NamedTuple):
     first: int | None  # the `ts` of the stream's first event
 
 
-def owner_status(batch, owner: int) -> tuple[int | None, bool, bool]:
-    """(internal id, live, public) of the user with external id `owner`, as the batch has them."""
+def owner_status(batch, owner: int) -> tuple[int | None, bool]:
+    """(internal id, live and public) of the user with external id `owner`, as the batch has them."""
     iid = batch.iid("user", owner)
     doc = batch.doc("user", iid) if iid is not None else None
-    return iid, doc is not None, doc is not None and not doc["is_private"]
+    return iid, doc is not None and not doc["is_private"]
 
 
 class Preprocessor:
     def __init__(self) -> None:
-        self._owners: dict[int, tuple[int, bool, bool]] = {}  # external id -> owner_status
+        self._owners: dict[int, tuple[int, bool]] = {}  # external id -> owner_status
         self._gen: int | None = None
         self._batch = None
 
@@ -73,7 +72,8 @@ class Preprocessor:
         self._batch = batch
         self._ts: list[int] = []
         self._media: list[dict] = []
-        self._owner_status: list[tuple[int | None, bool, bool]] = []
+        self._owner: list[int | None] = []
+        self._owner_public: list[bool] = []
         self._event_as_of: list[int] = []
 
     def observe(self, event: Event) -> None:
@@ -90,14 +90,15 @@ class Preprocessor:
                 status = self._read_owner(media["owner"])
             self._ts.append(ts)
             self._media.append(media)
-            self._owner_status.append(status)
+            self._owner.append(status[0])
+            self._owner_public.append(status[1])
             self._event_as_of.append(self._as_of)
         elif op == "user.upsert":
             self._owners.pop(event["user"]["id"], None)
         elif op == "user.delete":
             self._owners.pop(event["id"], None)
 
-    def _read_owner(self, owner: int) -> tuple[int | None, bool, bool]:
+    def _read_owner(self, owner: int) -> tuple[int | None, bool]:
         status = owner_status(self._batch, owner)
         if status[0] is not None:  # an owner without an id yet gets one from any later event
             self._owners[owner] = status
@@ -108,7 +109,6 @@ class Preprocessor:
         clock = Clock(None if self._as_of == _NEVER else self._as_of, self._first)
         if clock.as_of is not None:
             self._batch.put_aux(CLOCK, b"", msgpack.packb(clock._asdict()))
-        owner, live, public = (list(column) for column in zip(*self._owner_status)) if self._ts else ([], [], [])
-        enriched = Enriched(self._ts, self._media, owner, live, public, self._event_as_of)
-        self._ts, self._media, self._owner_status, self._event_as_of = [], [], [], []
+        enriched = Enriched(self._ts, self._media, self._owner, self._owner_public, self._event_as_of)
+        self._ts, self._media, self._owner, self._owner_public, self._event_as_of = [], [], [], [], []
         return clock, enriched
