@@ -9,16 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firehose.events import validate
 from firehose.sources.trends import MINUTE, TrendScenario
 from indexer.store import Index
 from slipstream import Slipstream
 from trending import Pipeline
-from trending.parser import Use, parse
-from trending.preprocess import Enriched, preprocess
+from trending.parser import Uses, parse
+from trending.preprocess import CLOCK, Clock, Enriched, Preprocessor
 from trending.ranker import MIN_DISTINCT, MIN_LIFT, PRIOR, score
-from trending.scorer import BUCKET_MS, CLOCK, HIST, HORIZON, OPEN, RECENT, Scorer
+from trending.scorer import BUCKET_MS, HIST, HORIZON, OPEN, RECENT, Scorer
 from trending.snapshot import SNAPSHOT as SNAPSHOT_NAME
 
 AUX = (OPEN, HIST, CLOCK, "trending.snapshot")
@@ -35,15 +37,19 @@ def media(mid: int, owner: int, ts: int, caption: str = "x", **fields) -> dict:
 
 
 def feed(index: Index, events: list[dict], pipeline: Pipeline | None = None, batch_ms: int = MINUTE,
-         fresh_pipeline_each_batch: bool = False) -> Iterator[dict]:
+         fresh_pipeline_each_batch: bool = False, batch_events: int | None = None) -> Iterator[dict]:
     """Apply the events as the indexer does (Slipstream, then the pipeline, per event), one batch
-    per `batch_ms` of event time; yields each batch's snapshots."""
+    per `batch_ms` of event time, or per `batch_events` events; yields each batch's snapshots."""
     pipeline = pipeline or Pipeline()
     chunk: list[dict] = []
     for i, event in enumerate(events):
         chunk.append(event)
         last = i + 1 == len(events)
-        if last or events[i + 1]["ts"] // batch_ms != event["ts"] // batch_ms:
+        if batch_events is not None:
+            edge = len(chunk) == batch_events
+        else:
+            edge = not last and events[i + 1]["ts"] // batch_ms != event["ts"] // batch_ms
+        if last or edge:
             if fresh_pipeline_each_batch:
                 pipeline = Pipeline()
             with index.writer() as batch:
@@ -73,33 +79,68 @@ def index(tmp_path) -> Iterator[Index]:
 # the stages' contracts
 
 
-def test_preprocess_attaches_the_owners_privacy_and_liveness_as_of_the_event(index):
+def test_preprocess_attaches_whether_the_owner_is_live_and_public_and_the_clock_as_of_the_event(index):
+    stage = Preprocessor()
     with index.writer() as batch:
         slipstream = Slipstream(batch)
-        for e in (user(1), user(2, private=True)):
-            slipstream.apply(e)
-        assert preprocess(batch, user(3)) is None
-        event = media(10, 1, 5, "#a")
-        slipstream.apply(event)
-        assert preprocess(batch, event) == Enriched(5, event["media"], batch.iid("user", 1), True, True)
-        got = preprocess(batch, media(11, 2, 6))
-        assert (got.owner_live, got.owner_public) == (True, False)
-        got = preprocess(batch, media(12, 99, 7))  # an owner the index has never seen
-        assert (got.owner, got.owner_live, got.owner_public) == (None, False, False)
-        slipstream.apply({"op": "user.delete", "ts": 8, "id": 1})
-        got = preprocess(batch, media(13, 1, 9))
-        assert (got.owner_live, got.owner_public) == (False, False)
+        stage.begin(batch)
+        given = [user(1, ts=3), user(2, private=True), media(10, 1, 5, "#a"), media(11, 2, 4),
+                 media(12, 99, 7), user(2, private=False, ts=8), media(13, 2, 9),
+                 {"op": "user.delete", "ts": 10, "id": 1}, media(14, 1, 11)]
+        for event in given:
+            slipstream.apply(event)
+            stage.observe(event)
+        clock, enriched = stage.finish()
+        u1, u2, u99 = (batch.iid("user", u) for u in (1, 2, 99))
+    assert clock == Clock(as_of=11, first=3)
+    assert list(zip(*enriched)) == [
+        (5, given[2]["media"], u1, True, 5),
+        (4, given[3]["media"], u2, False, 5),  # private; as_of: the highest ts so far
+        (7, given[4]["media"], u99, False, 7),  # an owner known by no user event
+        (9, given[6]["media"], u2, True, 9),  # public since the event before
+        (11, given[8]["media"], u1, False, 11)]  # deleted
+
+
+def test_preprocess_rereads_owners_another_writer_changed_between_its_batches(index):
+    stage = Preprocessor()
+    with index.writer() as batch:
+        Slipstream(batch).apply(user(1))
+    for private, writer_between in ((False, False), (True, True), (True, False)):
+        if writer_between:  # a batch the pipeline does not see turns the owner private
+            with index.writer() as batch:
+                Slipstream(batch).apply(user(1, private=True, ts=1))
+        with index.writer() as batch:
+            stage.begin(batch)
+            event = media(10, 1, 5)
+            Slipstream(batch).apply(event)
+            stage.observe(event)
+            assert stage.finish()[1].owner_public == [not private]
+
+
+def test_an_empty_or_eventless_batch_keeps_the_clock(index):
+    stage = Preprocessor()
+    with index.writer() as batch:
+        stage.begin(batch)
+        assert stage.finish() == (Clock(None, None), Enriched([], [], [], [], []))
+        assert batch.get_aux(CLOCK, b"") is None
 
 
 def test_parser_normalizes_hashtags_from_the_field_or_the_caption_and_keeps_public_owners_only():
-    given = Enriched(7, {"id": 1, "owner": 1, "caption": "#Ignored", "taken_at": 0, "place": 42,
-                         "hashtags": ["#Café_Paris", "CAFÉ_paris", "", "Zoë"]}, 3, True, True)
-    assert parse(given) == [Use("hashtag", "cafe_paris", 3, 7), Use("hashtag", "zoe", 3, 7), Use("place", 42, 3, 7)]
-    from_caption = given._replace(media={"id": 1, "owner": 1, "caption": "sun #Été and #ete, #Beach!", "taken_at": 0,
-                                         "place": None})
-    assert parse(from_caption) == [Use("hashtag", "ete", 3, 7), Use("hashtag", "beach", 3, 7)]
-    assert parse(given._replace(owner_public=False)) == []
-    assert parse(given._replace(owner_live=False, owner_public=False)) == []
+    given = ({"id": 1, "owner": 1, "caption": "#Ignored", "taken_at": 0, "place": 42,
+              "hashtags": ["#Café_Paris", "CAFÉ_paris", "", "Zoë"]}, 3, True)
+    hidden = ({"id": 2, "owner": 2, "caption": "#Hidden", "taken_at": 0, "place": 43}, 5, False)
+    gone = ({"id": 3, "owner": 3, "caption": "#Gone", "taken_at": 0, "place": 44}, None, False)
+    from_caption = ({"id": 4, "owner": 4, "caption": "sun #Été and #Beach!", "taken_at": 0, "place": None}, 4, True)
+    media, owner, public = zip(given, hidden, gone, from_caption)
+    enriched = Enriched([7, 8, 8, 6], list(media), list(owner), list(public), [8, 8, 8, 8])
+    assert columns(parse(enriched)) == {
+        "hashtag": (["cafe_paris", "cafe_paris", "zoe", "ete", "beach"], [3, 3, 3, 4, 4], [7, 7, 7, 6, 6], [8] * 5),
+        "place": ([42], [3], [7], [8])}
+    assert columns(parse(Enriched([], [], [], [], []))) == {"hashtag": ([], [], [], []), "place": ([], [], [], [])}
+
+
+def columns(uses: dict[str, Uses]) -> dict[str, tuple[list, ...]]:
+    return {kind: tuple(list(column) for column in one) for kind, one in uses.items()}
 
 
 def test_score_needs_real_support_and_a_lift_over_the_items_own_baseline():
@@ -200,6 +241,72 @@ def test_state_reloaded_from_the_index_every_batch_equals_state_kept_in_memory(s
         kept.close()
     finally:
         index.close()
+
+
+def test_state_kept_in_memory_equals_state_reloaded_after_every_batch_whose_edges_split_buckets(tmp_path):
+    events = list(TrendScenario(seed=4, **SCENARIO).events())
+    kept, reloaded = Index(tmp_path / "kept"), Index(tmp_path / "reloaded")
+    try:
+        for a, b in zip(feed(kept, events, batch_events=97), feed(reloaded, events, batch_events=97,
+                                                                  fresh_pipeline_each_batch=True), strict=True):
+            assert a == b
+        assert aux_state(kept) == aux_state(reloaded)
+    finally:
+        kept.close()
+        reloaded.close()
+
+
+PRIVATE_POSTERS = {5, 6}
+posts = st.lists(st.tuples(st.sampled_from([0, 0, 1, 7, 400]),  # minutes after the previous post's clock
+                           st.sampled_from([0, 0, 10, 29, 31, 45]),  # minutes late
+                           st.integers(1, 6),  # owner
+                           st.lists(st.sampled_from(["a", "b", "c"]), max_size=3),
+                           st.sampled_from([None, 1, 2])), min_size=1, max_size=60)
+
+
+def model_counts(events: list[dict]) -> tuple[dict, dict]:
+    """The scoring rule written out (docs above trending/scorer.py): per (kind, item), the distinct
+    public accounts in the recent window, and the distinct accounts per closed bucket summed over
+    the horizon; a use older than the window at its event's clock does not count."""
+    as_of, accounts = None, {}
+    for event in events:
+        as_of = event["ts"] if as_of is None else max(as_of, event["ts"])
+        if event["op"] != "media.upsert" or event["media"]["owner"] in PRIVATE_POSTERS:
+            continue
+        bucket = event["ts"] // BUCKET_MS
+        if bucket < as_of // BUCKET_MS - RECENT + 1:
+            continue
+        media_ = event["media"]
+        items = [("hashtag", tag) for tag in media_["hashtags"]] + [("place", media_["place"])] * (media_["place"] is not None)
+        for item in items:
+            accounts.setdefault(item, {}).setdefault(bucket, set()).add(media_["owner"])
+    start = as_of // BUCKET_MS - RECENT + 1
+    recent = {item: len(set().union(*(a for b, a in per.items() if b >= start))) for item, per in accounts.items()}
+    sums = {item: sum(len(a) for b, a in per.items() if start - HORIZON <= b < start) for item, per in accounts.items()}
+    return recent, sums
+
+
+@settings(max_examples=25)
+@given(posts, st.integers(1, 25))
+def test_counts_after_every_batch_are_the_scoring_rules_own(drawn, batch_events):
+    events = [user(u, private=u in PRIVATE_POSTERS) for u in range(1, 7)]
+    clock = 0
+    for n, (step, late, owner, tags, place) in enumerate(drawn):
+        clock += step * MINUTE + 1000
+        events.append(media(100 + n, owner, clock - late * MINUTE, hashtags=tags, place=place))
+    with tempfile.TemporaryDirectory() as tmp:
+        index, pipeline = Index(Path(tmp)), Pipeline()
+        try:
+            for done, _ in enumerate(feed(index, events, pipeline, batch_events=batch_events), start=1):
+                recent, sums = model_counts(events[:done * batch_events])
+                with index.reader() as view:
+                    for (kind, item), expected in recent.items():
+                        counted, summed = pipeline.scorer.counts(kind)
+                        iid = view.iid(kind, item)
+                        assert (int(counted[iid]) if iid < len(counted) else 0) == expected, (kind, item)
+                        assert pipeline.scorer.sum(kind, iid) == sums[kind, item], (kind, item)
+        finally:
+            index.close()
 
 
 def test_an_aborted_batch_leaves_no_trace_in_the_next(index):

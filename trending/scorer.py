@@ -1,53 +1,56 @@
 """Stage 3, the scorer: per item, the distinct accounts that used it, in time buckets.
 
-Contract: `Scorer.begin(batch)`, then `advance(ts)` for every event and `add(use)` for every
-parser `Use` of that event, in stream order, then `flush() -> Flushed`. Buckets are `BUCKET_MS` of event time
-(the event's `ts`, not the wall clock). For each (kind, item, bucket) the scorer keeps the set of
-accounts (a roaring BitMap of internal user ids), so each account counts once per item per bucket,
-and the union over the recent window counts it once per window.
+Contract: `Scorer.begin(batch)`, then once per batch `flush(clock, uses)` with the pre-processor's
+clock and the parser's uses; the ranker then reads `counts(kind)` and `history_buckets()`. Buckets
+are `BUCKET_MS` of event time (the event's `ts`, not the wall clock).
 
-`as_of` is the highest event time seen. The recent window is the `RECENT` buckets ending at
-`as_of`'s bucket; its buckets are open. A use older than the window is too late to count and is
-dropped. A bucket that leaves the window closes: its bitmaps become one number per item (distinct
+The recent window is the `RECENT` buckets ending at the clock's bucket; its buckets are open. A
+use older than the window at its own event's clock (`Uses.as_of`) is too late to count and is
+dropped. A bucket that leaves the window closes: it becomes one number per item (distinct
 accounts), kept as baseline history for `HORIZON` buckets and then dropped; the running sum per
 item over that history is kept in memory and rebuilt from it on load. That bounds the state by
-the items active over the horizon.
+the uses in the window and the items active over the horizon.
+
+A batch is counted at once, with numpy; a use is a key `iid << 32 | account`:
+
+- an open bucket is its distinct keys, ascending: each account counts once per item per bucket;
+- the window is every key held by some open bucket, ascending, with how many open buckets hold
+  it; an item's `recent` (distinct accounts in the window) is its number of keys there, updated
+  as buckets gain keys and close, so each account counts once per item per window.
 
 State lives in the index's `aux` db, written in the batch's own transaction (so with the firehose
-offsets); it is also kept in memory between batches, valid while the batch generations follow
-each other (an aborted batch, or any other writer, makes the next `begin` reload it):
+offsets), one row per changed bucket; it is also kept in memory between batches, valid while the
+batch generations follow each other (an aborted batch, or any other writer, makes the next
+`begin` reload it):
 
 | aux name | key | value |
 |---|---|---|
-| `trending.open` | kind, bucket, iid | `BitMap.serialize()` of the accounts |
-| `trending.hist` | kind, bucket | a closed bucket: its items' iids, ascending, then their distinct accounts (uint32 LE arrays) |
-| `trending.clock` | empty | msgpack `{"as_of", "first"}` (`first`: the first event's bucket) |
+| `trending.window` | kind, bucket | an open bucket's keys, ascending (uint64 LE: iid << 32 | account) |
+| `trending.history` | kind, bucket | a closed bucket: its items' iids, ascending, then their distinct accounts (uint32 LE arrays) |
 
-kind is one byte (`h`, `p`), bucket 8 bytes BE (offset by 2^63 so that any int64 time sorts), iid
-4 bytes BE.
+kind is one byte (`h`, `p`), bucket 8 bytes BE (offset by 2^63 so that any int64 time sorts).
 """
 
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
+from itertools import compress
 
-import msgpack
 import numpy as np
-from pyroaring import BitMap
 
-from trending.parser import KINDS, Kind, Use
+from trending.parser import KINDS, Kind, Uses
+from trending.preprocess import Clock
 
 BUCKET_MS = 60_000  # one minute of event time
 RECENT = 30  # buckets in the recent window: 30 minutes
 HORIZON = 24 * 60  # buckets of baseline history before the window: one day
 ITEM_CACHE_MAX = 1_000_000  # item -> internal id entries kept in memory
 
-OPEN, HIST, CLOCK = "trending.open", "trending.hist", "trending.clock"
+OPEN, HIST = "trending.window", "trending.history"
 KIND_BYTE: dict[str, bytes] = {"hashtag": b"h", "place": b"p"}
 _BUCKET = struct.Struct(">Q")
-_IID = struct.Struct(">I")
 _U32 = np.dtype("<u4")
+_KEY = np.dtype("<u8")
 _OFFSET = 1 << 63
 
 
@@ -55,17 +58,8 @@ def bucket_of(ts: int) -> int:
     return ts // BUCKET_MS
 
 
-def _row_key(kind: Kind, bucket: int, iid: int) -> bytes:
-    return KIND_BYTE[kind] + _BUCKET.pack(bucket + _OFFSET) + _IID.pack(iid)
-
-
 def _bucket_key(kind: Kind, bucket: int) -> bytes:
     return KIND_BYTE[kind] + _BUCKET.pack(bucket + _OFFSET)
-
-
-def _hist_value(iids: list[int], counts: list[int]) -> bytes:
-    order = np.argsort(np.asarray(iids, dtype=_U32), kind="stable")
-    return np.asarray(iids, dtype=_U32)[order].tobytes() + np.asarray(counts, dtype=_U32)[order].tobytes()
 
 
 def _hist_arrays(value: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -73,185 +67,192 @@ def _hist_arrays(value: bytes) -> tuple[np.ndarray, np.ndarray]:
     return both[: len(both) // 2], both[len(both) // 2:]
 
 
-def _parse_row_key(key: bytes) -> tuple[Kind, int, int]:
-    kind = "hashtag" if key[:1] == b"h" else "place"
-    return kind, _BUCKET.unpack_from(key, 1)[0] - _OFFSET, _IID.unpack_from(key, 9)[0]
+def _iids(keys: np.ndarray) -> np.ndarray:
+    return (keys >> 32).astype(np.intp)
 
 
-class Flushed(NamedTuple):
-    as_of: int | None
-    window_start: int | None  # first bucket of the recent window
-    changed: set[tuple[Kind, int]]  # candidates whose recent count grew in this batch
-    reset: bool  # the state was reloaded, or the window moved: every candidate may have changed
+def _per_iid(array: np.ndarray, size: int) -> np.ndarray:
+    """`array` (indexed by iid) extended with zeros to at least `size`."""
+    if size <= len(array):
+        return array
+    grown = np.zeros(max(size, 2 * len(array)), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+class _Counters:
+    """One kind's state."""
+
+    def __init__(self) -> None:
+        self.open: dict[int, np.ndarray] = {}  # bucket -> its distinct keys, ascending
+        self.window = np.zeros(0, dtype=_KEY)  # keys held by some open bucket, ascending
+        self.spread = np.zeros(0, dtype=np.int64)  # per window key: the open buckets holding it
+        self.recent = np.zeros(0, dtype=np.int64)  # per iid: its keys in the window
+        self.sums = np.zeros(0, dtype=np.int64)  # per iid: distinct accounts over its closed buckets
+        self.dirty: set[int] = set()  # open buckets changed in the batch
+
+    def load_window(self) -> None:
+        if self.open:
+            self.window, self.spread = np.unique(np.concatenate(list(self.open.values())), return_counts=True)
+            self.recent = np.bincount(_iids(self.window))
+
+    def count(self, keys: np.ndarray, buckets: np.ndarray) -> None:
+        """Add uses (keys, and the buckets they fall in) to their buckets and to the window."""
+        order = np.lexsort((keys, buckets))
+        keys, buckets = keys[order], buckets[order]
+        first = np.ones(len(keys), dtype=bool)
+        first[1:] = (keys[1:] != keys[:-1]) | (buckets[1:] != buckets[:-1])
+        keys, buckets = keys[first], buckets[first]
+        starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]]).tolist()
+        entering = []
+        for lo, hi in zip(starts, [*starts[1:], len(keys)]):
+            bucket, fresh = int(buckets[lo]), keys[lo:hi]
+            held = self.open.get(bucket)
+            if held is None:
+                self.open[bucket] = fresh
+            else:
+                fresh = np.setdiff1d(fresh, held, assume_unique=True)
+                if not len(fresh):
+                    continue
+                self.open[bucket] = np.insert(held, np.searchsorted(held, fresh), fresh)
+            self.dirty.add(bucket)
+            entering.append(fresh)
+        if entering:
+            self._enter(np.concatenate(entering))
+
+    def _enter(self, keys: np.ndarray) -> None:
+        """Keys that joined open buckets (once per bucket) join the window."""
+        keys, joined = np.unique(keys, return_counts=True)
+        at = np.searchsorted(self.window, keys)
+        held = at < len(self.window)
+        held[held] = self.window[at[held]] == keys[held]
+        self.spread[at[held]] += joined[held]
+        new = ~held
+        self.window = np.insert(self.window, at[new], keys[new])
+        self.spread = np.insert(self.spread, at[new], joined[new])
+        iids, accounts = np.unique(_iids(keys[new]), return_counts=True)
+        if len(iids):
+            self.recent = _per_iid(self.recent, int(iids[-1]) + 1)
+            self.recent[iids] += accounts
+
+    def close(self, buckets: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """Take the buckets out of the window; returns each one's items' iids and distinct accounts."""
+        closed, leaving = [], []
+        for bucket in buckets:
+            keys = self.open.pop(bucket)
+            self.dirty.discard(bucket)
+            leaving.append(keys)
+            iids, counts = np.unique(keys >> 32, return_counts=True)
+            closed.append((bucket, iids.astype(_U32), counts.astype(_U32)))
+        keys, left = np.unique(np.concatenate(leaving), return_counts=True)
+        at = np.searchsorted(self.window, keys)
+        self.spread[at] -= left
+        gone = at[self.spread[at] == 0]
+        iids, accounts = np.unique(_iids(self.window[gone]), return_counts=True)
+        self.recent[iids] -= accounts
+        self.window = np.delete(self.window, gone)
+        self.spread = np.delete(self.spread, gone)
+        return closed
+
+    def add_sums(self, iids: np.ndarray, counts: np.ndarray) -> None:
+        """Add to the sums; `iids` distinct."""
+        if len(iids):
+            self.sums = _per_iid(self.sums, int(iids.max()) + 1)
+            self.sums[iids.astype(np.intp)] += counts
+
+
+class _Ids(dict):
+    """Hashtag name | place id -> internal id; one not seen yet is interned in `batch` (so in the
+    order of first use: the ids an index allocates are the same every run)."""
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__()
+        self.kind = kind
+        self.batch = None
+
+    def __missing__(self, item: str | int) -> int:
+        iid = self[item] = self.batch.intern(self.kind, item)
+        return iid
 
 
 class Scorer:
-    """`candidate_min`: items with fewer distinct accounts in the window are not candidates (the
-    ranker's floor of support), so that a window move rescores the candidates only."""
-
-    def __init__(self, candidate_min: int = 1) -> None:
-        self.candidate_min = candidate_min
+    def __init__(self) -> None:
         self._gen: int | None = None
         self._batch = None
-
-    # -- batch lifecycle -----------------------------------------------------------------
+        self._window_start: int | None = None
+        self._first: int | None = None
 
     def begin(self, batch) -> None:
         self._batch = batch
-        self._reset = self._gen != batch.gen - 1
-        if self._reset:
+        if self._gen != batch.gen - 1:
             self._load(batch)
         self._gen = batch.gen
-        self._begun_at = self._window_start
-        self._changed: set[tuple[Kind, int]] = set()
-        self._dirty_open: set[tuple[Kind, int, int]] = set()
 
     def _load(self, batch) -> None:
-        raw = batch.get_aux(CLOCK, b"")
-        clock = msgpack.unpackb(raw) if raw is not None else {"as_of": None, "first": None}
-        self.as_of: int | None = clock["as_of"]
-        self.first: int | None = clock["first"]
-        self.open: dict[tuple[Kind, int], dict[int, BitMap]] = {}  # item -> bucket -> accounts
-        self.bucket_items: dict[int, set[tuple[Kind, int]]] = {}  # bucket -> items with accounts in it
-        for key, value in batch.aux_items(OPEN):
-            kind, bucket, iid = _parse_row_key(key)
-            self.open.setdefault((kind, iid), {})[bucket] = BitMap.deserialize(value)
-            self.bucket_items.setdefault(bucket, set()).add((kind, iid))
-        self.union = {item: BitMap.union(*buckets.values()) for item, buckets in self.open.items()}
-        self.candidates = {item for item, accounts in self.union.items() if len(accounts) >= self.candidate_min}
-        self.sums: dict[Kind, np.ndarray] = {kind: np.zeros(0, dtype=np.int64) for kind in KINDS}
-        for kind in KINDS:
+        self._counters = {kind: _Counters() for kind in KINDS}
+        for kind, counters in self._counters.items():
+            for key, value in batch.aux_items(OPEN, KIND_BYTE[kind]):
+                counters.open[_BUCKET.unpack_from(key, 1)[0] - _OFFSET] = np.frombuffer(value, dtype=_KEY)
+            counters.load_window()
             for _, value in batch.aux_items(HIST, KIND_BYTE[kind]):
-                self._add_sums(kind, *_hist_arrays(value))
-        self.items: dict[tuple[Kind, str | int], tuple[Kind, int]] = {}  # (kind, hashtag name | place id) -> (kind, iid)
-        self._window_start = None if self.as_of is None else bucket_of(self.as_of) - RECENT + 1
+                counters.add_sums(*_hist_arrays(value))
+        self._ids = {kind: _Ids(kind) for kind in KINDS}
 
-    # -- per event -----------------------------------------------------------------------
-
-    def advance(self, ts: int) -> None:
-        if self.as_of is None or ts > self.as_of:
-            if self.as_of is None:
-                self.first = bucket_of(ts)
-            self.as_of = ts
-            self._window_start = bucket_of(ts) - RECENT + 1
-
-    def add(self, use: Use) -> None:
-        """Count one use; `advance(use.ts)` has been called."""
-        kind, name, account, ts = use
-        bucket = ts // BUCKET_MS
-        if bucket < self._window_start:
+    def flush(self, clock: Clock, uses: dict[Kind, Uses]) -> None:
+        """Count the batch's uses, close the buckets that left the window, drop history past the
+        horizon, and write the changed state into the batch."""
+        if clock.as_of is None:
             return
-        item = self.items.get((kind, name))
-        if item is None:
-            if len(self.items) >= ITEM_CACHE_MAX:
-                self.items.clear()
-            item = self.items[kind, name] = (kind, self._batch.intern(kind, name))
-        buckets = self.open.get(item)
-        if buckets is None:
-            buckets = self.open[item] = {}
-            self.union[item] = BitMap()
-        accounts = buckets.get(bucket)
-        if accounts is None:
-            accounts = buckets[bucket] = BitMap()
-            self.bucket_items.setdefault(bucket, set()).add(item)
-        if account in accounts:
-            return
-        accounts.add(account)
-        self._dirty_open.add((kind, bucket, item[1]))
-        union = self.union[item]
-        if account not in union:
-            union.add(account)
-            self._changed.add(item)
-            if len(union) == self.candidate_min:
-                self.candidates.add(item)
-
-    # -- per batch -----------------------------------------------------------------------
-
-    def flush(self) -> Flushed:
-        """Close the buckets that left the window, drop history past the horizon, and write the
-        changed state into the batch."""
         batch = self._batch
-        moved = self._close() | self._prune() | (self._window_start != self._begun_at)
-        for kind, bucket, iid in self._dirty_open:
-            batch.put_aux(OPEN, _row_key(kind, bucket, iid), self.open[kind, iid][bucket].serialize())
-        if self.as_of is not None:
-            batch.put_aux(CLOCK, b"", msgpack.packb({"as_of": self.as_of, "first": self.first}))
-        return Flushed(self.as_of, self._window_start, self._changed & self.candidates, self._reset or moved)
-
-    def _close(self) -> bool:
-        closing = sorted(bucket for bucket in self.bucket_items if bucket < self._window_start)
-        if not closing:
-            return False
-        batch = self._batch
-        affected: set[tuple[Kind, int]] = set()
-        for bucket in closing:
-            closed: dict[Kind, tuple[list[int], list[int]]] = {kind: ([], []) for kind in KINDS}
-            for item in self.bucket_items.pop(bucket):
-                kind, iid = item
-                accounts = self.open[item].pop(bucket)
-                closed[kind][0].append(iid)
-                closed[kind][1].append(len(accounts))
-                self._dirty_open.discard((kind, bucket, iid))
-                affected.add(item)
-            for kind, (iids, counts) in closed.items():
-                for key, _ in batch.aux_items(OPEN, _bucket_key(kind, bucket)):
-                    batch.delete_aux(OPEN, key)
-                if iids:
-                    value = _hist_value(iids, counts)
-                    batch.put_aux(HIST, _bucket_key(kind, bucket), value)
-                    self._add_sums(kind, *_hist_arrays(value))
-        for item in affected:
-            buckets = self.open[item]
-            if buckets:
-                self.union[item] = BitMap.union(*buckets.values())
-                if len(self.union[item]) < self.candidate_min:
-                    self.candidates.discard(item)
-            else:
-                del self.open[item], self.union[item]
-                self.candidates.discard(item)
-        return True
-
-    def _prune(self) -> bool:
-        """Drop history rows of buckets before the horizon, and their part of the sums."""
-        if self._window_start is None:
-            return False
-        batch, pruned = self._batch, False
-        for kind in KINDS:
-            for key, value in batch.aux_items(HIST, KIND_BYTE[kind], _bucket_key(kind, self._window_start - HORIZON)):
+        self._first = bucket_of(clock.first)
+        self._window_start = window_start = bucket_of(clock.as_of) - RECENT + 1
+        for kind, counters in self._counters.items():
+            keys, buckets = self._keys(kind, uses[kind])
+            if len(keys):
+                counters.count(keys, buckets)
+            closing = sorted(b for b in counters.open if b < window_start)
+            if closing:
+                for bucket, iids, counts in counters.close(closing):
+                    batch.delete_aux(OPEN, _bucket_key(kind, bucket))
+                    batch.put_aux(HIST, _bucket_key(kind, bucket), iids.tobytes() + counts.tobytes())
+                    counters.add_sums(iids, counts)
+            for key, value in batch.aux_items(HIST, KIND_BYTE[kind], _bucket_key(kind, window_start - HORIZON)):
                 iids, counts = _hist_arrays(value)
-                self._add_sums(kind, iids, -counts.astype(np.int64))
+                counters.add_sums(iids, -counts.astype(np.int64))
                 batch.delete_aux(HIST, key)
-                pruned = True
-        return pruned
+            for bucket in sorted(counters.dirty):
+                batch.put_aux(OPEN, _bucket_key(kind, bucket), counters.open[bucket].tobytes())
+            counters.dirty.clear()
 
-    def _add_sums(self, kind: Kind, iids: np.ndarray, counts: np.ndarray) -> None:
-        if not len(iids):
-            return
-        sums = self.sums[kind]
-        if int(iids.max()) >= len(sums):
-            grown = np.zeros(max(int(iids.max()) + 1, 2 * len(sums)), dtype=np.int64)
-            grown[: len(sums)] = sums
-            sums = self.sums[kind] = grown
-        np.add.at(sums, iids.astype(np.int64), counts.astype(np.int64))
+    def _keys(self, kind: Kind, uses: Uses) -> tuple[np.ndarray, np.ndarray]:
+        """The keys and buckets of the uses that are not too late."""
+        buckets = uses.ts // BUCKET_MS
+        timely = buckets >= uses.as_of // BUCKET_MS - RECENT + 1
+        items, accounts = uses.items, uses.accounts
+        if not timely.all():
+            items, accounts, buckets = list(compress(items, timely.tolist())), accounts[timely], buckets[timely]
+        ids = self._ids[kind]
+        if len(ids) > ITEM_CACHE_MAX:
+            ids.clear()
+        ids.batch = self._batch
+        iids = np.fromiter(map(ids.__getitem__, items), dtype=_KEY, count=len(items))
+        return iids << 32 | accounts.astype(_KEY), buckets
 
     # -- what the ranker reads -------------------------------------------------------------
 
+    def counts(self, kind: Kind) -> tuple[np.ndarray, np.ndarray]:
+        """Per iid: distinct accounts in the recent window, and summed over the closed buckets
+        within the horizon (each array as long as its highest iid needs, or longer)."""
+        counters = self._counters[kind]
+        return counters.recent, counters.sums
+
     def sum(self, kind: Kind, iid: int) -> int:
         """Distinct accounts summed over the item's closed buckets within the horizon."""
-        sums = self.sums[kind]
+        sums = self._counters[kind].sums
         return int(sums[iid]) if iid < len(sums) else 0
 
     def history_buckets(self) -> int:
         """How many closed buckets the baseline spans: from the first event, at most `HORIZON`."""
-        if self.first is None:
+        if self._first is None:
             return 0
-        return max(0, min(HORIZON, self._window_start - self.first))
-
-    def recent(self, kind: Kind, iid: int) -> int:
-        """Distinct accounts that used the item within the recent window."""
-        union = self.union.get((kind, iid))
-        return len(union) if union is not None else 0
-
-    def candidate_items(self) -> list[tuple[Kind, int]]:
-        """Items with at least `candidate_min` distinct accounts in the recent window."""
-        return sorted(self.candidates)
+        return max(0, min(HORIZON, self._window_start - self._first))
