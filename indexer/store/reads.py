@@ -66,22 +66,18 @@ class ReadView:
     def terms(self, vertical: str, prefix: str) -> Iterator[str]:
         """Stored terms of a vertical that start with `prefix`, in key order (byte order up to
         keys.KEY_MAX bytes)."""
-        start = head_bytes(prefix)
-        cursor = self._txn.cursor(db=self._dbs[vertical, "post"])
-        if not cursor.set_range(start):
-            return
-        for key, raw in cursor.iternext(keys=True, values=True):
-            key = bytes(key)
-            if not key.startswith(start):
-                return
-            term = posting_term(key, raw)
-            if term.startswith(prefix):
-                yield term
+        for term, _, _ in self._stored(vertical, prefix):
+            yield term
 
     @raises_store_errors
     def postings(self, vertical: str, prefix: str) -> Iterator[tuple[str, FrozenBitMap]]:
         """(term, posting) of the stored terms of a vertical that start with `prefix`, in key order,
         decoded but not put in the posting cache: a read of many postings evicts none of the hot ones."""
+        for term, key, raw in self._stored(vertical, prefix):
+            yield term, FrozenBitMap.deserialize(posting_bitmap(key, raw))
+
+    def _stored(self, vertical: str, prefix: str) -> Iterator[tuple[str, bytes, memoryview]]:
+        """(term, key, stored value) of the vertical's postings whose term starts with `prefix`, in key order."""
         start = head_bytes(prefix)
         cursor = self._txn.cursor(db=self._dbs[vertical, "post"])
         if not cursor.set_range(start):
@@ -92,7 +88,7 @@ class ReadView:
                 return
             term = posting_term(key, raw)
             if term.startswith(prefix):
-                yield term, FrozenBitMap.deserialize(posting_bitmap(key, raw))
+                yield term, key, raw
 
     def iid(self, vertical: str, ext: int | str) -> int | None:
         try:
