@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from indexer import store
 from indexer.store import Index, LinkColumns
 from slipstream import Slipstream
 from tests.model.platform import Platform
