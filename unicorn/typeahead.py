@@ -270,7 +270,7 @@ def _typo_matches(req: _Request, vertical: str, wanted: list[str], matches: Abst
             prefixes += [*near.sure, *near.partial]
             check = check or bool(near.partial)
         per_token.append(_names(vertical, prefixes))
-    rest = req.query(And(0, per_token, vertical=vertical)) - matches
+    rest = req.query(per_token[0] if len(per_token) == 1 else And(0, per_token, vertical=vertical)) - matches
     if check:
         rest = BitMap(i for i in req.ctx.checked(rest) if all(matches_any(w, tokens_of(i)) for w in wanted))
     return matches, rest
