@@ -20,9 +20,9 @@ less, so social proximity still leads and an exact match beats an otherwise equa
 
 Matching is the engine's: the typed text is the query `(term name:TEXT)` of each vertical (and
 `(term username:TEXT)` for the exact username), typo candidates an `and` over the typed tokens of
-an `or` of the stored prefixes near each (stored values: typed as their vertical, not normalized
-again), planned and run with the request's viewer and deadline (unicorn.query); the typeahead
-then ranks and blends. A result's sort key (unicorn.searcher) is
+an `or` of the stored prefixes near each; the typeahead composes these trees as type checking
+leaves them (values normalized, nodes typed with their vertical) and plans and runs them with the
+request's viewer and deadline (unicorn.query), then ranks and blends. A result's sort key (unicorn.searcher) is
 (-score, the vertical's place in VERTICALS, the vertical's own key): users their social key,
 hashtags and places (0 for the typed name itself else 1, -media_count, typo, name or id).
 """
@@ -46,7 +46,7 @@ from unicorn.searcher import TypeaheadResult
 from unicorn.social import TYPO, Social, popularity
 from unicorn.typos import Typos, allowed, matches_any, matches_token
 from unicorn.viewers import Viewer, Viewers
-from vocabulary import terms, text
+from vocabulary import text
 from vocabulary.schema import PREFIX_MAX
 
 VERTICALS = ("user", "hashtag", "place")
@@ -67,30 +67,25 @@ class _Request:
         self.view, self.viewer, self.ctx = view, viewer, ctx
         self.typos = typos  # None: exact matches only
 
-    def query(self, vertical: str, node) -> AbstractBitMap:
+    def query(self, node) -> AbstractBitMap:
         """The visible documents of a composed query tree, through the engine's plan and evaluation."""
-        return self.ctx.matches(node, vertical)
-
-    def stored(self, node) -> AbstractBitMap:
-        """The visible documents of a tree of stored terms (`_stored`: already typed and normalized)."""
         return self.ctx.execute(node)
 
     def names(self, vertical: str, prefixes) -> AbstractBitMap:
         """Documents with a name token starting with one of the stored `prefixes` (`or` of `name:` terms)."""
         if not prefixes:
             return FrozenBitMap()
-        return self.stored(_stored(vertical, prefixes))
+        return self.query(_names(vertical, prefixes))
 
 
-def _name(vertical: str, value: str) -> Term:
-    """`(term name:VALUE)` for typed text; a hashtag's value is marked with the `#` type checking drops, so a
-    normalized name that starts with `#` stays whole."""
-    return Term(0, "name", f"#{value}" if vertical == "hashtag" else value)
+def _term(vertical: str, prefix: str, value: str) -> Term:
+    """`(term PREFIX:VALUE)` of `vertical`, composed as type checking leaves a term: `value` normalized."""
+    return Term(0, prefix, value, vertical=vertical)
 
 
-def _stored(vertical: str, prefixes) -> Or:
-    """`(or (term name:P) ...)` over stored `name:` prefixes (from the index: normalized), typed as `vertical`."""
-    return Or(0, [Term(0, "name", p, vertical=vertical) for p in prefixes], vertical=vertical)
+def _names(vertical: str, prefixes) -> Or:
+    """`(or (term name:P) ...)` over normalized `name:` prefixes."""
+    return Or(0, [_term(vertical, "name", p) for p in prefixes], vertical=vertical)
 
 
 class Typeahead:
@@ -188,14 +183,11 @@ class Typeahead:
         return result
 
     def _users(self, req: _Request, typed: str, limit: int) -> list[Found]:
-        if not typed:
-            return []
-        name = _name("user", typed)
-        matches = req.query("user", name)
-        wanted = name.value.split()  # type checking normalized the value: the typed tokens
+        wanted = text.tokens(typed)
         if not wanted:
             return []
-        exact = req.query("user", Term(0, "username", typed)) & matches if matches else FrozenBitMap()
+        matches = req.query(_term("user", "name", " ".join(wanted)))
+        exact = req.query(_term("user", "username", text.normalize(typed))) & matches if matches else FrozenBitMap()
         tokens_of = lambda iid: _name_tokens(self._entry(req.view, "user", iid)[0], "title", "subtitle")
         matches, typo = _typo_matches(req, "user", wanted, matches, tokens_of)
         ranked = self.social.rank(req.view, req.viewer.circle, matches | typo if typo else matches, limit, exact, typo)
@@ -203,12 +195,8 @@ class Typeahead:
 
     def _usernames(self, req: _Request, typed: str, limit: int) -> list[Found]:
         wanted = text.tokens(typed)
-        if typed:
-            matches = req.query("user", _name("user", typed))
-            exact = req.query("user", Term(0, "username", typed))
-        else:  # `@` alone: no term takes an empty value; the users whose username is empty are its exact matches
-            matches = FrozenBitMap()
-            exact = req.view.posting("user", terms.username("")) & req.viewer.visibility.visible["user"]
+        matches = req.query(_term("user", "name", " ".join(wanted))) if wanted else FrozenBitMap()
+        exact = req.query(_term("user", "username", text.normalize(typed)))
         ranked = self._ranked_users(req, matches | exact, exact, limit,
                                     lambda user: _starts_tokens(wanted, user["title"]))
         return [(iid, score, False, key) for iid, score, key in ranked]
@@ -238,7 +226,7 @@ class Typeahead:
 def _hashtags(req: _Request, prefix: str, limit: int) -> list[Found]:
     if not prefix or any(c.isspace() for c in prefix):
         return []
-    matches = req.query("hashtag", _name("hashtag", prefix))
+    matches = req.query(_term("hashtag", "name", prefix))
     typo = _typo_hashtags(req, prefix) - matches
     exact = req.view.iid("hashtag", prefix)
     exact = exact if exact is not None and exact in matches else None
@@ -258,13 +246,10 @@ def _typo_hashtags(req: _Request, prefix: str) -> AbstractBitMap:
 
 
 def _places(req: _Request, typed: str, limit: int) -> list[Found]:
-    if not typed:
-        return []
-    name = _name("place", typed)
-    matches = req.query("place", name)
-    wanted = name.value.split()  # type checking normalized the value: the typed tokens
+    wanted = text.tokens(typed)
     if not wanted:
         return []
+    matches = req.query(_term("place", "name", " ".join(wanted)))
     tokens_of = lambda iid: text.tokens(req.view.doc("place", iid)["name"])
     matches, typo = _typo_matches(req, "place", wanted, matches, tokens_of)
     return _by_count(req.view, "place", matches, None, limit, typo)
@@ -285,8 +270,8 @@ def _typo_matches(req: _Request, vertical: str, wanted: list[str], matches: Abst
             near = req.typos.nearby(req.view, vertical, w)
             prefixes += [*near.sure, *near.partial]
             check = check or bool(near.partial)
-        per_token.append(_stored(vertical, prefixes))
-    rest = req.stored(And(0, per_token, vertical=vertical)) - matches
+        per_token.append(_names(vertical, prefixes))
+    rest = req.query(per_token[0] if len(per_token) == 1 else And(0, per_token, vertical=vertical)) - matches
     if check:
         rest = BitMap(i for i in req.ctx.checked(rest) if all(matches_any(w, tokens_of(i)) for w in wanted))
     return matches, rest

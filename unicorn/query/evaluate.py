@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pyroaring import AbstractBitMap, BitMap
 
 from unicorn.errors import QueryError
-from unicorn.query import operators, plan, typecheck
+from unicorn.query import operators, plan
 from unicorn.query.operators.base import CHECK_EVERY, Empty, Plan
 from unicorn.query.privacy import Visibility
 from unicorn.query.tree import Node
@@ -57,10 +57,6 @@ class Context:
         if self.trace is not None:
             self.trace[id(node)] = found
         return found
-
-    def matches(self, root: Node, vertical: str) -> BitMap:
-        """The documents a query tree of `vertical` yields to this viewer: type-checked, planned and run here."""
-        return self.execute(typecheck.check(root, vertical))
 
     def execute(self, root: Node) -> BitMap:
         """The documents a type-checked tree yields to this viewer: planned and run here."""

@@ -49,11 +49,16 @@ def plan(node: Or, planner) -> Plan:
 def run(node: OrPlan, ctx) -> BitMap:
     if ctx.trace is not None:  # explain reads each operand's result
         return BitMap.union(*(ctx.run(operand) for operand in node.operands))
-    plain = [o for o in node.operands if _plain(o)]
-    rest = [ctx.run(o) for o in node.operands if not _plain(o)]
+    plain, rest = [], []
+    for operand in node.operands:
+        if _plain(operand):
+            plain.append(operand)
+        else:
+            rest.append(ctx.run(operand))
     if not plain:
         return BitMap.union(*rest)
-    return BitMap.union(BitMap.union(*(o.postings[0] for o in plain)) & plain[0].visible, *rest)
+    union = BitMap.union(BitMap(), *(o.postings[0] for o in plain)) & plain[0].visible
+    return BitMap.union(union, *rest)
 
 
 def _plain(node: Plan) -> bool:
