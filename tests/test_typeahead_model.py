@@ -8,8 +8,8 @@ rules the contract states, not against scores:
 - SPEC §6 and docs/http-api.md: users are ranked by social proximity to the viewer: an exact
   username first, then the people the viewer follows, then those followed by the viewer's
   followees (more of them first), then everyone else by popularity (followers, SPEC §1).
-- SPEC §6: social proximity leads the order (a followee found through a typo comes before a
-  stranger found exactly); among otherwise equal results (equal by every rule above, and for a
+- SPEC §6 and docs/http-api.md: social proximity leads the order (a followee found through a typo
+  comes before a stranger found exactly); among otherwise equal results (equal by every rule above, and for a
   hashtag or a place an equal `media_count`) the exact match comes first.
 - `limit` results when that many match, and (not stated, expected of any ranked list) scores
   never increase down the list.
