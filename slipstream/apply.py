@@ -41,6 +41,7 @@ from firehose.events import (
     Handlers,
 )
 from slipstream.batch import Batch
+from slipstream.changes import links_of
 from slipstream.terms import (
     caption_name_terms,
     hashtag_terms,
@@ -170,16 +171,7 @@ class Slipstream:
                 self._retag("media", iid, mention_terms(doc["mentions"]), mention_terms(mentions))
                 doc["mentions"] = mentions
                 b.put_doc("media", iid, doc)
-                b.set_links(iid, self._links(doc))
-
-    def _links(self, doc: dict) -> tuple[int, int, list[int], list[int]]:
-        b = self.batch
-        return (
-            b.intern("user", doc["owner"]),
-            b.intern("place", doc["place"]) if doc["place"] is not None else -1,
-            [b.intern("hashtag", tag) for tag in doc["hashtags"]],
-            [b.intern("user", user) for user in doc["mentions"]],
-        )
+                b.set_links(iid, links_of(self.batch, doc))
 
     def _count_user_edges(self, uid: int, iid: int, delta: int) -> None:
         """Count (or stop counting) a user's stored follows and likes in the other live ends."""
@@ -423,7 +415,7 @@ class Slipstream:
         if old is not None:
             self._count_media(old, -1, not was_private)
         self._count_media(doc, +1, not owner_private)
-        b.set_links(iid, self._links(doc))
+        b.set_links(iid, links_of(self.batch, doc))
 
     def _count_media(self, doc: dict, delta: int, public: bool) -> None:
         """Adjust the counts of a media document's owner and, when the media is public (its owner

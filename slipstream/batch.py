@@ -25,6 +25,16 @@ class Batch(Protocol):
 
     def put_doc(self, vertical: str, iid: int, doc: dict) -> None: ...
 
+    def delete_doc(self, vertical: str, iid: int) -> None: ...
+
+    def ext(self, vertical: str, iid: int) -> int | str:
+        """The external id of an internal one."""
+
+    def set_links(self, iid: int, links: tuple[int, int, list[int], list[int]] | None) -> None:
+        """A media document's links (owner, place or -1, hashtags, mentions), as internal ids; None: none."""
+
+    def is_live(self, vertical: str, iid: int) -> bool: ...
+
     def time(self, key: bytes) -> int | None:
         """The event time stored under an edge or tombstone key."""
 

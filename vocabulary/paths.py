@@ -18,3 +18,13 @@ def dead_letters(data: Path) -> Path:
 def index(data: Path) -> Path:
     """The LMDB index environment."""
     return Path(data) / "index"
+
+
+def changes(data: Path) -> Path:
+    """The embedded changes stream: Slipstream's per-document changes, partitioned for the shards."""
+    return Path(data) / "changes"
+
+
+def shard(data: Path, shard: int, replica: int = 0) -> Path:
+    """The data directory of one replica of one index shard (its index is `index(shard(...))`)."""
+    return Path(data) / "shards" / f"{shard}.{replica}"
