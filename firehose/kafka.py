@@ -46,8 +46,11 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int = DEFAULT_PARTITION
             with attempt:
                 return _listed_or_created(admin, topic, partitions, min(timeout_s, METADATA_TIMEOUT))
     except RetryError as exc:
-        raise KafkaTransportError(f"topic {topic!r} is not available on the broker at {bootstrap} after "
-                                  f"{timeout_s:g} s: {exc.last_attempt.exception()}") from None
+        failure = f"{exc.last_attempt.exception()}"
+    finally:
+        del admin  # the client stops connecting now, not when the error raised below is collected
+    raise KafkaTransportError(f"topic {topic!r} is not available on the broker at {bootstrap} after "
+                              f"{timeout_s:g} s: {failure}")
 
 
 def _listed_or_created(admin: AdminClient, topic: str, partitions: int, timeout_s: float) -> int:
@@ -118,10 +121,17 @@ class KafkaProducer(Producer):
                                       f"{self.bootstrap} within {self.timeout_s:g} s") from None
         if self._errors:
             errors, self._errors = self._errors, []
-            raise KafkaTransportError(f"{len(errors)} records not delivered: {errors[0]}")
+            raise KafkaTransportError(f"{len(errors)} records not delivered to the broker at {self.bootstrap}: {errors[0]}")
 
     def close(self) -> None:
-        self.flush()
+        """Flush, then release the client, which stops its connection attempts; records the broker did not
+        acknowledge (flush raised) are dropped."""
+        try:
+            self.flush()
+        finally:
+            self._producer.purge()
+            self._producer.flush(0)
+            del self._producer
 
 
 class KafkaConsumer(Consumer):

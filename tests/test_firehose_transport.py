@@ -250,9 +250,11 @@ def test_a_stopped_broker_is_a_clear_error_not_a_hang(tmp_path):
         producer.send_raw(1, b"k", b"queued")
         full = raised(lambda: producer.send_raw(2, b"k", b"no room"))
         unacknowledged = raised(producer.flush)
+        closed = raised(producer.close)  # flushes again, then releases the client: no more attempts to connect
         no_topic = raised(lambda: KafkaProducer(broker.bootstrap, unique_topic(), timeout_s=BOUND_S))
         no_metadata = raised(lambda: KafkaConsumer(broker.bootstrap, topic, timeout_s=BOUND_S))
     for error, says in ((full, "send queue stayed full"), (unacknowledged, "2 records not acknowledged"),
+                        (closed, "2 records not delivered"),
                         (no_topic, "is not available"), (no_metadata, "is not available")):
         assert isinstance(error, KafkaTransportError), error
         assert says in str(error) and broker.bootstrap in str(error)
