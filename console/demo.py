@@ -23,14 +23,13 @@ import orjson
 from vocabulary import paths, terms
 
 MARKER = "demo.json"
+GENERATING = "demo-generating.json"
 CREDENTIALS = "demo-credentials.json"
 
 
 def run_demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
     import api
     import indexer
-    from firehose.endpoint import Endpoint
-    from firehose.sources.generator import generate
 
     started = time.perf_counter()
     data.mkdir(parents=True, exist_ok=True)
@@ -40,12 +39,7 @@ def run_demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
         click.echo(f"reusing {data}: {made['events']:,} events of scale {made['scale']} (seed {made['seed']})")
     else:
         click.echo(f"generating a {scale} platform (seed {seed}) into the embedded firehose at {paths.firehose(data)} ...")
-        count = 0
-        with Endpoint(data).producer() as producer:
-            for event in generate(scale, seed):
-                producer.send(event)
-                count += 1
-        marker.write_bytes(orjson.dumps({"scale": scale, "seed": seed, "events": count}))
+        count = generate_into(data, scale, seed)
         click.echo(f"generated {count:,} events in {time.perf_counter() - started:.1f} s")
     stop = threading.Event()  # set by SIGTERM/SIGINT while indexing
     stats = indexer.run(data, once=True, stop=stop)
@@ -78,6 +72,43 @@ As the page does it: log in as {username} for a search key and a viewer token, t
 """
     )
     api.serve(data, host=host, port=port, workers=1, with_indexer=True)
+
+
+def generate_into(data: Path, scale: str, seed: int) -> int:
+    """Append the generated platform to the embedded firehose, write MARKER, and return the event count.
+
+    A run stopped while generating (a signal, a crash) leaves GENERATING behind, and the next run
+    appends only what that run did not write. What it wrote is a prefix of the generated events:
+    the generator is deterministic, the demo's firehose has one partition, and a flush of the log
+    is all or nothing.
+    """
+    from firehose.endpoint import Endpoint
+    from firehose.sources.generator import generate
+
+    firehose, pending = Endpoint(data), data / GENERATING
+
+    def written() -> int:
+        return sum(firehose.log().end_offsets().values()) if firehose.exists() else 0
+
+    if pending.exists():
+        made = orjson.loads(pending.read_bytes())
+        if (made["scale"], made["seed"]) != (scale, seed):
+            raise click.ClickException(f"{data} holds part of a generated {made['scale']} platform (seed {made['seed']}): "
+                                       "run the demo with that scale and seed to finish it, or use another --data")
+        skip = written() - made["from"]
+    else:
+        skip = 0
+        pending.write_bytes(orjson.dumps({"scale": scale, "seed": seed, "from": written()}))
+    count = 0
+    with firehose.producer() as producer:
+        for event in generate(scale, seed):
+            if count >= skip:
+                producer.send(event)
+            count += 1
+    marker = data / MARKER
+    marker.write_bytes(orjson.dumps({"scale": scale, "seed": seed, "events": count}))
+    pending.unlink()
+    return count
 
 
 def _credentials(data: Path) -> dict[str, str]:
