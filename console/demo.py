@@ -93,8 +93,9 @@ def generate_into(data: Path, scale: str, seed: int) -> int:
     if pending.exists():
         made = orjson.loads(pending.read_bytes())
         if (made["scale"], made["seed"]) != (scale, seed):
-            raise click.ClickException(f"{data} holds part of a generated {made['scale']} platform (seed {made['seed']}): "
-                                       "run the demo with that scale and seed to finish it, or use another --data")
+            raise click.ClickException(f"{data} holds part of a generated {made['scale']} platform "
+                                       f"(seed {made['seed']}): run the demo with that scale and seed to finish "
+                                       "it, or use another --data")
         skip = written() - made["from"]
     else:
         skip = 0
