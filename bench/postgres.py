@@ -101,16 +101,13 @@ def _tokens(table: str, row: dict) -> Iterator[tuple[str, tuple]]:
 
 def _rows(events: Iterator[Event]) -> Iterator[tuple[str, tuple]]:
     """(table, row) for each snapshot event: the platform's row (firehose.sources.postgres) of the
-    table its event type creates, in the bench's columns, with hashtags and mentions resolved."""
-    known: dict[str, int] = {}
+    table its event type creates, in the bench's columns, with hashtags normalized."""
     for event in events:
         table = platform.CREATED_BY.get(event["op"])
         if table is None:
             raise ValueError(f"the bench loads a snapshot of creating events, not {event['op']!r}")
-        if table is platform.USERS:
-            known.setdefault(normalize(event["user"]["username"]), event["user"]["id"])
-        elif table is platform.MEDIA:
-            event = platform.resolve_media(event, lambda name: known.get(normalize(name)))
+        if table is platform.MEDIA:
+            event = platform.stored_media(event)
         row = dict(zip(table.columns, table.row(event)))
         for column in ID_COLUMNS:
             if row.get(column) is not None and row[column] < 0:

@@ -10,8 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from firehose.events import EventError, validate
 from firehose.sources.generator import Scale, generate
 from firehose.sources.postgres import PlatformDB, from_db, to_db, truncate
+from indexer.rebuild import rebuild
+from indexer.store import Index
 from tests.model.platform import Platform
+from tests.model.text import caption_mentions
 from tests.strategies import events as event_lists
+from vocabulary import paths
 
 TINY = Scale(users=50, follows=300, media=80, likes=200, places=8, blocks=10, hashtags=30, changes=300)
 
@@ -33,7 +37,8 @@ def tables(dsn: str) -> Platform:
                 "SELECT id, owner, caption, taken_at, place, hashtags, mentions FROM media"):
             p.media[from_db(mid)] = {"id": from_db(mid), "owner": from_db(owner), "caption": caption, "taken_at": taken_at,
                                      "place": None if place is None else from_db(place), "hashtags": tags,
-                                     "explicit_mentions": [from_db(m) for m in mentions], "mention_names": []}
+                                     "explicit_mentions": None if mentions is None else [from_db(m) for m in mentions],
+                                     "mention_names": caption_mentions(caption)}
     return p
 
 
@@ -55,8 +60,8 @@ def assert_same_state(actual: Platform, expected: Platform) -> None:
 @given(history=event_lists(40))
 def test_apply_mirrors_the_model_and_appends_the_outbox_in_order(pg_dsn: str, history: list[dict]) -> None:
     """The platform is one database: its commits come one after another in time, so `ts` increases here.
-    It resolves caption mentions when it writes and publishes them as ids (the outbox check), so its
-    tables are compared with the model fed the events it published."""
+    It publishes hashtags normalized and mentions as sent (the outbox check), so its tables are
+    compared with the model fed the events it published."""
     dsn = pg_dsn
     history = [{**e, "ts": n} for n, e in enumerate(history)]
     with PlatformDB(dsn) as db:
@@ -72,15 +77,17 @@ def test_apply_mirrors_the_model_and_appends_the_outbox_in_order(pg_dsn: str, hi
 
 
 def assert_outbox_is(dsn: str, history: list[dict]) -> None:
-    """The outbox holds the events in order, media with the hashtags and mentions the model resolved."""
+    """The outbox holds the events in order, media with the hashtags the model derived and the mentions
+    as sent: explicit ids, or none, which leaves the caption's names to whoever holds them when read."""
     replay = Platform()
     for (_, sent), event in zip(outbox(dsn), history, strict=True):
         event = validate(event)
         replay.apply(event)
         if event["op"] == "media.upsert":
             media = replay.media[event["media"]["id"]]
-            event = {**event, "media": {**event["media"], "hashtags": media["hashtags"],
-                                               "mentions": replay.mentions(event["media"]["id"])}}
+            event = {**event, "media": {**event["media"], "hashtags": media["hashtags"]}}
+            if media["explicit_mentions"] is not None:
+                event["media"]["mentions"] = media["explicit_mentions"]
         assert sent == event
 
 
@@ -101,20 +108,37 @@ def test_bulk_load_then_changes_mirror_the_model_with_64_bit_ids(pg_dsn: str) ->
     assert 2**64 - 1 in tables(pg_dsn).users and to_db(2**64 - 1) == -1
 
 
-def test_caption_mentions_resolve_against_users_known_at_that_moment(pg_dsn: str) -> None:
+def test_caption_mentions_stay_names_and_follow_the_holder_through_a_rebuild(pg_dsn: str, tmp_path) -> None:
+    """docs/events.md: a caption's `@name` points to whoever holds the name now, also in an index
+    rebuilt from the platform's tables (which keep names, not the ids they pointed to when written)."""
     history = [
         {"op": "user.upsert", "ts": 1, "user": {"id": 2**63 + 5, "username": "Zoë", "full_name": ""}},
         {"op": "media.upsert", "ts": 2, "media": {"id": 1, "owner": 9, "caption": "hi @zoe @ann", "taken_at": 0}},
         {"op": "user.upsert", "ts": 3, "user": {"id": 7, "username": "zoe", "full_name": ""}},
         {"op": "user.upsert", "ts": 4, "user": {"id": 8, "username": "ann", "full_name": ""}},
-        {"op": "media.upsert", "ts": 5, "media": {"id": 2, "owner": 9, "caption": "@ZOE and @ann.", "taken_at": 0}},
+        {"op": "media.upsert", "ts": 5, "media": {"id": 2, "owner": 9, "caption": "@ZOE and @ann.", "taken_at": 0,
+                                                   "mentions": [8, 8]}},
+        {"op": "user.upsert", "ts": 6, "user": {"id": 7, "username": "zed", "full_name": ""}},
     ]
     with PlatformDB(pg_dsn) as db:
+        with db.pool.connection() as conn:
+            truncate(conn)
         for e in history:
             db.apply(e)
     media = tables(pg_dsn).media
-    assert media[1]["explicit_mentions"] == [2**63 + 5]
-    assert media[2]["explicit_mentions"] == [7, 8], "the smallest unsigned id wins"
+    assert (media[1]["explicit_mentions"], media[2]["explicit_mentions"]) == (None, [8])
+    model = Platform()
+    for e in history:
+        model.apply(validate(e))
+    assert model.mentions(1) == [2**63 + 5, 8]  # zoe: only Zoë holds it after the rename; ann: 8
+    rebuild(pg_dsn, tmp_path, progress=False)
+    index = Index(paths.index(tmp_path), readonly=True)
+    try:
+        with index.reader() as view:
+            assert view.doc("media", view.iid("media", 1))["mentions"] == model.mentions(1)
+            assert view.doc("media", view.iid("media", 2))["mentions"] == model.mentions(2) == [8]
+    finally:
+        index.close()
 
 
 def test_invalid_events_raise_and_write_nothing(pg_dsn: str) -> None:

@@ -1,8 +1,10 @@
 """A PostgreSQL platform stub with a transactional outbox.
 
 `PlatformDB.apply(event)` changes the platform tables as docs/events.md says and appends the event
-to `outbox` in the same transaction; a `media.upsert` goes out with the hashtags and mentions
-it resolved, so that re-applying any suffix of the outbox (at-least-once) changes nothing.
+to `outbox` in the same transaction; a `media.upsert` goes out with its hashtags normalized and
+its mentions as sent: explicit ids, or none, so that each `@name` of its caption points to
+whoever holds the name when the index reads it (docs/events.md). Re-applying any suffix of the
+outbox (at-least-once) changes nothing.
 Platform writes are serialized by a transaction-level advisory lock, so outbox ids commit in id
 order and every snapshot holds exactly the events up to its largest outbox id (what the relay
 and `indexer.rebuild` rely on). `bulk_load` does the same for an initial load with COPY.
@@ -45,7 +47,7 @@ from firehose.events import (
     Handlers,
     validate,
 )
-from vocabulary.text import caption_hashtags, caption_mentions, hashtag_name, normalize
+from vocabulary.text import caption_hashtags, hashtag_name, normalize
 
 PLATFORM_LOCK = 0x756E69636F726E  # pg_advisory_xact_lock key held by every platform write
 COPY_CHUNK = 50_000
@@ -64,7 +66,8 @@ CREATE TABLE IF NOT EXISTS places (
     lat double precision NOT NULL, lng double precision NOT NULL);
 CREATE TABLE IF NOT EXISTS media (
     id bigint PRIMARY KEY, owner bigint NOT NULL, caption text NOT NULL, taken_at bigint NOT NULL,
-    place bigint, hashtags text[] NOT NULL, mentions bigint[] NOT NULL);
+    place bigint, hashtags text[] NOT NULL, mentions bigint[]);  -- NULL: the caption's @names
+ALTER TABLE media ALTER COLUMN mentions DROP NOT NULL;
 CREATE INDEX IF NOT EXISTS media_owner ON media (owner);
 CREATE TABLE IF NOT EXISTS likes (user_id bigint, media bigint, PRIMARY KEY (user_id, media));
 CREATE INDEX IF NOT EXISTS likes_media ON likes (media);
@@ -150,18 +153,21 @@ def _place_event(row: tuple, ts: int) -> Event:
 
 
 def _media_row(e: Event) -> tuple:
-    """The row of a `media.upsert` whose hashtags and mentions are resolved (`resolve_media`)."""
+    """The row of a `media.upsert` as stored (`stored_media`)."""
     media = e["media"]
-    place = media["place"]
+    place, mentions = media["place"], media.get("mentions")
     return (to_db(media["id"]), to_db(media["owner"]), media["caption"], media["taken_at"],
-            None if place is None else to_db(place), media["hashtags"], [to_db(m) for m in media["mentions"]])
+            None if place is None else to_db(place), media["hashtags"],
+            None if mentions is None else [to_db(m) for m in mentions])
 
 
 def _media_event(row: tuple, ts: int) -> Event:
     mid, owner, caption, taken_at, place, hashtags, mentions = row
-    return MEDIA_UPSERT.make(ts, media={"id": from_db(mid), "owner": from_db(owner), "caption": caption,
-                                        "taken_at": taken_at, "place": None if place is None else from_db(place),
-                                        "hashtags": hashtags, "mentions": [from_db(m) for m in mentions]})
+    media = {"id": from_db(mid), "owner": from_db(owner), "caption": caption, "taken_at": taken_at,
+             "place": None if place is None else from_db(place), "hashtags": hashtags}
+    if mentions is not None:
+        media["mentions"] = [from_db(m) for m in mentions]
+    return MEDIA_UPSERT.make(ts, media=media)
 
 
 def _edge_table(name: str, columns: tuple[str, str], creates: EventType) -> Table:
@@ -191,19 +197,19 @@ TABLES = (USERS, PLACES, MEDIA, FOLLOWS, BLOCKS, LIKES)
 CREATED_BY = {table.creates.name: table for table in TABLES}
 
 
-def resolve_media(e: Event, resolve: Callable[[str], int | None]) -> Event:
-    """A `media.upsert` with its hashtags normalized and its caption mentions resolved to ids now
-    by `resolve` (docs/events.md), so that replaying it never depends on who exists then."""
+def stored_media(e: Event) -> Event:
+    """A `media.upsert` as the platform stores and publishes it: hashtags normalized (from the caption
+    when absent), explicit mentions without repeats, and no mentions when none were sent, so that
+    the caption's `@name`s stay names (docs/events.md: they point to whoever holds the name now)."""
     media = e["media"]
     if "hashtags" in media:
         tags = [t for t in (hashtag_name(t) for t in media["hashtags"]) if t]
     else:
         tags = caption_hashtags(media["caption"])
+    media = {**media, "hashtags": list(dict.fromkeys(tags))}
     if "mentions" in media:
-        mentions = media["mentions"]
-    else:
-        mentions = [uid for uid in (resolve(name) for name in caption_mentions(media["caption"])) if uid is not None]
-    return {**e, "media": {**media, "hashtags": list(dict.fromkeys(tags)), "mentions": list(dict.fromkeys(mentions))}}
+        media["mentions"] = list(dict.fromkeys(media["mentions"]))
+    return {**e, "media": media}
 
 
 def truncate(conn: psycopg.Connection) -> None:
@@ -246,7 +252,6 @@ class PlatformDB:
         entities, adds of new edges); anything else raises `ValueError` and loads nothing.
         """
         loaded = 0
-        known: dict[str, int] = {}  # normalized username -> smallest id, for caption mentions
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (PLATFORM_LOCK,))
             if conn.execute("SELECT EXISTS (SELECT 1 FROM outbox)").fetchone()[0]:
@@ -259,12 +264,8 @@ class PlatformDB:
                     table = CREATED_BY.get(event["op"])
                     if table is None:
                         raise ValueError(f"bulk_load takes only creating events, not {event['op']!r}; use PlatformDB.apply")
-                    if table is USERS:
-                        user = event["user"]
-                        norm = normalize(user["username"])
-                        known[norm] = min(known.get(norm, user["id"]), user["id"])
-                    elif table is MEDIA:
-                        event = resolve_media(event, lambda name: known.get(normalize(name)))
+                    if table is MEDIA:
+                        event = stored_media(event)
                     rows[table].append(table.row(event))
                     outbox.append((orjson.dumps(event).decode(),))
                 for table, table_rows in rows.items():
@@ -294,12 +295,7 @@ applies.on(LIKE_REMOVE)(LIKES.delete)
 
 @applies.on(MEDIA_UPSERT)
 def _media_upsert(conn: psycopg.Connection, e: Event) -> Event:
-    def resolve(name: str) -> int | None:  # the smallest unsigned id: non-negative bigints first
-        row = conn.execute("SELECT id FROM users WHERE username_norm = %s ORDER BY id < 0, id LIMIT 1",
-                           (normalize(name),)).fetchone()
-        return None if row is None else from_db(row[0])
-
-    e = resolve_media(e, resolve)
+    e = stored_media(e)
     MEDIA.upsert(conn, e)
     return e
 
