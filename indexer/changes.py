@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firehose.endpoint import EMBEDDED
-from firehose.kafka import KafkaConsumer, KafkaProducer
+from firehose.kafka import KafkaConsumer, KafkaProducer, ensure_topic
 from firehose.log import EmbeddedLog
 from firehose.transport import Consumer, Producer
 from indexer.store import Index
@@ -71,6 +71,7 @@ class ChangesStream:
     def consumer(self) -> Consumer:
         if self.bootstrap is None:
             return EmbeddedLog(paths.changes(self.data), self.partitions).consumer()
+        ensure_topic(self.bootstrap, changes_topic(self.topic), self.partitions)  # whoever comes first creates it
         return self._checked(KafkaConsumer(self.bootstrap, changes_topic(self.topic)))
 
     def _checked(self, end):
