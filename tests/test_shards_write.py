@@ -216,3 +216,29 @@ def test_a_conflicting_layout_is_refused(tmp_path):
     result = runner.invoke(cli, ["index", "--once", "--data", str(other), "--shards", "4", "--partitions", "3"])
     assert result.exit_code == 1 and "at least --shards" in result.output
     assert find_layout(other) is None
+
+
+def test_change_records_stay_within_a_kafka_message_and_apply_the_same(tmp_path):
+    from firehose.events import validate
+    from slipstream import Slipstream
+    from slipstream.changes import RECORD_BYTES, Recorder, apply_changes
+
+    whole, shard = Index(tmp_path / "whole"), Index(tmp_path / "shard")
+    try:
+        with whole.writer() as batch:
+            recorder = Recorder(batch)
+            slip = Slipstream(recorder)
+            slip.apply(validate({"op": "user.upsert", "ts": 1, "user": {"id": 1, "username": "ann"}}))
+            for mid in range(300):  # ~1.5 MB of captions in one batch
+                slip.apply(validate({"op": "media.upsert", "ts": 2 + mid, "media": {
+                    "id": 100 + mid, "owner": 1, "caption": f"long{mid} " + "word " * 1000, "taken_at": 0}}))
+            records = list(recorder.encode(1))
+        assert len(records) > 2 and all(len(payload) <= RECORD_BYTES for _, payload in records)
+        with shard.writer() as batch:
+            for _, payload in records:
+                apply_changes(batch, payload)
+        with whole.reader() as expected_view, shard.reader() as view:
+            assert contents(view) == contents(expected_view)
+    finally:
+        whole.close()
+        shard.close()
