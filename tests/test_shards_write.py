@@ -242,3 +242,23 @@ def test_change_records_stay_within_a_kafka_message_and_apply_the_same(tmp_path)
     finally:
         whole.close()
         shard.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_index_shards_stops_every_process_it_started(signum, tmp_path):
+    from tests.test_shutdown import alive, descendants
+
+    data = tmp_path / "data"
+    write_firehose(data, [])
+    with started([sys.executable, "-m", "console.cli", "index", "--shards", "2", "--replicas", "2", "--data",
+                  str(data)], tmp_path / "index.log", env=ENV) as proc:
+        deadline = time.monotonic() + 120
+        while len(tree := descendants(proc.pid)) < 5:  # the documents stage and 4 shard indexers
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signum)
+        assert proc.wait(60) == 0
+        deadline = time.monotonic() + 60
+        while any(alive(pid) for pid in tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert {pid for pid in tree if alive(pid)} == set()
