@@ -93,20 +93,53 @@ def ingest(data: Path, file: Path, strict: bool) -> None:
 @click.option("--kafka", "bootstrap", metavar="BOOTSTRAP", help="Consume from Kafka at BOOTSTRAP instead of the embedded log.")
 @click.option("--topic", default="unicorn.events", show_default=True, help="Kafka topic (with --kafka).")
 @click.option("--batch-size", default=5000, show_default=True, type=int, help="Events per index commit at most.")
-def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size: int) -> None:
+@click.option("--shards", type=click.IntRange(min=1), help="Split the documents across N index shards (DATA/shards/).")
+@click.option("--replicas", type=click.IntRange(min=1), default=1, show_default=True, help="Indexes per shard (with --shards).")
+@click.option("--partitions", type=click.IntRange(min=1), help="Partitions of the changes stream (with --shards; default N, at least N).")
+def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size: int, shards: int | None,
+          replicas: int, partitions: int | None) -> None:
     """Run Slipstream and the indexer: firehose -> index, offsets committed with each batch.
 
-    One indexer per index: a second one on the same --data refuses, naming the first.
+    One indexer per index: a second one on the same --data refuses, naming the first. With --shards N
+    the documents stage (DATA/index) publishes each batch's per-document changes to a changes stream of
+    P partitions (the embedded log DATA/changes, or the Kafka topic T.changes), and N x R shard indexers
+    (DATA/shards/S.R) each consume the partitions of their shard, as separate processes; the layout is
+    recorded in DATA/shards/layout.json for `serve --shards`, and a different layout is refused.
     """
     import indexer
     from indexer.daemon import StorageFailure
     from indexer.lock import IndexLocked
+    from vocabulary.shards import find_layout
 
+    if shards is not None:
+        _index_shards(data, once, bootstrap, topic, batch_size, shards, replicas, partitions or shards)
+        return
+    if (layout := find_layout(data)) is not None:
+        raise click.ClickException(f"{data} is sharded ({layout.shards} shards): run `unicorn index --shards "
+                                   f"{layout.shards}`, or the shards would miss what this indexer applies")
     try:
         stats = indexer.run(data, once=once, bootstrap=bootstrap, topic=topic, batch_size=batch_size)
     except (IndexLocked, StorageFailure) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"applied {stats.applied} events, dead-lettered {stats.dead_lettered}", err=True)
+
+
+def _index_shards(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size: int, shards: int,
+                  replicas: int, partitions: int) -> None:
+    """`index --shards`: record the layout, then run the local form (indexer.local)."""
+    from firehose.endpoint import Endpoint
+    from indexer.local import ShardsFailed, run_local
+    from vocabulary.shards import Layout, LayoutConflict, write_layout
+
+    try:
+        layout = Layout(shards, replicas, partitions, Endpoint(data, bootstrap, topic).source)
+    except ValueError as exc:
+        raise click.ClickException(f"bad layout: {exc}: --partitions must be at least --shards") from None
+    try:
+        write_layout(data, layout)
+        run_local(data, layout, once=once, bootstrap=bootstrap, topic=topic, batch_size=batch_size)
+    except (LayoutConflict, ShardsFailed) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -1,209 +1,87 @@
-"""The indexing daemon: firehose -> Slipstream -> index, exactly once.
-
-Each batch is applied in one index write transaction that also stores the next firehose offsets
-(and the indexer's figures), so a crash at any instant leaves the index at a batch boundary
-with the offsets that match it: nothing is lost or applied twice. A record that is not a valid
-event, or that Slipstream or the store refuses, is dead-lettered (flushed before the batch
-commits) and skipped; ingestion goes on. A failure of the machine rather than of one event
-(a full disk, an I/O error, the LMDB map full, memory) stops the daemon with StorageFailure
-naming the cause; the index stays at its last batch boundary and a restart continues from it.
-One process at a time writes an index (indexer.lock).
+"""The documents stage: firehose -> Slipstream (and the trending pipeline) -> DATA/index, exactly
+once (indexer.batches). Sharded, it also records each batch's per-document changes and publishes
+them to the changes stream through the outbox (indexer.changes), for the shard indexers
+(indexer.shard). One process at a time writes an index (indexer.lock).
 """
 
 from __future__ import annotations
 
-import signal
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from firehose.deadletter import DeadLetters
 from firehose.endpoint import DEFAULT_TOPIC, Endpoint
 from firehose.events import EventError, from_msgpack
-from firehose.log import MAX_RECORD, cause
-from firehose.transport import Consumer, Record
+from firehose.transport import Consumer, Producer
+from indexer.batches import BatchLoop, Malformed, StorageFailure, stop_on_signals
+from indexer.changes import ChangesStream, Outbox
 from indexer.lock import writer_lock
-from indexer.stats import Stats, meta_key
-from indexer.store import Index, StoreError, Unstorable
+from indexer.stats import Stats
+from indexer.store import Index
+from indexer.store.writes import WriteBatch
 from slipstream import Slipstream
+from slipstream.changes import Recorder
 from trending import Pipeline
 from vocabulary import paths
 
-IDLE_POLL = 0.2  # seconds a poll waits for the first record of a batch
+__all__ = ["Indexer", "StorageFailure", "run"]
 
 
-class StorageFailure(RuntimeError):
-    """The machine, not an event, failed: indexing stopped at a batch boundary, nothing lost."""
+class Indexer(BatchLoop):
+    """Slipstream and the trending pipeline over the firehose; with `changes` (a producer of the
+    changes stream) both write through a slipstream.changes.Recorder whose records go out through
+    the outbox."""
 
+    refusal = "slipstream"
 
-def _environmental(exc: BaseException) -> bool:
-    """True for errors no event can cause: they stop the daemon instead of dead-lettering."""
-    if isinstance(exc, StoreError):
-        return not isinstance(exc, Unstorable)
-    return isinstance(exc, (OSError, MemoryError))
-
-
-def describe(exc: BaseException) -> str:
-    """An error in words, a full disk named as such."""
-    if isinstance(exc, OSError):
-        return cause(exc)
-    if isinstance(exc, StoreError):  # it names its cause
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
-class _Refused(Exception):
-    """Slipstream raised on the record at `position` of the batch."""
-
-    def __init__(self, position: int, reason: str):
-        self.position, self.reason = position, reason
-
-
-class Indexer:
     def __init__(self, index: Index, consumer: Consumer, dead_letters: DeadLetters, source: str,
-                 batch_size: int = 5000, batch_seconds: float = 0.05):
-        self.index, self.consumer, self.dead_letters, self.source = index, consumer, dead_letters, source
-        self.batch_size, self.batch_seconds = batch_size, batch_seconds
+                 batch_size: int = 5000, batch_seconds: float = 0.05, changes: Producer | None = None):
+        super().__init__(index, consumer, dead_letters, source, batch_size, batch_seconds)
         self.trending = Pipeline.from_env()  # trending state commits with each batch (trending/)
-        with index.reader() as view:
-            self.stats = Stats.resume(source, view.meta(meta_key(source)))
-        committed = index.offsets(source)
-        consumer.assign({p: committed.get(p, 0) for p in range(consumer.partitions)})
+        self.outbox = Outbox(index, changes) if changes is not None else None
+        if self.outbox is not None:
+            self.outbox.send()  # what a stopped run committed and did not send
 
-    def step(self, idle: float = IDLE_POLL) -> int:
-        """Collect one batch (up to `batch_size`, or what arrives within `batch_seconds`) and commit it."""
-        records = self.consumer.poll(self.batch_size, idle)
-        if not records:
-            return 0
-        deadline = time.monotonic() + self.batch_seconds
-        while len(records) < self.batch_size and time.monotonic() < deadline:
-            more = self.consumer.poll(self.batch_size - len(records), 0)
-            if not more:
-                break
-            records += more
-        self.commit(records)
-        return len(records)
+    def _begin(self, batch: WriteBatch) -> None:
+        self._recorder = Recorder(batch) if self.outbox is not None else None
+        target = batch if self._recorder is None else self._recorder
+        self._slipstream = Slipstream(target)
+        self._trending = self.trending.begin(target)
 
-    def commit(self, records: list[Record]) -> None:
-        """Apply `records` and commit them with their offsets, dead-lettering each event that fails.
-
-        Raises StorageFailure, with nothing of the batch committed, when the machine fails.
-        """
-        lettered: set[tuple[int, int]] = set()
+    def _record(self, payload: bytes) -> None:
         try:
-            self._commit(records, lettered)
-        except Exception as exc:
-            if _environmental(exc):
-                raise StorageFailure(f"indexing stopped: {describe(exc)}; nothing is lost, "
-                                     "the index is at its last committed batch: restart once the cause is fixed") from exc
-            raise
+            event = from_msgpack(payload)
+        except EventError as exc:
+            raise Malformed(str(exc)) from None
+        self._slipstream.apply(event)
+        self._trending.observe(event)
 
-    def _commit(self, records: list[Record], lettered: set[tuple[int, int]]) -> None:
-        """Commit `records`; when the store fails at commit without naming the event, halve and retry."""
-        started = time.perf_counter()
-        refused: dict[int, str] = {}
-        while True:
-            try:
-                applied, dead, lag = self._apply(records, refused, lettered)
-                break
-            except _Refused as exc:  # the batch was aborted: redo it without that record
-                refused[exc.position] = exc.reason
-            except Exception as exc:  # noqa: BLE001 - one event's storage error must not stop ingestion
-                if _environmental(exc) or 0 in refused:
-                    raise
-                if len(records) == 1:
-                    refused[0] = f"storage: {describe(exc)}"
-                    continue
-                half = len(records) // 2  # each half commits on its own, in order: exactly once
-                self._commit(records[:half], lettered)
-                self._commit(records[half:], lettered)
-                return
-        self.stats.committed(applied, dead, lag, time.perf_counter() - started)
+    def _finish(self, batch: WriteBatch) -> None:
+        self._trending.finish()
+        if self.outbox is not None:
+            self.outbox.stage(batch, self._recorder)  # the real batch: the outbox itself is no change
 
-    def _apply(self, records: list[Record], refused: dict[int, str],
-               lettered: set[tuple[int, int]]) -> tuple[int, int, dict[int, int]]:
-        applied = 0
-        dead: list[tuple[Record, str]] = []
-        batch = self.index.writer()
-        try:
-            slipstream = Slipstream(batch)
-            trending = self.trending.begin(batch)
-            for position, record in enumerate(records):
-                if position in refused:
-                    dead.append((record, refused[position]))
-                    continue
-                if len(record.payload) > MAX_RECORD:  # SPEC §2: malformed, whatever it holds
-                    dead.append((record, f"record of {len(record.payload):,} bytes is over the "
-                                         f"{MAX_RECORD:,}-byte limit"))
-                    continue
-                try:
-                    event = from_msgpack(record.payload)
-                except EventError as exc:
-                    dead.append((record, str(exc)))
-                    continue
-                try:
-                    slipstream.apply(event)
-                except Exception as exc:  # noqa: BLE001 - any refusal of one event must not stop ingestion
-                    if _environmental(exc):
-                        raise
-                    raise _Refused(position, f"slipstream: {describe(exc)}") from exc
-                trending.observe(event)
-                applied += 1
-            fresh = [(record, reason) for record, reason in dead if (record.partition, record.offset) not in lettered]
-            for record, reason in fresh:
-                self.dead_letters.record(reason, record.payload, self.source, record.partition, record.offset)
-                lettered.add((record.partition, record.offset))  # a retry of this batch must not repeat it
-            if fresh:
-                self.dead_letters.flush()  # durable before the offsets past them are
-            trending.finish()
-            nexts: dict[int, int] = {}
-            for record in records:
-                nexts[record.partition] = record.offset + 1
-            positions = {**self.consumer.positions(), **nexts}
-            ends = self.consumer.end_offsets()
-            lag = {p: max(0, end - positions.get(p, 0)) for p, end in ends.items()}
-            batch.set_offsets(self.source, nexts)
-            batch.set_meta(meta_key(self.source), self.stats.meta_after(applied, len(dead), lag))
-            batch.commit()
-        except BaseException:
-            batch.abort()  # the next attempt needs the write lock
-            raise
-        return applied, len(dead), lag
+    def _committed(self) -> None:
+        if self.outbox is not None:
+            self.outbox.committed()
 
-    def drain(self, stop: threading.Event, on_batch=None) -> None:
-        """Index everything there is now, then return (`--once`)."""
-        while not stop.is_set():
-            if not self.step(idle=0.05) and self.consumer.at_end():
-                return
-            if on_batch is not None:
-                on_batch(self.stats)
+    def _published(self) -> None:
+        if self.outbox is not None:
+            self.outbox.send()
 
-    def follow(self, stop: threading.Event) -> None:
-        """Index as the firehose grows, until `stop` is set."""
-        while not stop.is_set():
-            self.step()
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM and SIGINT set `stop`: the current batch finishes and commits, then the daemon returns."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    def close(self) -> None:
+        """After the last batch: the outbox keeps nothing already sent."""
+        if self.outbox is not None:
+            self.outbox.tidy()
 
 
 def run(data: str | Path, *, once: bool = False, bootstrap: str | None = None, topic: str = DEFAULT_TOPIC,
         batch_size: int = 5000, batch_seconds: float = 0.05, stop: threading.Event | None = None,
-        progress: bool | None = None) -> Stats:
+        progress: bool | None = None, partitions: int | None = None) -> Stats:
     """`unicorn index`: consume the embedded firehose (or Kafka at `bootstrap`) into DATA/index.
+
+    With `partitions`, the documents stage of a sharded deployment: each batch's changes are
+    published to the changes stream of that many partitions (indexer.changes).
 
     Runs until `stop` is set or SIGTERM/SIGINT arrives, or with `once` until the firehose is drained.
     A progress display is shown for `once` when stderr is a terminal (or `progress` is True).
@@ -217,16 +95,22 @@ def run(data: str | Path, *, once: bool = False, bootstrap: str | None = None, t
         consumer = firehose.consumer()
         dead_letters = firehose.dead_letters()
         index = Index(paths.index(data))
+        changes = None
         try:
-            indexer = Indexer(index, consumer, dead_letters, firehose.source, batch_size, batch_seconds)
-            with _stop_on_signals(stop):
+            if partitions:
+                changes = ChangesStream(data, partitions, bootstrap, topic).producer()
+            indexer = Indexer(index, consumer, dead_letters, firehose.source, batch_size, batch_seconds, changes)
+            with stop_on_signals(stop):
                 if once:
                     with drain_progress(consumer, progress) as on_batch:
                         indexer.drain(stop, on_batch)
                 else:
                     indexer.follow(stop)
+            indexer.close()
             return indexer.stats
         finally:
+            if changes is not None:
+                changes.close()
             consumer.close()
             dead_letters.close()
             index.close()

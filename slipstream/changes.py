@@ -23,7 +23,8 @@ from pyroaring import BitMap
 from slipstream.batch import Batch
 from vocabulary.shards import partition_of
 
-CHUNK = 20_000  # changes per record: a record stays far below the firehose's 16 MiB limit
+CHUNK = 20_000  # changes per record at most
+RECORD_BYTES = 900_000  # bytes per record at most: within Kafka's default 1,000,000-byte message limit
 
 Ext = int | str
 
@@ -126,14 +127,21 @@ class Recorder:
 
 
 def _records(postings: list, docs: list, aux: list) -> Iterator[bytes]:
-    """Records of at most CHUNK changes each: documents first, so a posting never names a document a
-    record before it was created."""
-    for start in range(0, len(docs), CHUNK):
-        yield msgspec.msgpack.encode({"docs": docs[start:start + CHUNK]})
-    for start in range(0, len(postings), CHUNK):
-        yield msgspec.msgpack.encode({"postings": postings[start:start + CHUNK]})
-    if aux:
-        yield msgspec.msgpack.encode({"aux": aux})
+    """Records of at most CHUNK changes and RECORD_BYTES each (a single larger change alone): documents
+    first, so a posting never names a document a record before it was created."""
+    for kind, changes in (("docs", docs), ("postings", postings), ("aux", aux)):
+        for start in range(0, len(changes), CHUNK):
+            yield from _bounded(kind, changes[start:start + CHUNK])
+
+
+def _bounded(kind: str, changes: list) -> Iterator[bytes]:
+    payload = msgspec.msgpack.encode({kind: changes})
+    if len(payload) <= RECORD_BYTES or len(changes) == 1:
+        yield payload
+        return
+    half = len(changes) // 2
+    yield from _bounded(kind, changes[:half])
+    yield from _bounded(kind, changes[half:])
 
 
 def apply_changes(batch: Batch, payload: bytes) -> int:

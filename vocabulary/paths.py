@@ -28,3 +28,8 @@ def changes(data: Path) -> Path:
 def shard(data: Path, shard: int, replica: int = 0) -> Path:
     """The data directory of one replica of one index shard (its index is `index(shard(...))`)."""
     return Path(data) / "shards" / f"{shard}.{replica}"
+
+
+def layout(data: Path) -> Path:
+    """The shard layout of a sharded deployment (vocabulary.shards.Layout)."""
+    return Path(data) / "shards" / "layout.json"

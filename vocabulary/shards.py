@@ -8,6 +8,12 @@ p % N == s, so moving a shard is moving partitions, and a replica of a shard rea
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from vocabulary import paths
 
 
 def partition_of(vertical: str, ext: int | str, partitions: int) -> int:
@@ -31,3 +37,64 @@ def owned(shard: int, shards: int, partitions: int) -> list[int]:
 def document_shard(vertical: str, ext: int | str, shards: int, partitions: int) -> int:
     """The shard that holds a document."""
     return shard_of(partition_of(vertical, ext, partitions), shards)
+
+
+class LayoutConflict(ValueError):
+    """A layout that differs from the one a data directory already has."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a data directory is sharded: written by `unicorn index --shards`, read by `serve --shards`.
+
+    `source` is where the changes stream is: "embedded" (`paths.changes(data)`) or "kafka:<topic>"
+    (the topic `<topic>.changes`).
+    """
+
+    shards: int
+    replicas: int
+    partitions: int
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.replicas < 1:
+            raise ValueError(f"{self.replicas} replicas: at least 1")
+        owned(0, self.shards, self.partitions)  # 1 <= shards <= partitions
+
+    def index(self, data: str | os.PathLike, shard: int, replica: int = 0) -> Path:
+        """The index directory of one replica of one shard."""
+        if not (0 <= shard < self.shards and 0 <= replica < self.replicas):
+            raise ValueError(f"shard {shard} replica {replica} is not in {self}")
+        return paths.index(paths.shard(Path(data), shard, replica))
+
+    def owned(self, shard: int) -> list[int]:
+        return owned(shard, self.shards, self.partitions)
+
+
+def find_layout(data: str | os.PathLike) -> Layout | None:
+    """The layout of the sharded deployment under `data`, or None when it is not sharded."""
+    try:
+        raw = paths.layout(Path(data)).read_text()
+    except FileNotFoundError:
+        return None
+    return Layout(**json.loads(raw))
+
+
+def write_layout(data: str | os.PathLike, layout: Layout) -> None:
+    """Record `layout` under `data`; LayoutConflict when a different one is there already."""
+    found = find_layout(data)
+    if found == layout:
+        return
+    if found is not None:
+        raise LayoutConflict(f"{Path(data)} is laid out as {_words(found)}, not {_words(layout)}: "
+                             "use another --data, or the same layout")
+    path = paths.layout(Path(data))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(asdict(layout)) + "\n")
+    os.replace(tmp, path)
+
+
+def _words(layout: Layout) -> str:
+    return (f"{layout.shards} shards x {layout.replicas} replicas over {layout.partitions} partitions "
+            f"of the {layout.source} changes stream")
