@@ -8,7 +8,10 @@ username ranks first); anything else searches every requested vertical: users an
 whose name tokens are started by every token of q (SPEC §3 `name:`), and hashtags whose name
 starts with q. Users are ranked socially (unicorn.social); hashtags score
 `4 * (name equals q) + popularity(media_count)` and places `popularity(media_count)`, on the
-same scale as users, so the verticals blend into one list. Privacy is SPEC §5:
+same scale as users. The verticals blend into one list as Unicorn's top aggregator does, a
+strong-or over verticals (`blend`): each searched vertical with good matches (found without a
+typo) is guaranteed its first min(share, good matches) results, share = max(1, limit // (2 * n))
+for n searched verticals, and the remaining slots go to the best of the rest by sort key. Privacy is SPEC §5:
 only users visible to the viewer are found, counted or named, and only hashtags that media
 visible to the viewer carry are found (their rankings are shared by the viewers who see the same hashtags).
 
@@ -24,13 +27,19 @@ an `or` of the stored prefixes near each; the typeahead composes these trees as 
 leaves them (values normalized, nodes typed with their vertical) and plans and runs them with the
 request's viewer and deadline (unicorn.query), then ranks and blends. A result's sort key (unicorn.searcher) is
 (-score, the vertical's place in VERTICALS, the vertical's own key): users their social key,
-hashtags and places (0 for the typed name itself else 1, -media_count, typo, name or id).
+hashtags and places (0 for the typed name itself else 1, -media_count, typo, name or id). Results come in
+key order, but a blended list is not the best `limit` by key: an aggregator over shards merges each
+vertical's parts by key (single-vertical requests, which are) and then applies `blend` to the merged
+rankings, with each vertical's good matches (its results without `"typo"`) counted over all shards.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
+from collections.abc import Sequence
 from cachetools import LRUCache
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
@@ -58,6 +67,7 @@ TYPOS = ("auto", "0")
 
 
 Found = tuple[int, float, bool, tuple]  # one vertical's result: internal id, score (4 places), typo, sort key
+Ranking = tuple[list[Found], int]  # one vertical's best results, best first, and how many good matches it has
 
 
 class _Request:
@@ -99,7 +109,7 @@ class Typeahead:
         self._lock = threading.Lock()
         self._entries: tuple[int, dict[tuple[str, int], tuple[dict, int | str]]] = (-1, {})
 
-    def _cached(self, key: tuple, make) -> list[Found]:
+    def _cached(self, key: tuple, make) -> Ranking:
         """Hashtag and place rankings depend on the snapshot and text only, not on the viewer."""
         with self._lock:
             hit = self._shared.get(key)
@@ -148,14 +158,14 @@ class Typeahead:
                 plan = {"user": lambda: self._users(req, typed, limit), "hashtag": hashtags,
                         "place": lambda: self._cached((view.gen, "place", words, limit, typos),
                                                       lambda: _places(req, typed, limit))}
-            found = []  # (sort key, vertical, iid, score, typo); sort keys are unique
+            rankings = []  # per searched vertical: [(sort key, vertical, iid, score, typo)], its good matches
             for order, vertical in enumerate(VERTICALS):
                 if vertical in verticals and vertical in plan:
-                    found.extend(((-score, order, *key), vertical, iid, score, typo)
-                                 for iid, score, typo, key in plan[vertical]())
+                    ranked, good = plan[vertical]()
+                    rankings.append(([((-score, order, *key), vertical, iid, score, typo)
+                                      for iid, score, typo, key in ranked], good))
                     ctx.check_time()
-            found.sort()
-            best = found[:limit]
+            best = blend(rankings, limit)
             circle = who.circle if who.id is not None and any(entry[1] == "user" for entry in best) else None
             results = [self._result(view, vertical, iid, score, typo, circle) for _, vertical, iid, score, typo in best]
         took_ms = (time.perf_counter() - started) * 1000.0
@@ -182,24 +192,24 @@ class Typeahead:
             result["social"] = circle.context(view, iid, ext)
         return result
 
-    def _users(self, req: _Request, typed: str, limit: int) -> list[Found]:
+    def _users(self, req: _Request, typed: str, limit: int) -> Ranking:
         wanted = text.tokens(typed)
         if not wanted:
-            return []
+            return [], 0
         matches = req.query(_term("user", "name", " ".join(wanted)))
         exact = req.query(_term("user", "username", text.normalize(typed))) & matches if matches else FrozenBitMap()
         tokens_of = lambda iid: _name_tokens(self._entry(req.view, "user", iid)[0], "title", "subtitle")
         matches, typo = _typo_matches(req, "user", wanted, matches, tokens_of)
         ranked = self.social.rank(req.view, req.viewer.circle, matches | typo if typo else matches, limit, exact, typo)
-        return [(iid, score, iid in typo, key) for iid, score, key in ranked]
+        return [(iid, score, iid in typo, key) for iid, score, key in ranked], len(matches)
 
-    def _usernames(self, req: _Request, typed: str, limit: int) -> list[Found]:
+    def _usernames(self, req: _Request, typed: str, limit: int) -> Ranking:
         wanted = text.tokens(typed)
         matches = req.query(_term("user", "name", " ".join(wanted))) if wanted else FrozenBitMap()
         exact = req.query(_term("user", "username", text.normalize(typed)))
         ranked = self._ranked_users(req, matches | exact, exact, limit,
                                     lambda user: _starts_tokens(wanted, user["title"]))
-        return [(iid, score, False, key) for iid, score, key in ranked]
+        return [(iid, score, False, key) for iid, score, key in ranked], len(ranked)
 
     def _ranked_users(self, req: _Request, matches: AbstractBitMap, exact: AbstractBitMap, limit: int,
                       check) -> list[tuple[int, float, tuple]]:
@@ -223,14 +233,42 @@ class Typeahead:
             window *= 4
 
 
-def _hashtags(req: _Request, prefix: str, limit: int) -> list[Found]:
+def share(limit: int, searched: int) -> int:
+    """The slots guaranteed to each of `searched` verticals that has good matches: max(1, limit // (2 * searched)),
+    so the shares together take at most half the list, or one slot each."""
+    return max(1, limit // (2 * searched))
+
+
+def blend(rankings: Sequence[tuple[Sequence[tuple], int]], limit: int) -> list[tuple]:
+    """The blended best `limit` of the searched verticals' rankings, in sort key order.
+
+    `rankings`: per searched vertical, its entries (each a tuple whose first item is its sort key), best first, at
+    least min(limit, its matches) of them, and its number of good matches g. With one vertical, its first `limit`.
+    Else shares are granted in the order of each vertical's first entry, best first, while slots remain: a vertical
+    with g > 0 gets its first min(share, g, slots left) entries (share(limit, len(rankings))); the remaining slots
+    go to the best of the rest of every ranking by key. Within a vertical, the chosen entries are its first ones."""
+    if len(rankings) < 2:
+        return [entry for entries, _ in rankings for entry in entries[:limit]]
+    each, left = share(limit, len(rankings)), limit
+    taken = [0] * len(rankings)
+    for _, n, good in sorted((entries[0][0], n, good) for n, (entries, good) in enumerate(rankings) if entries and good):
+        taken[n] = min(each, good, left)
+        left -= taken[n]
+    chosen = [entry for (entries, _), k in zip(rankings, taken) for entry in entries[:k]]
+    rest = heapq.merge(*(entries[k:] for (entries, _), k in zip(rankings, taken)), key=lambda entry: entry[0])
+    chosen.extend(itertools.islice(rest, left))
+    chosen.sort(key=lambda entry: entry[0])
+    return chosen
+
+
+def _hashtags(req: _Request, prefix: str, limit: int) -> Ranking:
     if not prefix or any(c.isspace() for c in prefix):
-        return []
+        return [], 0
     matches = req.query(_term("hashtag", "name", prefix))
     typo = _typo_hashtags(req, prefix) - matches
     exact = req.view.iid("hashtag", prefix)
     exact = exact if exact is not None and exact in matches else None
-    return _by_count(req.view, "hashtag", matches, exact, limit, typo)
+    return _by_count(req.view, "hashtag", matches, exact, limit, typo), len(matches)
 
 
 def _typo_hashtags(req: _Request, prefix: str) -> AbstractBitMap:
@@ -245,14 +283,14 @@ def _typo_hashtags(req: _Request, prefix: str) -> AbstractBitMap:
                           if matches_token(prefix, req.view.ext("hashtag", i), edits))
 
 
-def _places(req: _Request, typed: str, limit: int) -> list[Found]:
+def _places(req: _Request, typed: str, limit: int) -> Ranking:
     wanted = text.tokens(typed)
     if not wanted:
-        return []
+        return [], 0
     matches = req.query(_term("place", "name", " ".join(wanted)))
     tokens_of = lambda iid: text.tokens(req.view.doc("place", iid)["name"])
     matches, typo = _typo_matches(req, "place", wanted, matches, tokens_of)
-    return _by_count(req.view, "place", matches, None, limit, typo)
+    return _by_count(req.view, "place", matches, None, limit, typo), len(matches)
 
 
 def _typo_matches(req: _Request, vertical: str, wanted: list[str], matches: AbstractBitMap,
