@@ -1,5 +1,6 @@
 """Blended typeahead (docs/http-api.md, issue 17): each searched vertical with good matches (found
-without a typo) gets a guaranteed share of the slots, the rest go to the best of all, on one scale.
+without a typo) among its own first `limit` results gets a guaranteed share of the slots, the rest go
+to the best of all, on one scale.
 
 A hand-made platform where fourteen popular people named Susan outscore every hashtag and place
 for "su", and `blend` itself against its rule over random rankings."""
@@ -159,11 +160,11 @@ rankings = st.lists(st.lists(st.tuples(st.integers(0, 30), st.booleans()), max_s
 def test_blend_keeps_its_rule(drawn, limit):
     lists = [sorted(((-score, v, n), v, good) for n, (score, good) in enumerate(entries))
              for v, entries in enumerate(drawn)]
-    good = [sum(e[2] for e in entries) for entries in lists]
-    got = blend([(entries[:limit], g) for entries, g in zip(lists, good)], limit)
+    good = [sum(e[2] for e in entries[:limit]) for entries in lists]  # good among a vertical's first `limit`
+    got = blend([entries[:limit] for entries in lists], limit, good=lambda e: e[2])
     keys = [e[0] for e in got]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
-    assert len(got) == min(limit, sum(map(len, lists)))
+    assert len(got) == min(limit, sum(min(limit, len(entries)) for entries in lists))
     taken = [[e for e in got if e[1] == v] for v in range(len(lists))]
     for v, entries in enumerate(lists):
         assert taken[v] == entries[:len(taken[v])]  # a vertical's first entries
@@ -177,7 +178,7 @@ def test_blend_keeps_its_rule(drawn, limit):
         with_good = sorted((lists[v][0][0], v) for v in range(len(lists)) if good[v])
         assert all(taken[v] for _, v in with_good[:limit])
     # an entry chosen over a better one left out was needed for its vertical's share
-    left_out = [e for entries, t in zip(lists, taken) for e in entries[len(t):]]
+    left_out = [e for entries, t in zip(lists, taken) for e in entries[len(t):limit]]
     for e in got:
         if left_out and min(left_out)[0] < e[0]:
             assert len(taken[e[1]]) <= guaranteed[e[1]], (e, min(left_out))

@@ -9,9 +9,10 @@ whose name tokens are started by every token of q (SPEC §3 `name:`), and hashta
 starts with q. Users are ranked socially (unicorn.social); hashtags score
 `4 * (name equals q) + popularity(media_count)` and places `popularity(media_count)`, on the
 same scale as users. The verticals blend into one list as Unicorn's top aggregator does, a
-strong-or over verticals (`blend`): each searched vertical with good matches (found without a
-typo) is guaranteed its first min(share, good matches) results, share = max(1, limit // (2 * n))
-for n searched verticals, and the remaining slots go to the best of the rest by sort key. Privacy is SPEC §5:
+strong-or over verticals (`blend`): a searched vertical whose own first `limit` results hold g
+good matches (found without a typo) is guaranteed its first min(share, g) of them, share =
+max(1, limit // (2 * n)) for n searched verticals; the remaining slots go to the best of the rest by
+sort key. Privacy is SPEC §5:
 only users visible to the viewer are found, counted or named, and only hashtags that media
 visible to the viewer carry are found (their rankings are shared by the viewers who see the same hashtags).
 
@@ -30,7 +31,7 @@ request's viewer and deadline (unicorn.query), then ranks and blends. A result's
 hashtags and places (0 for the typed name itself else 1, -media_count, typo, name or id). Results come in
 key order, but a blended list is not the best `limit` by key: an aggregator over shards merges each
 vertical's parts by key (single-vertical requests, which are) and then applies `blend` to the merged
-rankings, with each vertical's good matches (its results without `"typo"`) counted over all shards.
+rankings (good: a result without `"typo"`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from cachetools import LRUCache
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
@@ -67,7 +68,6 @@ TYPOS = ("auto", "0")
 
 
 Found = tuple[int, float, bool, tuple]  # one vertical's result: internal id, score (4 places), typo, sort key
-Ranking = tuple[list[Found], int]  # one vertical's best results, best first, and how many good matches it has
 
 
 class _Request:
@@ -109,7 +109,7 @@ class Typeahead:
         self._lock = threading.Lock()
         self._entries: tuple[int, dict[tuple[str, int], tuple[dict, int | str]]] = (-1, {})
 
-    def _cached(self, key: tuple, make) -> Ranking:
+    def _cached(self, key: tuple, make) -> list[Found]:
         """Hashtag and place rankings depend on the snapshot and text only, not on the viewer."""
         with self._lock:
             hit = self._shared.get(key)
@@ -158,14 +158,13 @@ class Typeahead:
                 plan = {"user": lambda: self._users(req, typed, limit), "hashtag": hashtags,
                         "place": lambda: self._cached((view.gen, "place", words, limit, typos),
                                                       lambda: _places(req, typed, limit))}
-            rankings = []  # per searched vertical: [(sort key, vertical, iid, score, typo)], its good matches
+            rankings = []  # per searched vertical: [(sort key, vertical, iid, score, typo)]; sort keys are unique
             for order, vertical in enumerate(VERTICALS):
                 if vertical in verticals and vertical in plan:
-                    ranked, good = plan[vertical]()
-                    rankings.append(([((-score, order, *key), vertical, iid, score, typo)
-                                      for iid, score, typo, key in ranked], good))
+                    rankings.append([((-score, order, *key), vertical, iid, score, typo)
+                                     for iid, score, typo, key in plan[vertical]()])
                     ctx.check_time()
-            best = blend(rankings, limit)
+            best = blend(rankings, limit, good=lambda entry: not entry[4])
             circle = who.circle if who.id is not None and any(entry[1] == "user" for entry in best) else None
             results = [self._result(view, vertical, iid, score, typo, circle) for _, vertical, iid, score, typo in best]
         took_ms = (time.perf_counter() - started) * 1000.0
@@ -192,24 +191,24 @@ class Typeahead:
             result["social"] = circle.context(view, iid, ext)
         return result
 
-    def _users(self, req: _Request, typed: str, limit: int) -> Ranking:
+    def _users(self, req: _Request, typed: str, limit: int) -> list[Found]:
         wanted = text.tokens(typed)
         if not wanted:
-            return [], 0
+            return []
         matches = req.query(_term("user", "name", " ".join(wanted)))
         exact = req.query(_term("user", "username", text.normalize(typed))) & matches if matches else FrozenBitMap()
         tokens_of = lambda iid: _name_tokens(self._entry(req.view, "user", iid)[0], "title", "subtitle")
         matches, typo = _typo_matches(req, "user", wanted, matches, tokens_of)
         ranked = self.social.rank(req.view, req.viewer.circle, matches | typo if typo else matches, limit, exact, typo)
-        return [(iid, score, iid in typo, key) for iid, score, key in ranked], len(matches)
+        return [(iid, score, iid in typo, key) for iid, score, key in ranked]
 
-    def _usernames(self, req: _Request, typed: str, limit: int) -> Ranking:
+    def _usernames(self, req: _Request, typed: str, limit: int) -> list[Found]:
         wanted = text.tokens(typed)
         matches = req.query(_term("user", "name", " ".join(wanted))) if wanted else FrozenBitMap()
         exact = req.query(_term("user", "username", text.normalize(typed)))
         ranked = self._ranked_users(req, matches | exact, exact, limit,
                                     lambda user: _starts_tokens(wanted, user["title"]))
-        return [(iid, score, False, key) for iid, score, key in ranked], len(ranked)
+        return [(iid, score, False, key) for iid, score, key in ranked]
 
     def _ranked_users(self, req: _Request, matches: AbstractBitMap, exact: AbstractBitMap, limit: int,
                       check) -> list[tuple[int, float, tuple]]:
@@ -239,36 +238,36 @@ def share(limit: int, searched: int) -> int:
     return max(1, limit // (2 * searched))
 
 
-def blend(rankings: Sequence[tuple[Sequence[tuple], int]], limit: int) -> list[tuple]:
-    """The blended best `limit` of the searched verticals' rankings, in sort key order.
+def blend(rankings: Sequence[Sequence[tuple]], limit: int, good: Callable[[tuple], bool]) -> list[tuple]:
+    """The blended best `limit` of the searched verticals' rankings (docs/http-api.md), in sort key order.
 
-    `rankings`: per searched vertical, its entries (each a tuple whose first item is its sort key), best first, at
-    least min(limit, its matches) of them, and its number of good matches g. With one vertical, its first `limit`.
-    Else shares are granted in the order of each vertical's first entry, best first, while slots remain: a vertical
-    with g > 0 gets its first min(share, g, slots left) entries (share(limit, len(rankings))); the remaining slots
-    go to the best of the rest of every ranking by key. Within a vertical, the chosen entries are its first ones."""
+    `rankings`: per searched vertical, its first `limit` entries (or all, when fewer), best first, each a tuple
+    whose first item is its sort key; `good(entry)`: whether it is a good match. With one vertical, its first
+    `limit`. Else, in the order of each vertical's first entry (best first) while slots remain, a vertical
+    with g good entries gets its first min(share(limit, len(rankings)), g) entries; the remaining slots go to
+    the best of the rest by key. Within a vertical, the chosen entries are its first ones."""
     if len(rankings) < 2:
-        return [entry for entries, _ in rankings for entry in entries[:limit]]
+        return [entry for entries in rankings for entry in entries[:limit]]
     each, left = share(limit, len(rankings)), limit
     taken = [0] * len(rankings)
-    for _, n, good in sorted((entries[0][0], n, good) for n, (entries, good) in enumerate(rankings) if entries and good):
-        taken[n] = min(each, good, left)
+    for _, n in sorted((entries[0][0], n) for n, entries in enumerate(rankings) if entries):
+        taken[n] = min(each, sum(map(good, rankings[n][:limit])), left)
         left -= taken[n]
-    chosen = [entry for (entries, _), k in zip(rankings, taken) for entry in entries[:k]]
-    rest = heapq.merge(*(entries[k:] for (entries, _), k in zip(rankings, taken)), key=lambda entry: entry[0])
+    chosen = [entry for entries, k in zip(rankings, taken) for entry in entries[:k]]
+    rest = heapq.merge(*(entries[k:limit] for entries, k in zip(rankings, taken)), key=lambda entry: entry[0])
     chosen.extend(itertools.islice(rest, left))
     chosen.sort(key=lambda entry: entry[0])
     return chosen
 
 
-def _hashtags(req: _Request, prefix: str, limit: int) -> Ranking:
+def _hashtags(req: _Request, prefix: str, limit: int) -> list[Found]:
     if not prefix or any(c.isspace() for c in prefix):
-        return [], 0
+        return []
     matches = req.query(_term("hashtag", "name", prefix))
     typo = _typo_hashtags(req, prefix) - matches
     exact = req.view.iid("hashtag", prefix)
     exact = exact if exact is not None and exact in matches else None
-    return _by_count(req.view, "hashtag", matches, exact, limit, typo), len(matches)
+    return _by_count(req.view, "hashtag", matches, exact, limit, typo)
 
 
 def _typo_hashtags(req: _Request, prefix: str) -> AbstractBitMap:
@@ -283,14 +282,14 @@ def _typo_hashtags(req: _Request, prefix: str) -> AbstractBitMap:
                           if matches_token(prefix, req.view.ext("hashtag", i), edits))
 
 
-def _places(req: _Request, typed: str, limit: int) -> Ranking:
+def _places(req: _Request, typed: str, limit: int) -> list[Found]:
     wanted = text.tokens(typed)
     if not wanted:
-        return [], 0
+        return []
     matches = req.query(_term("place", "name", " ".join(wanted)))
     tokens_of = lambda iid: text.tokens(req.view.doc("place", iid)["name"])
     matches, typo = _typo_matches(req, "place", wanted, matches, tokens_of)
-    return _by_count(req.view, "place", matches, None, limit, typo), len(matches)
+    return _by_count(req.view, "place", matches, None, limit, typo)
 
 
 def _typo_matches(req: _Request, vertical: str, wanted: list[str], matches: AbstractBitMap,
