@@ -36,8 +36,6 @@ rankings (good: a result without `"typo"`).
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -242,7 +240,7 @@ def blend(rankings: Sequence[Sequence[tuple]], limit: int, good: Callable[[tuple
     """The blended best `limit` of the searched verticals' rankings (docs/http-api.md), in sort key order.
 
     `rankings`: per searched vertical, its first `limit` entries (or all, when fewer), best first, each a tuple
-    whose first item is its sort key; `good(entry)`: whether it is a good match. With one vertical, its first
+    whose first item is its sort key (unique, so entries sort by it); `good(entry)`: whether it is a good match. With one vertical, its first
     `limit`. Else, in the order of each vertical's first entry (best first) while slots remain, a vertical
     with g good entries gets its first min(share(limit, len(rankings)), g) entries; the remaining slots go to
     the best of the rest by key. Within a vertical, the chosen entries are its first ones."""
@@ -254,9 +252,8 @@ def blend(rankings: Sequence[Sequence[tuple]], limit: int, good: Callable[[tuple
         taken[n] = min(each, sum(map(good, rankings[n][:limit])), left)
         left -= taken[n]
     chosen = [entry for entries, k in zip(rankings, taken) for entry in entries[:k]]
-    rest = heapq.merge(*(entries[k:limit] for entries, k in zip(rankings, taken)), key=lambda entry: entry[0])
-    chosen.extend(itertools.islice(rest, left))
-    chosen.sort(key=lambda entry: entry[0])
+    chosen += sorted(entry for entries, k in zip(rankings, taken) for entry in entries[k:limit])[:left]
+    chosen.sort()
     return chosen
 
 
