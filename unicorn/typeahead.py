@@ -29,9 +29,9 @@ leaves them (values normalized, nodes typed with their vertical) and plans and r
 request's viewer and deadline (unicorn.query), then ranks and blends. A result's sort key (unicorn.searcher) is
 (-score, the vertical's place in VERTICALS, the vertical's own key): users their social key,
 hashtags and places (0 for the typed name itself else 1, -media_count, typo, name or id). Results come in
-key order, but a blended list is not the best `limit` by key: an aggregator over shards merges each
-vertical's parts by key (single-vertical requests, which are) and then applies `blend` to the merged
-rankings (good: a result without `"typo"`).
+key order, but a blended list is not the best `limit` by key: an aggregator over shards asks each
+shard for each `searched` vertical alone (single-vertical answers merge by key: merge_typeahead) and
+blends the merged answers (`blend_answers`).
 """
 
 from __future__ import annotations
@@ -157,8 +157,9 @@ class Typeahead:
                         "place": lambda: self._cached((view.gen, "place", words, limit, typos),
                                                       lambda: _places(req, typed, limit))}
             rankings = []  # per searched vertical: [(sort key, vertical, iid, score, typo)]; sort keys are unique
+            wanted = searched(typed, verticals)
             for order, vertical in enumerate(VERTICALS):
-                if vertical in verticals and vertical in plan:
+                if vertical in wanted:
                     rankings.append([((-score, order, *key), vertical, iid, score, typo)
                                      for iid, score, typo, key in plan[vertical]()])
                     ctx.check_time()
@@ -230,10 +231,18 @@ class Typeahead:
             window *= 4
 
 
-def share(limit: int, searched: int) -> int:
-    """The slots guaranteed to each of `searched` verticals that has good matches: max(1, limit // (2 * searched)),
+def searched(q: str, verticals: Sequence[str]) -> tuple[str, ...]:
+    """The verticals a request searches, in VERTICALS order: `#q` hashtags only, `@q` users only, else every
+    requested one."""
+    typed = q.strip()
+    only = "hashtag" if typed.startswith("#") else "user" if typed.startswith("@") else None
+    return tuple(v for v in VERTICALS if v in verticals and only in (None, v))
+
+
+def share(limit: int, n: int) -> int:
+    """The slots guaranteed to each of `n` searched verticals that has good matches: max(1, limit // (2 * n)),
     so the shares together take at most half the list, or one slot each."""
-    return max(1, limit // (2 * searched))
+    return max(1, limit // (2 * n))
 
 
 def blend(rankings: Sequence[Sequence[tuple]], limit: int, good: Callable[[tuple], bool]) -> list[tuple]:
@@ -255,6 +264,14 @@ def blend(rankings: Sequence[Sequence[tuple]], limit: int, good: Callable[[tuple
     chosen += sorted(entry for entries, k in zip(rankings, taken) for entry in entries[k:limit])[:left]
     chosen.sort()
     return chosen
+
+
+def blend_answers(q: str, answers: Sequence[TypeaheadResult], limit: int) -> TypeaheadResult:
+    """The answer to `q` from each searched vertical's own answer at `limit` (in VERTICALS order), e.g. each the
+    merge_typeahead of the shards' single-vertical answers: what one index holding everything answers."""
+    best = blend([list(zip(a.keys, a.results)) for a in answers], limit, good=lambda entry: not entry[1].get("typo"))
+    return TypeaheadResult(q, [result for _, result in best], max((a.took_ms for a in answers), default=0.0),
+                           [key for key, _ in best], any(a.partial for a in answers))
 
 
 def _hashtags(req: _Request, prefix: str, limit: int) -> list[Found]:
