@@ -15,6 +15,12 @@ transposition or deletion in its first five characters; "social_typos" is the ty
 rank). `latency` gives the typeahead's in-process p50/p99 per call and ranking: the exact path
 (`typos=0`), `typos=auto` on the names as written, and `typos=auto` on the names with a typo.
 
+Blending (issue 17): sampled (viewer, prefix) pairs, the prefix 1-3 characters of a name token of a random
+user, hashtag or place (in turn). For each, the blended typeahead (every vertical, limit BLEND_LIMIT) and,
+per vertical, the single-vertical typeahead's first result (the best hashtag, the best place, the best
+user for the prefix); `blend` says how often each best one is in the blended list (`rate`, over the
+prefixes that vertical finds anything for) and the blended call's in-process p50/p99.
+
 Goals (issue 7): social mean <= 2.0 for followees, and >= 40% fewer keystrokes than popularity.
 Goals (issue 16): with one typo, <= 3.0 within two hops and >= 40% fewer than with typos off.
 """
@@ -29,9 +35,11 @@ from pyroaring import BitMap
 
 from unicorn.query import privacy, rank
 from vocabulary import terms
-from vocabulary.text import normalize, tokens
+from vocabulary.text import hashtag_name, normalize, tokens
 
 TOP = 3
+BLEND_LIMIT = 10
+BLEND_VERTICALS = ("user", "hashtag", "place")
 KINDS = ("followee", "second_hop")
 TYPO_WITHIN = 5  # the typo falls within the name's first characters
 # ranking -> (typeahead viewer: the pair's or none, typos parameter)
@@ -148,7 +156,56 @@ def measure(searcher, index, rng: random.Random, pairs: int = 200) -> dict:
                                  "p99_ms": round(sorted(ms)[min(len(ms) - 1, int(len(ms) * 0.99))], 4),
                                  "calls": len(ms)}
                           for path, ms in sorted(LATENCY.items())}
+    out["blend"] = measure_blend(searcher, index, rng, 3 * pairs)
     return out
+
+
+def sample_prefixes(view, rng: random.Random, count: int) -> list[tuple[int, str]]:
+    """(viewer, prefix): 1-3 characters of a name token of a random user, hashtag or place, in turn."""
+    users = rank.as_array(view.posting("user", terms.LIVE)).tolist()
+    pools = {v: rank.as_array(view.posting(v, terms.LIVE)).tolist() for v in BLEND_VERTICALS}
+    names = {"user": lambda doc: doc["full_name"] or doc["username"], "hashtag": lambda doc: doc["name"],
+             "place": lambda doc: doc["name"]}
+    out: list[tuple[int, str]] = []
+    for n in range(50 * count):
+        if len(out) == count:
+            break
+        vertical = BLEND_VERTICALS[n % len(BLEND_VERTICALS)]
+        if not pools[vertical]:
+            continue
+        name = names[vertical](view.doc(vertical, rng.choice(pools[vertical])))
+        words = [hashtag_name(name)] if vertical == "hashtag" else tokens(name)
+        words = [w for w in words if w]
+        if words:
+            out.append((view.ext("user", rng.choice(users)), rng.choice(words)[:rng.randint(1, 3)]))
+    return out
+
+
+def measure_blend(searcher, index, rng: random.Random, count: int) -> dict:
+    """How often each vertical's best result for a prefix is in the blended top BLEND_LIMIT, and the
+    blended call's in-process latency."""
+    with index.reader() as view:
+        sampled = sample_prefixes(view, rng, count)
+    found = {v: 0 for v in BLEND_VERTICALS}
+    shown = {v: 0 for v in BLEND_VERTICALS}
+    ms = []
+    for viewer, prefix in sampled:
+        started = time.perf_counter()
+        blended = searcher.typeahead(prefix, viewer, limit=BLEND_LIMIT, verticals=BLEND_VERTICALS).results
+        ms.append((time.perf_counter() - started) * 1000)
+        listed = {(r["vertical"], r["id"]) for r in blended}
+        for vertical in BLEND_VERTICALS:
+            best = searcher.typeahead(prefix, viewer, limit=1, verticals=(vertical,)).results
+            if best:
+                found[vertical] += 1
+                shown[vertical] += (vertical, best[0]["id"]) in listed
+    ms.sort()
+    return {"prefixes": len(sampled), "limit": BLEND_LIMIT,
+            **{v: {"prefixes_with_matches": found[v], "best_in_blend": shown[v],
+                   "rate": round(shown[v] / found[v], 3) if found[v] else None} for v in BLEND_VERTICALS},
+            "latency": {"p50_ms": round(statistics.median(ms), 4) if ms else None,
+                        "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 4) if ms else None,
+                        "calls": len(ms)}}
 
 
 def _mean(values: list[int]) -> dict:

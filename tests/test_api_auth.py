@@ -118,7 +118,7 @@ def test_a_viewer_parameter_must_match_the_token(signed, endpoint):
 def test_a_valid_token_decides_what_the_viewer_sees(signed):
     as_ = lambda viewer: {**AS_SEARCH, "X-Viewer-Token": token(sub=str(viewer))}
     # typeahead: social context is the token's viewer's
-    results = signed.get("/v1/typeahead", params={"q": "jo", "limit": 4}, headers=as_(1)).json()["results"]
+    results = signed.get("/v1/typeahead", params={"q": "jo", "limit": 4, "verticals": "user"}, headers=as_(1)).json()["results"]
     assert [r["id"] for r in results] == ["21", "2", "3", "7"] and results[2]["social"]["followed_by_count"] == 4
     # search: jo.blocked is hidden from user 1, not from user 2
     query = {"vertical": "user", "query": "(term name:jo)"}

@@ -66,9 +66,10 @@ def error(response, status: int, code: str) -> str:
 # typeahead
 
 def test_typeahead_shape_and_social_context(client, as_search):
-    got = client.get("/v1/typeahead", params={"q": "jo", "viewer": "1", "limit": 4}, headers=AS_SEARCH)
+    got = client.get("/v1/typeahead", params={"q": "jo", "viewer": "1", "limit": 4, "verticals": "user"},
+                     headers=AS_SEARCH)
     assert got.status_code == 200 and got.headers["content-type"] == "application/json"
-    body = as_search.typeahead("jo", viewer=1, limit=4)
+    body = as_search.typeahead("jo", viewer=1, limit=4, verticals=("user",))
     assert body["results"] == got.json()["results"]
     assert set(body) == {"q", "results", "took_ms"} and body["q"] == "jo"
     assert [r["id"] for r in body["results"]] == ["21", "2", "3", "7"]

@@ -2,7 +2,8 @@
 answers of several parts of a platform, merged, equal one index's answer, ties included.
 
 Each part holds the documents whose id falls in it (as a shard would); its answer to a request is
-its own documents' best `limit`, in the engine's order, with their keys. Random platforms have
+its own documents' best `limit`, in the engine's order, with their keys. A blended typeahead is the
+blend of each searched vertical's merged answer (unicorn.typeahead.blend_answers). Random platforms have
 many ties (equal follower, like and media counts, equal social scores), which the keys must break
 exactly as the engine does.
 """
@@ -22,6 +23,8 @@ from tests.test_query_model import VERTICALS, query
 from tests.test_typeahead_model import TYPED
 from unicorn.engine import Engine
 from unicorn.searcher import SearchResult, TypeaheadResult, merge_search, merge_typeahead
+from unicorn.typeahead import VERTICALS as TYPEAHEAD_VERTICALS
+from unicorn.typeahead import blend_answers, searched
 
 PARTS = 3
 
@@ -76,11 +79,17 @@ def test_merged_parts_equal_one_index(history, searches, typeaheads):
             merged = merge_search(split_search(whole, limit), limit)
             assert (merged.results, merged.keys, merged.total) == (expected.results, expected.keys, expected.total)
         for typed, viewer, limit, typos in typeaheads:
-            whole = engine.typeahead(typed, viewer, limit=50, timeout_ms=60_000, typos=typos)
-            assert_keys_order(whole.keys)
+            own = []  # each searched vertical's answer, merged from the parts; blended, the whole answer
+            for vertical in searched(typed, TYPEAHEAD_VERTICALS):
+                whole = engine.typeahead(typed, viewer, limit=50, verticals=(vertical,), timeout_ms=60_000, typos=typos)
+                assert_keys_order(whole.keys)
+                expected = engine.typeahead(typed, viewer, limit=limit, verticals=(vertical,), timeout_ms=60_000,
+                                            typos=typos)
+                own.append(merge_typeahead(split_typeahead(whole, limit), limit))
+                assert (own[-1].results, own[-1].keys) == (expected.results, expected.keys), (typed, viewer, limit)
             expected = engine.typeahead(typed, viewer, limit=limit, timeout_ms=60_000, typos=typos)
-            merged = merge_typeahead(split_typeahead(whole, limit), limit)
-            assert (merged.results, merged.keys) == (expected.results, expected.keys), (typed, viewer, limit)
+            blended = blend_answers(typed, own, limit)
+            assert (blended.results, blended.keys) == (expected.results, expected.keys), (typed, viewer, limit)
 
 
 def user(uid: int, name: str) -> dict:

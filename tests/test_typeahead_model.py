@@ -17,9 +17,18 @@ rules the contract states, not against scores:
   followees follow them, and a few of those (each a visible followee who follows them, at least
   one when there are any).
 
+- docs/http-api.md, blending (issue 17): `#q` and `@q` search one vertical, anything else every
+  requested one. With one searched vertical the answer is that vertical's own answer (the request
+  with `verticals` that vertical alone). With n > 1, share = max(1, limit // (2n)); a vertical
+  whose own answer holds g good matches (results without `typo`) shows its own answer's first
+  results, at least min(share, g) of them when limit >= n * share, and else one each for the
+  `limit` verticals with good matches whose own best result scores best; a result beyond its
+  vertical's share never sits above a better result left out.
+
 The contract does not order users within the exact-username group or the followees, hashtags
-or places among themselves (beyond the typo rule), or the verticals against each other, and
-does not say which followees `social` names: the model checks none of these, and no score.
+or places among themselves (beyond the typo rule), or the verticals against each other beyond
+the blending rule, and does not say which followees `social` names: the model checks none of
+these, and no score beyond their order.
 `test_social_order_over_dense_graphs` draws graphs where most users match the typed text and
 follow each other densely, so every group, follower count and typo meet; with at most ten users
 they never reach the follower counts at which "more of them first" and popularity could pull in
@@ -172,6 +181,40 @@ def check(p: Platform, got: list[dict], candidates: list[Candidate], viewer: int
                 assert position.get(a.key, len(got)) < position[c.key], (context, f"{a.result} must come before {r}")
 
 
+def searched(typed: str, verticals) -> list[str]:
+    """The verticals the typed text searches, in VERTICALS order (docs/http-api.md)."""
+    typed = typed.strip()
+    only = "hashtag" if typed.startswith("#") else "user" if typed.startswith("@") else None
+    return [v for v in VERTICALS if v in verticals and only in (None, v)]
+
+
+def check_blend(p: Platform, typeahead: Typeahead, got: list[dict], typed: str, viewer: int | None, limit: int,
+                verticals, typos: bool, context: str) -> None:
+    """`got` blends the searched verticals' own answers (each checked against the model) by the rule above."""
+    ident = lambda r: (r["vertical"], r["id"], r["score"])
+    own = {}
+    for v in searched(typed, verticals):
+        own[v] = typeahead.search(typed, viewer, limit, (v,), timeout_ms=60_000, typos="auto" if typos else "0")["results"]
+        check(p, own[v], model_candidates(p, typed, viewer, (v,), typos), viewer, limit, f"{context} alone {v}")
+    if len(own) < 2:
+        assert list(map(ident, got)) == [ident(r) for answer in own.values() for r in answer], context
+        return
+    each = max(1, limit // (2 * len(own)))
+    mine = {v: [ident(r) for r in got if r["vertical"] == v] for v in own}
+    good = {v: sum(not r.get("typo") for r in answer) for v, answer in own.items()}
+    for v, answer in own.items():
+        assert mine[v] == list(map(ident, answer[:len(mine[v])])), (context, v, mine[v])
+        if limit >= each * len(own):
+            assert len(mine[v]) >= min(each, good[v]), (context, v, mine[v], each, good[v])
+        elif good[v] and not mine[v]:
+            ahead = [w for w in own if w != v and good[w] and own[w][0]["score"] >= own[v][0]["score"]]
+            assert len(ahead) >= limit, (context, v, ahead)
+    left_out = [answer[len(mine[v])] for v, answer in own.items() if len(answer) > len(mine[v])]
+    for r in got:
+        if any(x["score"] > r["score"] for x in left_out):
+            assert len(mine[r["vertical"]]) <= min(each, good[r["vertical"]]), (context, r, left_out)
+
+
 requests = st.lists(st.tuples(st.sampled_from(TYPED), st.none() | USER_IDS, st.integers(1, 6),
                               st.sampled_from([VERTICALS, ("user",), ("hashtag", "place")]), st.booleans()),
                     min_size=30, max_size=30)
@@ -186,8 +229,9 @@ def test_typeahead_matches_model(history, reqs):
             got = typeahead.search(typed, viewer, limit, verticals, timeout_ms=60_000, typos="auto" if typos else "0")
             candidates = model_candidates(platform, typed, viewer, verticals, typos)
             assert got["q"] == typed
-            check(platform, got["results"], candidates, viewer, limit,
-                  f"{typed!r} viewer={viewer} limit={limit} {verticals} {typos=}")
+            context = f"{typed!r} viewer={viewer} limit={limit} {verticals} {typos=}"
+            check(platform, got["results"], candidates, viewer, limit, context)
+            check_blend(platform, typeahead, got["results"], typed, viewer, limit, verticals, typos, context)
 
 
 graph_quiet = {"media.upsert", "media.delete", "like.add", "like.remove", "place.upsert"}
@@ -216,16 +260,17 @@ def test_typeahead_follows_each_new_snapshot(first, second, quiet, reqs):
 
 
 SOCIAL_USERS = range(1, 11)
-SOCIAL_NAMES = ["jo", "joe", "jon.doe", "johanna", "jonathanathan", "jo_jo", "joan", "jon", "bob", "jnoathan"]
+SOCIAL_NAMES = ["jo", "joe", "jon.doe", "johanna", "jonathanathan", "jo_jo", "joan", "jon", "bob", "jnoathan",
+                "bea", "beech.boy"]  # users, hashtags and places meet in the blend for "b", "be", "bea", "beech"
 NEAR_HASHTAGS = ["beach", "beech", "bench", "beaches", "peach"]  # one edit apart: exact and typo matches meet
 NEAR_PLACES = ["Beach Bar", "Beech Inn", "Bench Park", "Peach Pit"]
 SOCIAL_TYPED = ["j", "jo", "jon", "joh", "@jo", "@jon", "jonh", "joan", "jonathnaathan", "jo d", "bob",
-                "beach", "#beach", "#beech", "bea"]
+                "beach", "#beach", "#beech", "bea", "b", "be", "beech"]
 
 
 @st.composite
 def social_graphs(draw) -> list[dict]:
-    """Ten users, nearly all matching "jo", following each other densely, a few blocks; media with
+    """Ten users, most matching "jo", following each other densely, a few blocks; media with
     hashtags and places one edit apart."""
     history = [{"op": "user.upsert", "ts": 0, "user": {
         "id": uid, "username": draw(st.sampled_from(SOCIAL_NAMES)),
@@ -255,8 +300,10 @@ def test_social_order_over_dense_graphs(history, limit):
         for viewer in [None, *SOCIAL_USERS]:
             for typed in SOCIAL_TYPED:
                 got = typeahead.search(typed, viewer, limit, VERTICALS, timeout_ms=60_000)
+                context = f"{typed!r} viewer={viewer} limit={limit}"
                 check(platform, got["results"], model_candidates(platform, typed, viewer, VERTICALS), viewer, limit,
-                      f"{typed!r} viewer={viewer} limit={limit}")
+                      context)
+                check_blend(platform, typeahead, got["results"], typed, viewer, limit, VERTICALS, True, context)
 
 
 class Settled(Platform):

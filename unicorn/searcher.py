@@ -22,7 +22,8 @@ What an implementation promises, so that several can be merged:
 
 `merge_search` and `merge_typeahead` combine the answers of parts that each hold some of the
 documents to the same request: the best `limit` by key, as one index holding all of them would
-answer, when every part answered with the same viewer context. Steps that need the whole
+answer, when every part answered with the same viewer context. A typeahead that searches several
+verticals blends them (unicorn.typeahead): merge each vertical's answers, then `blend_answers`. Steps that need the whole
 platform (an apply's or an extract's inner ids, weak-and and strong-or, which are top-k over all
 documents) are the aggregator's to run in rounds.
 """

@@ -8,7 +8,11 @@ username ranks first); anything else searches every requested vertical: users an
 whose name tokens are started by every token of q (SPEC §3 `name:`), and hashtags whose name
 starts with q. Users are ranked socially (unicorn.social); hashtags score
 `4 * (name equals q) + popularity(media_count)` and places `popularity(media_count)`, on the
-same scale as users, so the verticals blend into one list. Privacy is SPEC §5:
+same scale as users. The verticals blend into one list as Unicorn's top aggregator does, a
+strong-or over verticals (`blend`): a searched vertical whose own first `limit` results hold g
+good matches (found without a typo) is guaranteed its first min(share, g) of them, share =
+max(1, limit // (2 * n)) for n searched verticals; the remaining slots go to the best of the rest by
+sort key. Privacy is SPEC §5:
 only users visible to the viewer are found, counted or named, and only hashtags that media
 visible to the viewer carry are found (their rankings are shared by the viewers who see the same hashtags).
 
@@ -24,13 +28,17 @@ an `or` of the stored prefixes near each; the typeahead composes these trees as 
 leaves them (values normalized, nodes typed with their vertical) and plans and runs them with the
 request's viewer and deadline (unicorn.query), then ranks and blends. A result's sort key (unicorn.searcher) is
 (-score, the vertical's place in VERTICALS, the vertical's own key): users their social key,
-hashtags and places (0 for the typed name itself else 1, -media_count, typo, name or id).
+hashtags and places (0 for the typed name itself else 1, -media_count, typo, name or id). Results come in
+key order, but a blended list is not the best `limit` by key: an aggregator over shards asks each
+shard for each `searched` vertical alone (single-vertical answers merge by key: merge_typeahead) and
+blends the merged answers (`blend_answers`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from cachetools import LRUCache
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
@@ -148,14 +156,14 @@ class Typeahead:
                 plan = {"user": lambda: self._users(req, typed, limit), "hashtag": hashtags,
                         "place": lambda: self._cached((view.gen, "place", words, limit, typos),
                                                       lambda: _places(req, typed, limit))}
-            found = []  # (sort key, vertical, iid, score, typo); sort keys are unique
+            rankings = []  # per searched vertical: [(sort key, vertical, iid, score, typo)]; sort keys are unique
+            wanted = searched(typed, verticals)
             for order, vertical in enumerate(VERTICALS):
-                if vertical in verticals and vertical in plan:
-                    found.extend(((-score, order, *key), vertical, iid, score, typo)
-                                 for iid, score, typo, key in plan[vertical]())
+                if vertical in wanted:
+                    rankings.append([((-score, order, *key), vertical, iid, score, typo)
+                                     for iid, score, typo, key in plan[vertical]()])
                     ctx.check_time()
-            found.sort()
-            best = found[:limit]
+            best = blend(rankings, limit, good=lambda entry: not entry[4])
             circle = who.circle if who.id is not None and any(entry[1] == "user" for entry in best) else None
             results = [self._result(view, vertical, iid, score, typo, circle) for _, vertical, iid, score, typo in best]
         took_ms = (time.perf_counter() - started) * 1000.0
@@ -221,6 +229,49 @@ class Typeahead:
                 return passed
             req.ctx.check_time()
             window *= 4
+
+
+def searched(q: str, verticals: Sequence[str]) -> tuple[str, ...]:
+    """The verticals a request searches, in VERTICALS order: `#q` hashtags only, `@q` users only, else every
+    requested one."""
+    typed = q.strip()
+    only = "hashtag" if typed.startswith("#") else "user" if typed.startswith("@") else None
+    return tuple(v for v in VERTICALS if v in verticals and only in (None, v))
+
+
+def share(limit: int, n: int) -> int:
+    """The slots guaranteed to each of `n` searched verticals that has good matches: max(1, limit // (2 * n)),
+    so the shares together take at most half the list, or one slot each."""
+    return max(1, limit // (2 * n))
+
+
+def blend(rankings: Sequence[Sequence[tuple]], limit: int, good: Callable[[tuple], bool]) -> list[tuple]:
+    """The blended best `limit` of the searched verticals' rankings (docs/http-api.md), in sort key order.
+
+    `rankings`: per searched vertical, its first `limit` entries (or all, when fewer), best first, each a tuple
+    whose first item is its sort key (unique, so entries sort by it); `good(entry)`: whether it is a good match. With one vertical, its first
+    `limit`. Else, in the order of each vertical's first entry (best first) while slots remain, a vertical
+    with g good entries gets its first min(share(limit, len(rankings)), g) entries; the remaining slots go to
+    the best of the rest by key. Within a vertical, the chosen entries are its first ones."""
+    if len(rankings) < 2:
+        return [entry for entries in rankings for entry in entries[:limit]]
+    each, left = share(limit, len(rankings)), limit
+    taken = [0] * len(rankings)
+    for _, n in sorted((entries[0][0], n) for n, entries in enumerate(rankings) if entries):
+        taken[n] = min(each, sum(map(good, rankings[n][:limit])), left)
+        left -= taken[n]
+    chosen = [entry for entries, k in zip(rankings, taken) for entry in entries[:k]]
+    chosen += sorted(entry for entries, k in zip(rankings, taken) for entry in entries[k:limit])[:left]
+    chosen.sort()
+    return chosen
+
+
+def blend_answers(q: str, answers: Sequence[TypeaheadResult], limit: int) -> TypeaheadResult:
+    """The answer to `q` from each searched vertical's own answer at `limit` (in VERTICALS order), e.g. each the
+    merge_typeahead of the shards' single-vertical answers: what one index holding everything answers."""
+    best = blend([list(zip(a.keys, a.results)) for a in answers], limit, good=lambda entry: not entry[1].get("typo"))
+    return TypeaheadResult(q, [result for _, result in best], max((a.took_ms for a in answers), default=0.0),
+                           [key for key, _ in best], any(a.partial for a in answers))
 
 
 def _hashtags(req: _Request, prefix: str, limit: int) -> list[Found]:
