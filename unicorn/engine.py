@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 
 from pyroaring import AbstractBitMap
 
+from unicorn.context import ViewerContext
 from unicorn.errors import QueryError
 from unicorn.query import operators, parse, plan, rank, typecheck
 from unicorn.query import explain as lineage
@@ -72,9 +73,11 @@ class Engine:
         timeout_ms: float = 200,
         apply_fanout_max: int = APPLY_FANOUT_MAX,
         arrived: float | None = None,
+        context: ViewerContext | None = None,
     ) -> SearchResult:
         """Every stage keeps to `timeout_ms`, counted from `arrived` (a `time.perf_counter()` taken when
-        the request came in; by default now), and fails past it with `timeout`."""
+        the request came in; by default now), and fails past it with `timeout`. On an index shard the
+        viewer's `context` comes from the aggregator (unicorn.context)."""
         started = time.perf_counter()
         typecheck.check_vertical(vertical)
         viewer = None if viewer is None else parse_id(viewer, "viewer")
@@ -87,7 +90,7 @@ class Engine:
         deadline = (time.perf_counter() if arrived is None else arrived) + timeout_ms / 1000.0
         root = typecheck.check(parse.parse(query), vertical)
         with self.index.reader() as view:
-            who = self.viewers.resolve(view, viewer)
+            who = self.viewers.resolve(view, viewer, context)
             ctx = Context(view, who.visibility, limit, deadline, fanout=apply_fanout_max,
                           trace={} if explain else None, budget_ms=timeout_ms)
             ctx.check_time()
@@ -112,12 +115,13 @@ class Engine:
 
     def typeahead(self, q: str, viewer: int | None = None, limit: int = 10,
                   verticals: tuple[str, ...] = TYPEAHEAD_VERTICALS, timeout_ms: float = 200,
-                  arrived: float | None = None, typos: str = "auto") -> TypeaheadResult:
+                  arrived: float | None = None, typos: str = "auto", context: ViewerContext | None = None
+                  ) -> TypeaheadResult:
         """SPEC §6 typeahead (unicorn.typeahead)."""
-        return self._typeahead.find(q, viewer, limit, verticals, timeout_ms, arrived, typos)
+        return self._typeahead.find(q, viewer, limit, verticals, timeout_ms, arrived, typos, context)
 
     def document(self, vertical: str, id: int | str, viewer: int | str | None = None, timeout_ms: float = 200,
-                 arrived: float | None = None) -> dict | None:
+                 arrived: float | None = None, context: ViewerContext | None = None) -> dict | None:
         """The docs/events.md document (ids as strings), or None when absent or not visible to `viewer`; `timeout`
         when the budget, counted from `arrived`, is spent before the lookup."""
         if arrived is not None and time.perf_counter() > arrived + timeout_ms / 1000.0:
@@ -129,7 +133,7 @@ class Engine:
             raise QueryError("bad_request", f"a hashtag id is its name, got {id!r}")
         with self.index.reader() as view:
             iid = view.iid(vertical, key)
-            if iid is None or iid not in self.viewers.resolve(view, viewer).visibility.visible[vertical]:
+            if iid is None or iid not in self.viewers.resolve(view, viewer, context).visibility.visible[vertical]:
                 return None
             return external_doc(vertical, view.doc(vertical, iid))
 
