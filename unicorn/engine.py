@@ -73,11 +73,9 @@ class Engine:
         timeout_ms: float = 200,
         apply_fanout_max: int = APPLY_FANOUT_MAX,
         arrived: float | None = None,
-        context: ViewerContext | None = None,
     ) -> SearchResult:
         """Every stage keeps to `timeout_ms`, counted from `arrived` (a `time.perf_counter()` taken when
-        the request came in; by default now), and fails past it with `timeout`. On an index shard the
-        viewer's `context` comes from the aggregator (unicorn.context)."""
+        the request came in; by default now), and fails past it with `timeout`."""
         started = time.perf_counter()
         typecheck.check_vertical(vertical)
         viewer = None if viewer is None else parse_id(viewer, "viewer")
@@ -89,6 +87,14 @@ class Engine:
             raise QueryError("bad_request", f"unknown order {order!r}; expected one of {', '.join(self.rankers)}")
         deadline = (time.perf_counter() if arrived is None else arrived) + timeout_ms / 1000.0
         root = typecheck.check(parse.parse(query), vertical)
+        return self.run(vertical, root, viewer, limit, ranker, explain, deadline, timeout_ms, apply_fanout_max, started)
+
+    def run(self, vertical: str, root, viewer: int | None, limit: int, ranker: Ranker, explain: bool, deadline: float,
+            timeout_ms: float, apply_fanout_max: int = APPLY_FANOUT_MAX, started: float | None = None,
+            context: ViewerContext | None = None) -> SearchResult:
+        """A type-checked tree's results for a checked request (`search`, and an index shard's part of a search,
+        with the viewer's `context` from the aggregator: unicorn.context)."""
+        started = time.perf_counter() if started is None else started
         with self.index.reader() as view:
             who = self.viewers.resolve(view, viewer, context)
             ctx = Context(view, who.visibility, limit, deadline, fanout=apply_fanout_max,
@@ -140,6 +146,10 @@ class Engine:
     def trending(self, kind: str, limit: int, viewer: int | None) -> dict:
         """docs/http-api.md `/v1/trending` (unicorn.trending)."""
         return self._trending.top(kind, limit, viewer)
+
+    def trending_part(self, kind: str, viewer: int | None, context: ViewerContext | None) -> dict:
+        """An index shard's part of `trending` (unicorn.trending.Trending.part)."""
+        return self._trending.part(kind, viewer, context)
 
 
 def _static(view, vertical: str, ids: AbstractBitMap, limit: int, viewer: Viewer) -> list[tuple[int, float, SortKey]]:

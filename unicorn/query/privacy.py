@@ -102,12 +102,17 @@ def _owners_media(view, user_iids) -> BitMap:
     return _media_of(view, (view.ext("user", x) for x in user_iids))
 
 
+def hashtag_part(view, context: ViewerContext) -> Hashtags:
+    """One shard's share of the viewer context's hashtag facts (unicorn.context.Hashtags), from its media."""
+    return _Shard(view, context).hashtag_part(view)
+
+
 def _media_of(view, owners) -> BitMap:
     """Media owned by the given users (external ids)."""
     return BitMap.union(BitMap(), *(view.posting("media", terms.owner(x)) for x in owners))
 
 
-def _local(view, vertical: str, exts) -> BitMap:
+def local_ids(view, vertical: str, exts) -> BitMap:
     """The internal ids this index has for the given external ids."""
     return BitMap(i for i in (view.iid(vertical, e) for e in exts) if i is not None)
 
@@ -121,7 +126,7 @@ class _Shard:
         self.visible: dict[str, FrozenBitMap] = {}
         self.lock = threading.Lock()
         self.hidden_exts = frozenset(context.hidden)
-        self.hidden = FrozenBitMap(_local(view, "user", context.hidden))
+        self.hidden = FrozenBitMap(local_ids(view, "user", context.hidden))
         self.hidden_edges = FrozenBitMap()  # the aggregator empties invisible edge terms before a shard sees them
         allowed = {f.id for f in context.followees if f.private} | {context.viewer}
         self.allowed = allowed - self.hidden_exts
@@ -149,10 +154,10 @@ class _Shard:
         visible = BitMap(view.posting("hashtag", terms.PUBLIC_MEDIA))
         if hashtags.hidden_carriers:
             counts = view.rank("hashtag").count
-            for iid in _local(view, "hashtag", hashtags.hidden_carriers):
+            for iid in local_ids(view, "hashtag", hashtags.hidden_carriers):
                 if iid in visible and counts[iid] == hashtags.hidden_carriers[view.ext("hashtag", iid)]:
                     visible.discard(iid)
-        visible |= _local(view, "hashtag", hashtags.private_carried) & live
+        visible |= local_ids(view, "hashtag", hashtags.private_carried) & live
         return FrozenBitMap(visible)
 
     def hashtag_part(self, view) -> Hashtags:
