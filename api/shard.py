@@ -1,0 +1,194 @@
+"""One replica of an index shard served to the aggregator: an internal HTTP app on 127.0.0.1, and its client.
+
+    python -m api.shard_server --index DATA/shards/0.0/index --port 9100   # the server
+    HttpShard("http://127.0.0.1:9100")                                  # a unicorn.shard.Shard for the aggregator
+
+Each call of unicorn.shard.Shard is `POST /call/NAME` with the msgpack of its arguments (a viewer context
+as unicorn.context encodes it) and answers the msgpack of its result; a refused request answers 400
+with {"code", "message"} and the client raises the same QueryError. The client keeps its connections
+alive (httpx) and turns a transport failure or a 5xx into unicorn.aggregator.Unavailable, so the
+aggregator asks another replica. `GET /ready` answers once the index is open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import msgspec
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from indexer.store import Index
+from unicorn.aggregator import Aggregator, Unavailable
+from unicorn.context import ViewerContext
+from unicorn.engine import Engine
+from unicorn.errors import QueryError
+from unicorn.shard import LocalShard
+from vocabulary import paths
+
+MSGPACK = "application/msgpack"
+# the calls whose argument at this position is a viewer context
+CONTEXT_AT = {"hashtag_part": 0, "search": 2, "candidates": 2, "extract": 2, "typeahead": 1, "document": 2,
+              "trending": 1}
+CALLS = ("viewer_part", "private_users", *CONTEXT_AT)
+_context = msgspec.msgpack.Decoder(ViewerContext | None)
+_encoder = msgspec.msgpack.Encoder()
+
+
+def _decoded(name: str, raw: bytes) -> list:
+    args = msgspec.msgpack.decode(raw)
+    at = CONTEXT_AT.get(name)
+    if at is not None and args[at] is not None:
+        args[at] = _context.decode(_encoder.encode(args[at]))
+    return args
+
+
+def create_app(index_path: Path) -> Starlette:
+    index = Index(index_path, readonly=True)
+    engine = Engine(index)
+    engine.warm()
+    shard = LocalShard(engine)
+
+    async def call(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in CALLS:
+            return Response(_encoder.encode({"code": "not_found", "message": f"no call {name!r}"}), 404,
+                            media_type=MSGPACK)
+        args = _decoded(name, await request.body())
+        try:
+            result = getattr(shard, name)(*args)  # the engine's work: short, and this process serves one aggregator
+        except QueryError as exc:
+            return Response(_encoder.encode({"code": exc.code, "message": exc.message}), 400, media_type=MSGPACK)
+        return Response(_encoder.encode(result), media_type=MSGPACK)
+
+    async def ready(request: Request) -> Response:
+        return Response(b"ready")
+
+    return Starlette(routes=[Route("/call/{name}", call, methods=["POST"]), Route("/ready", ready)])
+
+
+class HttpShard:
+    """unicorn.shard.Shard over one replica's HTTP app, with keep-alive connections."""
+
+    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._client = httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_keepalive_connections=16))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _call(self, name: str, *args):
+        try:
+            answer = self._client.post(f"{self.url}/call/{name}", content=_encoder.encode(args),
+                                       headers={"content-type": MSGPACK})
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"{self.url}: {exc!r}") from exc
+        if answer.status_code >= 500:
+            raise Unavailable(f"{self.url}: HTTP {answer.status_code}")
+        body = msgspec.msgpack.decode(answer.content)
+        if answer.status_code != 200:
+            raise QueryError(body["code"], body["message"])
+        return body
+
+    def __getattr__(self, name: str):
+        if name not in CALLS:
+            raise AttributeError(name)
+        return lambda *args: self._call(name, *args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m api.shard_server --index PATH --port PORT`."""
+    parser = argparse.ArgumentParser(description="Serve one replica of an index shard to the aggregator.")
+    parser.add_argument("--index", required=True, type=Path)
+    parser.add_argument("--port", required=True, type=int)
+    args = parser.parse_args(argv)
+    uvicorn.run(create_app(args.index), host="127.0.0.1", port=args.port, access_log=False, log_level="warning")
+
+
+SHARDS_ENV = "UNICORN_SHARDS"  # JSON {"partitions": P, "replicas": [[url, ...] per shard]}: serve as their aggregator
+
+
+def read_layout(data: Path) -> dict:
+    """DATA/shards/layout.json as `unicorn index --shards` writes it: {"shards", "replicas", "partitions", ...}."""
+    path = Path(data) / "shards" / "layout.json"  # vocabulary.paths.layout on the write side's branch
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} is missing: run `unicorn index --shards N` on this --data first") from None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Replicas:
+    """The shard servers of a layout, one process per replica of each shard, stopped together."""
+
+    def __init__(self, data: Path, layout: dict) -> None:
+        self.layout = layout
+        self.processes: list[subprocess.Popen] = []
+        self.urls: list[list[str]] = []
+        try:
+            for s in range(layout["shards"]):
+                self.urls.append([])
+                for r in range(layout["replicas"]):
+                    port = _free_port()
+                    index = paths.index(paths.shard(Path(data), s, r))
+                    self.processes.append(subprocess.Popen(
+                        [sys.executable, "-m", "api.shard_server", "--index", str(index), "--port", str(port)]))
+                    self.urls[-1].append(f"http://127.0.0.1:{port}")
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        for url, process in zip((u for urls in self.urls for u in urls), self.processes):
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"the shard server for {url} exited with {process.returncode}")
+                try:
+                    if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the shard server for {url} was not ready in {timeout_s:g} s")
+                time.sleep(0.05)
+
+    def env(self) -> str:
+        return json.dumps({"partitions": self.layout["partitions"], "replicas": self.urls})
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def aggregator_from_env() -> Aggregator | None:
+    """The aggregator over the shard servers that `UNICORN_SHARDS` names, or None when it is unset."""
+    raw = os.environ.get(SHARDS_ENV)
+    if not raw:
+        return None
+    spec = json.loads(raw)
+    return Aggregator([[HttpShard(url) for url in urls] for urls in spec["replicas"]], spec["partitions"])
