@@ -111,10 +111,10 @@ class Aggregator:
 
     # round 0
 
-    def context(self, viewer: int | None, hashtags: bool) -> ViewerContext | None:
-        """The viewer's context over every shard (None for the admin); with `hashtags`, the hashtag facts too."""
+    def context(self, viewer: int | None, hashtags: bool) -> ViewerContext:
+        """The viewer's context over every shard; with `hashtags`, the hashtag facts too."""
         if viewer is None:
-            return None
+            return ViewerContext(None)
         parts = self.fan(None, "viewer_part", viewer).values()
         hidden = sorted({h for p in parts for h in p["hidden"]})
         blocked = set(hidden)
@@ -188,7 +188,7 @@ class Aggregator:
             raise QueryError("not_ready", f"shard {shard}, which holds the document, is down") from exc
 
     def trending(self, kind: str, limit: int, viewer: int | None) -> dict:
-        context = self.context(viewer, False) if kind == "hashtag" else None
+        context = self.context(viewer, False) if kind == "hashtag" else ViewerContext(None)
         request = _Request(self, context, limit, APPLY_FANOUT_MAX, math.inf, 0.0)
         parts = list(request.fan("trending", kind, context, viewer).values())
         if not parts:
@@ -207,14 +207,15 @@ class Aggregator:
 class _Request:
     """One search's rounds: the context, limits and deadline, and what the rounds found (truncated, missing)."""
 
-    def __init__(self, aggregator: Aggregator, context: ViewerContext | None, limit: int, fanout: int,
+    def __init__(self, aggregator: Aggregator, context: ViewerContext, limit: int, fanout: int,
                  deadline: float, budget_ms: float) -> None:
         self.aggregator, self.context = aggregator, context
         self.limit, self.fanout, self.deadline, self.budget_ms = limit, fanout, deadline, budget_ms
         self.truncated = False
         self.missing: set[int] = set()
-        self.followees = set() if context is None else {f.id for f in context.followees}
-        self.hidden = set() if context is None else set(context.hidden)
+        self.admin = context.viewer is None
+        self.followees = {f.id for f in context.followees}
+        self.hidden = set(context.hidden)
         self.private: set[int] = set()  # users of the query's edge terms that are private
 
     def remaining_ms(self) -> float:
@@ -229,7 +230,7 @@ class _Request:
 
     def edge_visible(self, user: int) -> bool:
         """SPEC §5: the edge terms of `user` are visible when it is public, the viewer or followed, and not hidden."""
-        if self.context is None:
+        if self.admin:
             return True
         if user in self.hidden:
             return False
@@ -238,7 +239,7 @@ class _Request:
     def resolve(self, root: Node) -> Node:
         """`root` as a plain tree, after the rounds of its applies, extracts, weak-ands and strong-ors."""
         named = sorted({int(n.value) for n in walk(root) if n.name == "term" and n.prefix in EDGE_PREFIXES})
-        if named and self.context is not None:
+        if named and not self.admin:
             by_shard: dict[int, list[int]] = {}
             for user in named:
                 by_shard.setdefault(document_shard("user", user, len(self.aggregator.shards),
@@ -292,7 +293,7 @@ class _Request:
         if total > self.fanout:
             self.truncated = True
         ids = [ext for _, ext, _ in rows]
-        if edge and self.context is not None:
+        if edge and not self.admin:
             self.private.update(private)
             ids = [x for x in ids if self.edge_visible(x)]
         if not ids:

@@ -12,6 +12,9 @@ context (SPEC §6) exactly as one index would:
 - `hashtags`: what hashtag visibility needs from media on other shards (None when the request does not
   look at hashtags).
 
+The admin's context is `ViewerContext(None)`: it sees all that is live, and tells a shard that edge terms
+name users it may not hold.
+
 `key` names the context's content: a shard caches what it derives from a context per (generation, key),
 as one index caches per (generation, viewer).
 """
@@ -41,7 +44,7 @@ class Hashtags(msgspec.Struct, frozen=True):
 
 
 class ViewerContext(msgspec.Struct, frozen=True):
-    viewer: int
+    viewer: int | None  # None: the admin, who sees all that is live
     followees: list[Followee] = []
     hidden: list[int] = []
     hashtags: Hashtags | None = None

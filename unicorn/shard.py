@@ -60,25 +60,25 @@ class Shard(Protocol):
 
     def private_users(self, users: list[int]) -> list[int]: ...
 
-    def search(self, vertical: str, tree: list, context: ViewerContext | None, limit: int, order: str,
+    def search(self, vertical: str, tree: list, context: ViewerContext, limit: int, order: str,
                timeout_ms: float) -> dict: ...
 
-    def candidates(self, vertical: str, tree: list, context: ViewerContext | None, k: int, exclude: list,
+    def candidates(self, vertical: str, tree: list, context: ViewerContext, k: int, exclude: list,
                    flags: list[list], with_private: bool, timeout_ms: float) -> dict: ...
 
-    def extract(self, field: str, tree: list, context: ViewerContext | None, timeout_ms: float) -> list: ...
+    def extract(self, field: str, tree: list, context: ViewerContext, timeout_ms: float) -> list: ...
 
-    def typeahead(self, q: str, context: ViewerContext | None, viewer: int | None, limit: int,
+    def typeahead(self, q: str, context: ViewerContext, viewer: int | None, limit: int,
                   verticals: list[str], typos: str, timeout_ms: float) -> dict: ...
 
-    def document(self, vertical: str, key: int | str, context: ViewerContext | None,
+    def document(self, vertical: str, key: int | str, context: ViewerContext,
                  viewer: int | None) -> dict | None: ...
 
-    def trending(self, kind: str, context: ViewerContext | None, viewer: int | None) -> dict: ...
+    def trending(self, kind: str, context: ViewerContext, viewer: int | None) -> dict: ...
 
 
-def _viewer(context: ViewerContext | None) -> int | None:
-    return None if context is None else context.viewer
+def _viewer(context: ViewerContext) -> int | None:
+    return context.viewer
 
 
 def _deadline(timeout_ms: float) -> float:
@@ -117,13 +117,13 @@ class LocalShard:
             private = view.posting("user", terms.PRIVATE_USER)
             return [u for u in users if (i := view.iid("user", u)) is not None and i in private]
 
-    def search(self, vertical: str, tree: list, context: ViewerContext | None, limit: int, order: str,
+    def search(self, vertical: str, tree: list, context: ViewerContext, limit: int, order: str,
                timeout_ms: float) -> dict:
         found = self.engine.run(vertical, unwire(tree), _viewer(context), limit, self.engine.rankers[order], False,
                                 _deadline(timeout_ms), timeout_ms, context=context)
         return {"total": found.total, "results": found.results, "keys": found.keys}
 
-    def candidates(self, vertical: str, tree: list, context: ViewerContext | None, k: int, exclude: list,
+    def candidates(self, vertical: str, tree: list, context: ViewerContext, k: int, exclude: list,
                    flags: list[list], with_private: bool, timeout_ms: float) -> dict:
         """The best `k` documents of `tree` here, not in `exclude`, in static order: rows (sort key, external
         id, bit i set when the document is in `flags[i]`); `total`: how many documents `tree` yields here;
@@ -146,7 +146,7 @@ class LocalShard:
                 private = [ext for ext, iid in zip(exts, best.tolist()) if iid in flagged]
         return {"rows": rows, "total": total, "private": private}
 
-    def extract(self, field: str, tree: list, context: ViewerContext | None, timeout_ms: float) -> list:
+    def extract(self, field: str, tree: list, context: ViewerContext, timeout_ms: float) -> list:
         """What field `field` of this shard's visible media of `tree` points to, by external id (the aggregator
         keeps the visible ones on their own shards)."""
         with self.index.reader() as view:
@@ -155,17 +155,17 @@ class LocalShard:
             vertical = {"owner": "user", "mention": "user", "place": "place", "hashtag": "hashtag"}[field]
             return [view.ext(vertical, i) for i in ctx.checked(view.link_columns().targets(field, media))]
 
-    def typeahead(self, q: str, context: ViewerContext | None, viewer: int | None, limit: int,
+    def typeahead(self, q: str, context: ViewerContext, viewer: int | None, limit: int,
                   verticals: list[str], typos: str, timeout_ms: float) -> dict:
         found = self.engine.typeahead(q, viewer, limit, tuple(verticals), timeout_ms, None, typos, context)
         return {"results": found.results, "keys": found.keys}
 
-    def document(self, vertical: str, key: int | str, context: ViewerContext | None, viewer: int | None) -> dict | None:
+    def document(self, vertical: str, key: int | str, context: ViewerContext, viewer: int | None) -> dict | None:
         return self.engine.document(vertical, key, viewer, context=context)
 
-    def trending(self, kind: str, context: ViewerContext | None, viewer: int | None) -> dict:
+    def trending(self, kind: str, context: ViewerContext, viewer: int | None) -> dict:
         return self.engine.trending_part(kind, viewer, context)
 
-    def _context(self, view, context: ViewerContext | None, timeout_ms: float) -> Context:
+    def _context(self, view, context: ViewerContext, timeout_ms: float) -> Context:
         who = self.engine.viewers.resolve(view, _viewer(context), context)
         return Context(view, who.visibility, 1, _deadline(timeout_ms), budget_ms=timeout_ms)

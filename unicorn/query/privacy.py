@@ -129,7 +129,7 @@ class _Shard:
         self.hidden = FrozenBitMap(local_ids(view, "user", context.hidden))
         self.hidden_edges = FrozenBitMap()  # the aggregator empties invisible edge terms before a shard sees them
         allowed = {f.id for f in context.followees if f.private} | {context.viewer}
-        self.allowed = allowed - self.hidden_exts
+        self.allowed = allowed - self.hidden_exts - {None}
         hashtags = context.hashtags
         self.public_hashtags_only = hashtags is not None and not hashtags.hidden_carriers and not hashtags.private_carried
 
@@ -138,7 +138,7 @@ class _Shard:
 
     def compute(self, view, vertical: str) -> FrozenBitMap:
         live = view.posting(vertical, terms.LIVE)
-        if vertical == "place":
+        if self.viewer is None or vertical == "place":
             return live
         if vertical == "user":
             return FrozenBitMap(BitMap(live) - self.hidden)
