@@ -22,8 +22,9 @@ SHARDS, PARTITIONS = 3, 5
 
 
 def write_sharded(history: list[dict], whole: Index, shards: list[Index], partitions: int,
-                  platform: Platform | None = None) -> None:
-    """`history` into `whole` through Slipstream, and its changes into `shards` by partition."""
+                  platform: Platform | None = None, aux: dict[tuple[str, bytes], bytes] | None = None) -> None:
+    """`history` into `whole` through Slipstream, and `aux` values as the indexer's components put them (trending),
+    and its changes into `shards` by partition."""
     with whole.writer() as batch:
         recorder = Recorder(batch)
         slip = Slipstream(recorder)
@@ -31,6 +32,8 @@ def write_sharded(history: list[dict], whole: Index, shards: list[Index], partit
             slip.apply(event)
             if platform is not None:
                 platform.apply(event)
+        for (name, key), value in (aux or {}).items():
+            recorder.put_aux(name, key, value)
         records = list(recorder.encode(partitions))
     for s, shard in enumerate(shards):
         mine = set(owned(s, len(shards), partitions))

@@ -5,17 +5,24 @@ privacy (tests/test_hashtag_privacy.py's property), over 3 shards of 5 partition
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from indexer.store import Index
 from tests.model.queries import QueryModel
-from tests.sharded import aggregator, sharded
-from tests.strategies import PLACE_IDS, USER_IDS, events
+from tests.sharded import aggregator, sharded, write_sharded
+from tests.strategies import USER_IDS, events
 from tests.test_query_model import VERTICALS, query, sexpr
 from tests.test_typeahead_model import check, model_candidates, requests, social_graphs
+from trending.snapshot import SNAPSHOT, encode
+from unicorn.aggregator import Aggregator
 from unicorn.engine import Engine
 from unicorn.errors import QueryError
+from unicorn.shard import LocalShard
 
 searches = st.lists(
     st.tuples(st.one_of([st.tuples(st.just(v), query(v)) for v in VERTICALS]),
@@ -131,3 +138,29 @@ def test_explain_is_refused_on_shards():
             assert refused.value.code == "bad_request"
         finally:
             through.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(history=events(80), viewer=st.none() | USER_IDS | st.just(999))
+def test_trending_through_shards_equals_one_index(history, viewer):
+    """Every shard holds the trending snapshot; a viewer sees the hashtags some media visible to them carries,
+    wherever those media are."""
+    tags = ["beach", "cafe_paris", "jonathanathan", "sunset", "absent"]  # tests.strategies' hashtags
+    snapshot = {"hashtag": [{"id": t, "title": f"#{t}", "score": 1.0, "recent": 10, "baseline": 0} for t in tags],
+                "place": [{"id": str(p), "title": "p", "score": 1.0, "recent": 10, "baseline": 0} for p in (1, 2)]}
+    aux = {(SNAPSHOT, kind.encode()): encode(1000, results) for kind, results in snapshot.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        whole = Index(Path(tmp) / "whole")
+        shards = [Index(Path(tmp) / f"shard{s}") for s in range(3)]
+        try:
+            write_sharded(history, whole, shards, 5, aux=aux)
+            one, through = Engine(whole), Aggregator([[LocalShard(Engine(s))] for s in shards], 5)
+            for kind in ("hashtag", "place"):
+                expected = one.trending(kind, 50, viewer)
+                assert through.trending(kind, 50, viewer) == expected
+                if kind == "hashtag" and viewer is None:
+                    assert [r["id"] for r in expected["results"]] == tags
+            through.close()
+        finally:
+            for index in (whole, *shards):
+                index.close()

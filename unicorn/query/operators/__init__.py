@@ -18,7 +18,7 @@ INTERNAL: dict[str, Operator] = {ids.OPERATOR.name: ids.OPERATOR}  # planned and
 
 
 def register(operator: Operator) -> None:
-    if operator.name in REGISTRY:
+    if operator.name in REGISTRY or operator.name in INTERNAL:
         raise ValueError(f"an operator named {operator.name!r} is already registered")
     REGISTRY[operator.name] = operator
 
