@@ -48,6 +48,31 @@ CONTEXT_AT = {"hashtag_part": 0, "search": 2, "candidates": 2, "extract": 2, "ty
 CALLS = ("viewer_part", "private_users", *CONTEXT_AT)
 _context = msgspec.msgpack.Decoder(ViewerContext | None)
 _encoder = msgspec.msgpack.Encoder()
+INT64_MIN = -(2**63)
+BIG_NEGATIVE = 1  # msgpack extension code of an int below INT64_MIN (a media's -id in a sort key), as decimal text
+
+
+def _key(key: tuple) -> tuple:
+    """A sort key msgpack can carry: ints below INT64_MIN as BIG_NEGATIVE extensions."""
+    if all(not isinstance(v, int) or v >= INT64_MIN for v in key):
+        return key
+    return tuple(msgspec.msgpack.Ext(BIG_NEGATIVE, str(v).encode()) if isinstance(v, int) and v < INT64_MIN else v
+                 for v in key)
+
+
+def _carried(name: str, result):
+    """`result` with its sort keys made carriable (`_key`)."""
+    if name in ("search", "typeahead"):
+        result["keys"] = [_key(k) for k in result["keys"]]
+    elif name == "candidates":
+        result["rows"] = [(_key(k), ext, bits) for k, ext, bits in result["rows"]]
+    return result
+
+
+def _ext(code: int, data: memoryview) -> int:
+    if code != BIG_NEGATIVE:
+        raise ValueError(f"unknown msgpack extension {code}")
+    return int(bytes(data).decode())
 
 
 def _decoded(name: str, raw: bytes) -> list:
@@ -74,7 +99,7 @@ def create_app(index_path: Path) -> Starlette:
             result = getattr(shard, name)(*args)  # the engine's work: short, and this process serves one aggregator
         except QueryError as exc:
             return Response(_encoder.encode({"code": exc.code, "message": exc.message}), 400, media_type=MSGPACK)
-        return Response(_encoder.encode(result), media_type=MSGPACK)
+        return Response(_encoder.encode(_carried(name, result)), media_type=MSGPACK)
 
     async def ready(request: Request) -> Response:
         return Response(b"ready")
@@ -129,7 +154,7 @@ class HttpShard:
         status, raw = self._post(name, _encoder.encode(args))
         if status >= 500:
             raise Unavailable(f"{self.url}: HTTP {status}")
-        body = msgspec.msgpack.decode(raw)
+        body = msgspec.msgpack.decode(raw, ext_hook=_ext)
         if status != 200:
             raise QueryError(body["code"], body["message"])
         return body

@@ -110,3 +110,28 @@ def test_every_replica_of_a_shard_down_makes_answers_partial(deployment):
         assert refused.value.code == "not_ready"
     finally:
         through.close()
+
+
+def test_sort_keys_past_64_bits_cross_the_wire(tmp_path: Path):
+    """A media's static key holds -id, below -2^63 for an id past 2^63: the transport carries it exactly."""
+    big = 2**64 - 1
+    events = [{"op": "user.upsert", "ts": 1, "user": {"id": 1, "username": "jo", "full_name": "", "is_private": False,
+                                                      "is_verified": False}},
+              *({"op": "media.upsert", "ts": 2, "media": {"id": m, "owner": 1, "caption": "#sun", "taken_at": 5}}
+                for m in (big, big - 1, 7))]
+    whole = Index(tmp_path / "whole")
+    shard = Index(paths.index(paths.shard(tmp_path, 0, 0)))
+    write_sharded([validate(e) for e in events], whole, [shard], 1)
+    shard.close()
+    replicas = Replicas(tmp_path, {"shards": 1, "replicas": 1, "partitions": 1})
+    through = Aggregator([[HttpShard(url) for url in urls] for urls in replicas.urls], 1)
+    try:
+        q = "(weak-and (term hashtag:sun) (term owner:1 :optional-hits 1))"
+        expected = Engine(whole).search("media", q, None, limit=3)
+        got = through.search("media", q, None, limit=3)
+        assert [r["id"] for r in got.results] == [r["id"] for r in expected.results] == [str(big), str(big - 1), "7"]
+        assert got.keys == expected.keys
+    finally:
+        through.close()
+        replicas.stop()
+        whole.close()
