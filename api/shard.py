@@ -42,6 +42,7 @@ from vocabulary import paths
 
 MSGPACK = "application/msgpack"
 KEEP_ALIVE_S = 300  # an idle aggregator connection stays open this long
+RESTART_POLL_S = 0.2  # how often `Replicas` looks for a replica that exited
 # the calls whose argument at this position is a viewer context
 CONTEXT_AT = {"hashtag_part": 0, "search": 2, "candidates": 2, "extract": 2, "typeahead": 1, "document": 2,
               "trending": 1}
@@ -194,25 +195,39 @@ def _free_port() -> int:
 
 
 class Replicas:
-    """The shard servers of a layout, one process per replica of each shard, stopped together."""
+    """The shard servers of a layout, one process per replica of each shard, stopped together. With `restart`,
+    a replica that exits is started again on its port (the aggregator's other replicas answer meanwhile)."""
 
-    def __init__(self, data: Path, layout: dict) -> None:
+    def __init__(self, data: Path, layout: dict, restart: bool = True) -> None:
         self.layout = layout
         self.processes: list[subprocess.Popen] = []
         self.urls: list[list[str]] = []
+        self._commands: list[list[str]] = []
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
         try:
             for s in range(layout["shards"]):
                 self.urls.append([])
                 for r in range(layout["replicas"]):
                     port = _free_port()
                     index = paths.index(paths.shard(Path(data), s, r))
-                    self.processes.append(subprocess.Popen(
-                        [sys.executable, "-m", "api.shard_server", "--index", str(index), "--port", str(port)]))
+                    self._commands.append([sys.executable, "-m", "api.shard_server", "--index", str(index),
+                                           "--port", str(port)])
+                    self.processes.append(subprocess.Popen(self._commands[-1]))
                     self.urls[-1].append(f"http://127.0.0.1:{port}")
             self.wait_ready()
         except BaseException:
             self.stop()
             raise
+        if restart:
+            self._watcher = threading.Thread(target=self._watch, name="shard-replicas", daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(RESTART_POLL_S):
+            for n, process in enumerate(self.processes):
+                if process.poll() is not None and not self._stopping.is_set():
+                    self.processes[n] = subprocess.Popen(self._commands[n])
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -233,6 +248,9 @@ class Replicas:
         return json.dumps({"partitions": self.layout["partitions"], "replicas": self.urls})
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join()
         for process in self.processes:
             if process.poll() is None:
                 process.terminate()

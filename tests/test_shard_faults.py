@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def deployment(tmp_path: Path):
         for shard in [*shards, *wholes[1:r + 1]]:
             shard.close()
     whole = wholes[0]
-    replicas = Replicas(tmp_path, {"shards": SHARDS, "replicas": REPLICAS, "partitions": PARTITIONS})
+    replicas = Replicas(tmp_path, {"shards": SHARDS, "replicas": REPLICAS, "partitions": PARTITIONS}, restart=False)
     try:
         yield whole, replicas
     finally:
@@ -123,7 +124,7 @@ def test_sort_keys_past_64_bits_cross_the_wire(tmp_path: Path):
     shard = Index(paths.index(paths.shard(tmp_path, 0, 0)))
     write_sharded([validate(e) for e in events], whole, [shard], 1)
     shard.close()
-    replicas = Replicas(tmp_path, {"shards": 1, "replicas": 1, "partitions": 1})
+    replicas = Replicas(tmp_path, {"shards": 1, "replicas": 1, "partitions": 1}, restart=False)
     through = Aggregator([[HttpShard(url) for url in urls] for urls in replicas.urls], 1)
     try:
         q = "(weak-and (term hashtag:sun) (term owner:1 :optional-hits 1))"
@@ -131,6 +132,33 @@ def test_sort_keys_past_64_bits_cross_the_wire(tmp_path: Path):
         got = through.search("media", q, None, limit=3)
         assert [r["id"] for r in got.results] == [r["id"] for r in expected.results] == [str(big), str(big - 1), "7"]
         assert got.keys == expected.keys
+    finally:
+        through.close()
+        replicas.stop()
+        whole.close()
+
+
+def test_a_killed_replica_is_started_again_and_answers(tmp_path: Path):
+    whole = Index(tmp_path / "whole")
+    shard = Index(paths.index(paths.shard(tmp_path, 0, 0)))
+    write_sharded([validate(e) for e in history()], whole, [shard], 1)
+    shard.close()
+    replicas = Replicas(tmp_path, {"shards": 1, "replicas": 1, "partitions": 1})
+    through = Aggregator([[HttpShard(url) for url in urls] for urls in replicas.urls], 1)
+    try:
+        expected = [r["id"] for r in Engine(whole).search("user", "(term name:jo)", None, limit=50).results]
+        killed = replicas.processes[0]
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait()
+        deadline = time.monotonic() + 60
+        while True:
+            got = through.search("user", "(term name:jo)", None, limit=50)
+            if not got.partial:
+                break
+            assert time.monotonic() < deadline, "the replica did not come back"
+            time.sleep(0.1)
+        assert replicas.processes[0].pid != killed.pid
+        assert [r["id"] for r in got.results] == expected
     finally:
         through.close()
         replicas.stop()
