@@ -25,6 +25,7 @@ import uvicorn
 
 from api import logs
 from api.auth import keys_from_env
+from api.shard import SHARDS_ENV, Replicas, read_layout
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 CHILD_STOP_SECONDS = 30
@@ -101,14 +102,24 @@ def warn_without_keys() -> None:
             "/healthz, /readyz, /metrics and /docs answer without a key")
 
 
-def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 1, with_indexer: bool = False) -> None:
+def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 1, with_indexer: bool = False,
+          shards: int | None = None) -> None:
+    """With `shards`, the index shards of DATA/shards/layout.json are served by one process per replica
+    (api/shard.py) and the API is their aggregator (unicorn.aggregator)."""
     warn_without_keys()
     os.environ["UNICORN_DATA"] = str(Path(data).resolve())
+    if shards is not None:
+        layout = read_layout(Path(data))
+        if layout["shards"] != shards:
+            raise ValueError(f"{data} holds {layout['shards']} shards, not {shards}")
     if with_indexer:
         _check_writer_free(Path(data))
-    metrics_dir = child = None
+    metrics_dir = child = replicas = None
     with stopping_on_signals():
         try:
+            if shards is not None:
+                replicas = Replicas(Path(data), layout)
+                os.environ[SHARDS_ENV] = replicas.env()
             if (workers > 1 or with_indexer) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
                 metrics_dir = tempfile.mkdtemp(prefix="unicorn-metrics-")
                 os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
@@ -117,6 +128,8 @@ def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 
             uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                         access_log=False, log_level="info", log_config=logs.config())
         finally:
+            if replicas is not None:
+                replicas.stop()
             if child is not None:
                 stop_child(child)
             if metrics_dir is not None:

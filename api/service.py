@@ -11,6 +11,7 @@ from firehose.endpoint import EMBEDDED, Endpoint
 from indexer import meta_key
 from indexer.store import Index, StoreError
 from trending.snapshot import DSN_ENV
+from api.shard import aggregator_from_env
 from unicorn.engine import Engine
 from unicorn.searcher import Searcher
 from vocabulary import paths
@@ -26,6 +27,8 @@ class Service:
         self._lock = threading.Lock()
         if index is not None:
             self._serve(index)
+        elif (aggregator := aggregator_from_env()) is not None:
+            self.searcher = aggregator  # over the shard servers of `unicorn serve --shards` (api/shard.py)
 
     @property
     def ready(self) -> bool:
@@ -58,6 +61,9 @@ class Service:
         index (None without an embedded firehose); `indexer` is what the indexer recorded with its
         last batch (indexer.stats: totals, events/s, lag, last commit), or None.
         """
+        if self.ready and self.index is None:  # the aggregator of index shards
+            return {"index_open": True, "index_generation": None, "index_size_bytes": None, "firehose_lag": None,
+                    "indexer": None}
         if not self.try_open():
             return {"index_open": False, "index_generation": None, "index_size_bytes": None, "firehose_lag": None,
                     "indexer": None}

@@ -148,7 +148,9 @@ def _index_shards(data: Path, once: bool, bootstrap: str | None, topic: str, bat
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes.")
 @click.option("--with-indexer", is_flag=True, help="Also run the indexer on the embedded firehose.")
-def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool) -> None:
+@click.option("--shards", type=click.IntRange(min=1), default=None,
+              help="Serve the N index shards of `index --shards N` (one process per replica) behind this API as their aggregator.")
+def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool, shards: int | None) -> None:
     """Serve the HTTP API (docs/http-api.md). Keys come from UNICORN_API_KEYS="KEY:admin,KEY2:search".
 
     Without any key (UNICORN_API_KEYS or UNICORN_API_KEYS_FILE) it starts, so that health checks and
@@ -158,8 +160,8 @@ def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool) ->
     from indexer.lock import IndexLocked
 
     try:
-        api.serve(data, host=host, port=port, workers=workers, with_indexer=with_indexer)
-    except IndexLocked as exc:
+        api.serve(data, host=host, port=port, workers=workers, with_indexer=with_indexer, shards=shards)
+    except (IndexLocked, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

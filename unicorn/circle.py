@@ -5,6 +5,11 @@ The 2-hop counts are counted over all of F in the in-memory follow graph (unicor
 gather of F's rows and one count. A newer snapshot renews a circle when F and the graph rows of F
 are unchanged, and rebuilds it otherwise, so a live indexer committing many generations does not make
 every viewer pay a rebuild. `Circles` keeps the latest circle per viewer, least recently used out.
+
+On an index shard the followees are the viewer's context's (unicorn.context), most on other shards.
+The posting `following:f` of a followee f holds, on each shard, the local users f follows, so a
+`ShardCircle` counts the 2-hop counts of its local users from F's postings alone, and names who of F
+follow a result from the context.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import threading
 
 import numpy as np
 from cachetools import LRUCache
-from pyroaring import AbstractBitMap, FrozenBitMap
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
+from unicorn.context import ViewerContext
 from unicorn.graph import FollowGraph, bitmap
 from unicorn.query import rank
 from vocabulary import terms
@@ -74,6 +80,33 @@ class Circle:
         return name
 
 
+class ShardCircle:
+    """A circle on an index shard, from the viewer's context: F's local members, and for each local user
+    which of F follow it (read from F's `following:f` postings here)."""
+
+    def __init__(self, view, context: ViewerContext, visible_users: AbstractBitMap) -> None:
+        self.viewer = context.viewer
+        self._by_id = {f.id: f for f in context.followees}
+        local = (view.iid("user", f) for f in self._by_id)
+        self.followees = FrozenBitMap(BitMap(i for i in local if i is not None) & visible_users)
+        self.followee_ids = rank.as_array(self.followees)
+        self._via: dict[int, list[int]] = {}  # local user -> the followees following them
+        for f in self._by_id:
+            for c in view.posting("user", terms.following(f)) & visible_users:
+                self._via.setdefault(c, []).append(f)
+        self.hop_ids = np.fromiter(sorted(self._via), np.uint32, len(self._via))
+        self.hop_counts = np.array([len(self._via[c]) for c in self.hop_ids.tolist()], np.uint32)
+        self.hop = bitmap(self.hop_ids)
+
+    mutuals = Circle.mutuals
+
+    def context(self, view, iid: int, ext: int) -> dict:
+        via = sorted((self._by_id[f] for f in self._via.get(iid, ())), key=lambda f: (-f.followers, f.id))
+        return {"following": iid in self.followees, "followed_by_count": len(via),
+                "followed_by": [{"id": str(f.id), "username": f.username, "full_name": f.full_name}
+                                for f in via[:SHOWN]]}
+
+
 def _followees(view, viewer: int | None, visible_users: AbstractBitMap) -> FrozenBitMap:
     if viewer is None:
         return FrozenBitMap()
@@ -85,11 +118,16 @@ class Circles:
 
     def __init__(self, size: int = 1024) -> None:
         self._circles: LRUCache = LRUCache(size)  # viewer -> (gen, circle)
+        self._shard_circles: LRUCache = LRUCache(size)  # (gen, context key) -> circle, on a shard
         self.graph = FollowGraph()
         self._lock = threading.Lock()
 
-    def get(self, view, viewer: int | None, visible_users: AbstractBitMap) -> Circle:
-        """The viewer's circle as of `view`; `visible_users` is the viewer's visible users in `view`."""
+    def get(self, view, viewer: int | None, visible_users: AbstractBitMap,
+            context: ViewerContext | None = None) -> Circle | ShardCircle:
+        """The viewer's circle as of `view`; `visible_users` is the viewer's visible users in `view`; on a shard,
+        from the viewer's `context`."""
+        if context is not None:
+            return self._shard(view, context, visible_users)
         with self._lock:
             known = self._circles.get(viewer)
             if known is not None and known[0] == view.gen:
@@ -100,4 +138,14 @@ class Circles:
             latest = self._circles.get(viewer)
             if latest is None or latest[0] <= view.gen:  # an older snapshot's circle never replaces a newer one
                 self._circles[viewer] = (view.gen, made)
+        return made
+
+    def _shard(self, view, context: ViewerContext, visible_users: AbstractBitMap) -> ShardCircle:
+        key = (view.gen, context.key)
+        with self._lock:
+            made = self._shard_circles.get(key)
+        if made is None:
+            made = ShardCircle(view, context, visible_users)
+            with self._lock:
+                self._shard_circles[key] = made
         return made

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 
 from pyroaring import AbstractBitMap
 
+from unicorn.context import ViewerContext
 from unicorn.errors import QueryError
 from unicorn.query import operators, parse, plan, rank, typecheck
 from unicorn.query import explain as lineage
@@ -86,8 +87,16 @@ class Engine:
             raise QueryError("bad_request", f"unknown order {order!r}; expected one of {', '.join(self.rankers)}")
         deadline = (time.perf_counter() if arrived is None else arrived) + timeout_ms / 1000.0
         root = typecheck.check(parse.parse(query), vertical)
+        return self.run(vertical, root, viewer, limit, ranker, explain, deadline, timeout_ms, apply_fanout_max, started)
+
+    def run(self, vertical: str, root, viewer: int | None, limit: int, ranker: Ranker, explain: bool, deadline: float,
+            timeout_ms: float, apply_fanout_max: int = APPLY_FANOUT_MAX, started: float | None = None,
+            context: ViewerContext | None = None) -> SearchResult:
+        """A type-checked tree's results for a checked request (`search`, and an index shard's part of a search,
+        with the viewer's `context` from the aggregator: unicorn.context)."""
+        started = time.perf_counter() if started is None else started
         with self.index.reader() as view:
-            who = self.viewers.resolve(view, viewer)
+            who = self.viewers.resolve(view, viewer, context)
             ctx = Context(view, who.visibility, limit, deadline, fanout=apply_fanout_max,
                           trace={} if explain else None, budget_ms=timeout_ms)
             ctx.check_time()
@@ -112,12 +121,13 @@ class Engine:
 
     def typeahead(self, q: str, viewer: int | None = None, limit: int = 10,
                   verticals: tuple[str, ...] = TYPEAHEAD_VERTICALS, timeout_ms: float = 200,
-                  arrived: float | None = None, typos: str = "auto") -> TypeaheadResult:
+                  arrived: float | None = None, typos: str = "auto", context: ViewerContext | None = None
+                  ) -> TypeaheadResult:
         """SPEC §6 typeahead (unicorn.typeahead)."""
-        return self._typeahead.find(q, viewer, limit, verticals, timeout_ms, arrived, typos)
+        return self._typeahead.find(q, viewer, limit, verticals, timeout_ms, arrived, typos, context)
 
     def document(self, vertical: str, id: int | str, viewer: int | str | None = None, timeout_ms: float = 200,
-                 arrived: float | None = None) -> dict | None:
+                 arrived: float | None = None, context: ViewerContext | None = None) -> dict | None:
         """The docs/events.md document (ids as strings), or None when absent or not visible to `viewer`; `timeout`
         when the budget, counted from `arrived`, is spent before the lookup."""
         if arrived is not None and time.perf_counter() > arrived + timeout_ms / 1000.0:
@@ -129,13 +139,17 @@ class Engine:
             raise QueryError("bad_request", f"a hashtag id is its name, got {id!r}")
         with self.index.reader() as view:
             iid = view.iid(vertical, key)
-            if iid is None or iid not in self.viewers.resolve(view, viewer).visibility.visible[vertical]:
+            if iid is None or iid not in self.viewers.resolve(view, viewer, context).visibility.visible[vertical]:
                 return None
             return external_doc(vertical, view.doc(vertical, iid))
 
     def trending(self, kind: str, limit: int, viewer: int | None) -> dict:
         """docs/http-api.md `/v1/trending` (unicorn.trending)."""
         return self._trending.top(kind, limit, viewer)
+
+    def trending_part(self, kind: str, viewer: int | None, context: ViewerContext | None) -> dict:
+        """An index shard's part of `trending` (unicorn.trending.Trending.part)."""
+        return self._trending.part(kind, viewer, context)
 
 
 def _static(view, vertical: str, ids: AbstractBitMap, limit: int, viewer: Viewer) -> list[tuple[int, float, SortKey]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-CODES = frozenset({"bad_query", "bad_request", "too_large", "timeout", "not_found"})
+CODES = frozenset({"bad_query", "bad_request", "too_large", "timeout", "not_found", "not_ready"})
 
 
 class QueryError(Exception):

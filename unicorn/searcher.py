@@ -16,7 +16,7 @@ What an implementation promises, so that several can be merged:
   -followers, id) with the unrounded score; typeahead (-score, the vertical's place in
   VERTICALS, the vertical's own key) (unicorn/typeahead.py);
 - `truncated`: an apply was cut to `apply_fanout_max` inner ids; `partial`: some part of the
-  platform did not answer (never set by one index);
+  platform did not answer (never set by one index), `missing` names those parts (shard numbers);
 - the viewer's context (privacy sets, circle) is resolved once per request and every stage of
   that request reads it.
 
@@ -50,12 +50,13 @@ class SearchResult:
     took_ms: float = 0.0
     keys: list[SortKey] = field(default_factory=list)
     partial: bool = False
+    missing: list[int] = field(default_factory=list)  # the shards that did not answer, when partial
 
     def to_dict(self) -> dict:
         out = {"vertical": self.vertical, "total": self.total, "truncated": self.truncated, "results": self.results,
                "took_ms": self.took_ms}
         if self.partial:
-            out["partial"] = True
+            out.update(partial=True, missing_shards=self.missing)
         return out
 
 
@@ -68,11 +69,12 @@ class TypeaheadResult:
     took_ms: float = 0.0
     keys: list[SortKey] = field(default_factory=list)
     partial: bool = False
+    missing: list[int] = field(default_factory=list)  # the shards that did not answer, when partial
 
     def to_dict(self) -> dict:
         out = {"q": self.q, "results": self.results, "took_ms": self.took_ms}
         if self.partial:
-            out["partial"] = True
+            out.update(partial=True, missing_shards=self.missing)
         return out
 
 

@@ -17,6 +17,7 @@ from cachetools import TTLCache
 
 from trending.snapshot import DDL, KINDS, SNAPSHOT, TABLE, decode
 from unicorn.query import privacy
+from vocabulary import terms
 
 LIMIT_MAX = 50
 
@@ -50,6 +51,18 @@ class Trending:
                 self._table_ready = True
             row = conn.execute(f"SELECT as_of, results FROM {TABLE} WHERE kind = %s", (kind,)).fetchone()
         return {"as_of": None, "results": []} if row is None else {"as_of": row[0], "results": row[1]}
+
+    def part(self, kind: str, viewer: int | None, context=None) -> dict[str, Any]:
+        """An index shard's part of `top` (every shard holds the snapshot): the whole snapshot and, for hashtags
+        and a viewer, the hashtags some visible media here carries (from the viewer's context, unicorn.context)."""
+        with self._index.reader() as view:
+            snapshot = self.snapshot(kind, view)
+            visible = None
+            if kind == "hashtag" and viewer is not None:
+                media = self._privacy.get(view, viewer, context).visible["media"]
+                visible = [r["id"] for r in snapshot["results"]
+                           if view.posting("media", terms.hashtag(r["id"])).intersect(media)]
+        return {"as_of": snapshot["as_of"], "results": snapshot["results"], "visible": visible}
 
     def top(self, kind: str, limit: int, viewer: int | None) -> dict[str, Any]:
         """docs/http-api.md: {"kind", "results": [{"id", "title", "score", "recent", "baseline"}], "as_of"}."""

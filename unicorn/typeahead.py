@@ -43,6 +43,7 @@ from cachetools import LRUCache
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from unicorn.circle import Circle
+from unicorn.context import ViewerContext
 from unicorn.errors import QueryError
 from unicorn.query import rank
 from unicorn.query.evaluate import Context
@@ -125,9 +126,10 @@ class Typeahead:
 
     def find(self, q: str, viewer: int | None = None, limit: int = 10,
              verticals: tuple[str, ...] = VERTICALS, timeout_ms: float = 200, arrived: float | None = None,
-             typos: str = "auto") -> TypeaheadResult:
+             typos: str = "auto", context: ViewerContext | None = None) -> TypeaheadResult:
         """The typeahead's results with their sort keys; past `timeout_ms`, counted from `arrived` (a
-        `time.perf_counter()` taken when the request came in; by default now), `timeout`."""
+        `time.perf_counter()` taken when the request came in; by default now), `timeout`. On an index
+        shard the viewer's `context` comes from the aggregator (unicorn.context)."""
         started = time.perf_counter()
         deadline = (started if arrived is None else arrived) + timeout_ms / 1000.0
         if len(q) > MAX_CHARS:
@@ -140,7 +142,7 @@ class Typeahead:
             raise QueryError("bad_request", f"typos must be one of {', '.join(TYPOS)}, got {typos!r}")
         typed = q.strip()
         with self.index.reader() as view:
-            who = self.viewers.resolve(view, viewer)
+            who = self.viewers.resolve(view, viewer, context)
             ctx = Context(view, who.visibility, limit, deadline, budget_ms=timeout_ms, what="typeahead")
             req = _Request(view, who, ctx, self.typos if typos == "auto" else None)
             ctx.check_time()

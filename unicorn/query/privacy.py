@@ -18,6 +18,12 @@ share it.
 `Cache` keeps these sets per (generation, viewer); each vertical's visible set is computed on
 first use (a people search never pays for media privacy) with the snapshot at hand, which has
 that same generation.
+
+On an index shard, which holds only its own documents, the same sets come from the viewer's context
+(unicorn.context) in external ids: F, its privacy flags and H as the aggregator resolved them over all
+shards, and the hashtag facts gathered from every shard's media. The shard's own postings give the rest:
+`owner:X` (media are on their own shard), `_public`, `_private`. Edge terms are the aggregator's to
+decide (it asks X's shard whether X is private); a shard empties only those of X in H.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import threading
 from cachetools import LRUCache
 from pyroaring import BitMap, FrozenBitMap
 
+from unicorn.context import Hashtags, ViewerContext
 from vocabulary import terms
 
 
@@ -49,6 +56,10 @@ class _Viewer:
         if self.me is not None and self.me not in self.hidden:
             hidden_edges.discard(self.me)
         self.hidden_edges = FrozenBitMap(hidden_edges)
+
+    def edge_term_visible(self, view, x: int) -> bool:
+        iid = view.iid("user", x)
+        return iid is not None and iid not in self.hidden_edges
 
     def compute(self, view, vertical: str) -> FrozenBitMap:
         live = view.posting(vertical, terms.LIVE)
@@ -88,7 +99,78 @@ class _Viewer:
 
 def _owners_media(view, user_iids) -> BitMap:
     """Media owned by the given users: the union of their `owner:X` postings."""
-    return BitMap.union(BitMap(), *(view.posting("media", terms.owner(view.ext("user", x))) for x in user_iids))
+    return _media_of(view, (view.ext("user", x) for x in user_iids))
+
+
+def hashtag_part(view, context: ViewerContext) -> Hashtags:
+    """One shard's share of the viewer context's hashtag facts (unicorn.context.Hashtags), from its media."""
+    return _Shard(view, context).hashtag_part(view)
+
+
+def _media_of(view, owners) -> BitMap:
+    """Media owned by the given users (external ids)."""
+    return BitMap.union(BitMap(), *(view.posting("media", terms.owner(x)) for x in owners))
+
+
+def local_ids(view, vertical: str, exts) -> BitMap:
+    """The internal ids this index has for the given external ids."""
+    return BitMap(i for i in (view.iid(vertical, e) for e in exts) if i is not None)
+
+
+class _Shard:
+    """The per-(generation, context) sets of a shard, from the viewer's context (see the module's docstring)."""
+
+    def __init__(self, view, context: ViewerContext) -> None:
+        self.viewer = context.viewer
+        self.context = context
+        self.visible: dict[str, FrozenBitMap] = {}
+        self.lock = threading.Lock()
+        self.hidden_exts = frozenset(context.hidden)
+        self.hidden = FrozenBitMap(local_ids(view, "user", context.hidden))
+        self.hidden_edges = FrozenBitMap()  # the aggregator empties invisible edge terms before a shard sees them
+        allowed = {f.id for f in context.followees if f.private} | {context.viewer}
+        self.allowed = allowed - self.hidden_exts - {None}
+        hashtags = context.hashtags
+        self.public_hashtags_only = hashtags is not None and not hashtags.hidden_carriers and not hashtags.private_carried
+
+    def edge_term_visible(self, view, x: int) -> bool:
+        return x not in self.hidden_exts
+
+    def compute(self, view, vertical: str) -> FrozenBitMap:
+        live = view.posting(vertical, terms.LIVE)
+        if self.viewer is None or vertical == "place":
+            return live
+        if vertical == "user":
+            return FrozenBitMap(BitMap(live) - self.hidden)
+        if vertical == "hashtag":
+            return self._hashtags(view, live)
+        private_unseen = BitMap(view.posting("media", terms.PRIVATE_MEDIA)) - _media_of(view, self.allowed)
+        return FrozenBitMap(BitMap(live) - private_unseen - _media_of(view, self.hidden_exts))
+
+    def _hashtags(self, view, live) -> FrozenBitMap:
+        hashtags = self.context.hashtags
+        if hashtags is None:
+            raise ValueError("a shard needs the context's hashtag facts to decide hashtag visibility")
+        visible = BitMap(view.posting("hashtag", terms.PUBLIC_MEDIA))
+        if hashtags.hidden_carriers:
+            counts = view.rank("hashtag").count
+            for iid in local_ids(view, "hashtag", hashtags.hidden_carriers):
+                if iid in visible and counts[iid] == hashtags.hidden_carriers[view.ext("hashtag", iid)]:
+                    visible.discard(iid)
+        visible |= local_ids(view, "hashtag", hashtags.private_carried) & live
+        return FrozenBitMap(visible)
+
+    def hashtag_part(self, view) -> Hashtags:
+        """This shard's share of the context's hashtag facts: the counts of public carriers owned in H and the
+        hashtags of visible private media, by name."""
+        columns = view.link_columns()
+        private = view.posting("media", terms.PRIVATE_MEDIA)
+        hidden_media = _media_of(view, self.hidden_exts) - private
+        tags, counts = columns.target_counts("hashtag", hidden_media) if hidden_media else ([], [])
+        seen_private = _media_of(view, self.allowed) & private
+        carried = columns.targets("hashtag", seen_private) if seen_private else []
+        return Hashtags({view.ext("hashtag", int(t)): int(n) for t, n in zip(tags, counts)},
+                        [view.ext("hashtag", t) for t in carried])
 
 
 class _Visible:
@@ -111,20 +193,23 @@ class _Visible:
 class Visibility:
     """What one viewer may see in one snapshot; `viewer is None` is the admin, who sees all that is live."""
 
-    def __init__(self, shared: _Viewer, view) -> None:
+    def __init__(self, shared: _Viewer | _Shard, view) -> None:
         self.viewer = shared.viewer
         self._shared = shared
         self.visible = _Visible(shared, view)
         self.hidden_edges: FrozenBitMap = shared.hidden_edges  # user iids X whose edge terms are empty
 
-    def edge_visible(self, x_iid: int) -> bool:
-        return x_iid not in self.hidden_edges
+    def edge_term_visible(self, view, x: int) -> bool:
+        """Whether the edge terms of user `x` (an external id) are visible to the viewer."""
+        return self._shared.edge_term_visible(view, x)
 
     def hashtag_scope(self) -> int | None | str:
         """Who shares this viewer's visible hashtags: "public" when they are exactly `_public`
-        (the same for every such viewer), else the viewer (None: the admin)."""
+        (the same for every such viewer), else the viewer (None: the admin), on a shard with its context."""
         self.visible["hashtag"]  # sets public_hashtags_only
-        return "public" if self._shared.public_hashtags_only else self.viewer
+        if self._shared.public_hashtags_only:
+            return "public"
+        return self.viewer if isinstance(self._shared, _Viewer) else (self.viewer, self._shared.context.key)
 
 
 class Cache:
@@ -134,12 +219,13 @@ class Cache:
         self._entries: LRUCache = LRUCache(size)  # (gen, viewer) -> _Viewer
         self._lock = threading.Lock()
 
-    def get(self, view, viewer: int | None) -> Visibility:
-        key = (view.gen, viewer)
+    def get(self, view, viewer: int | None, context: ViewerContext | None = None) -> Visibility:
+        """The viewer's sets in `view`; on a shard, from the viewer's `context` (then `viewer` is its viewer)."""
+        key = (view.gen, viewer) if context is None else (view.gen, viewer, context.key)
         with self._lock:
             shared = self._entries.get(key)
         if shared is None:
-            shared = _Viewer(view, viewer)
+            shared = _Viewer(view, viewer) if context is None else _Shard(view, context)
             with self._lock:
                 self._entries[key] = shared
         return Visibility(shared, view)

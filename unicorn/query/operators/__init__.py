@@ -7,17 +7,18 @@ operator is its module plus its line in BUILTIN (or `register(module.OPERATOR)`)
 
 from __future__ import annotations
 
-from unicorn.query.operators import and_, apply, difference, extract, or_, strong_or, term, weak_and
+from unicorn.query.operators import and_, apply, difference, extract, ids, or_, strong_or, term, weak_and
 from unicorn.query.operators.base import Operator
 from unicorn.query.tree import Node, walk
 
 BUILTIN = (term.OPERATOR, and_.OPERATOR, or_.OPERATOR, difference.OPERATOR, weak_and.OPERATOR,
            strong_or.OPERATOR, apply.OPERATOR, extract.OPERATOR)
 REGISTRY: dict[str, Operator] = {}  # name -> operator, in the order error messages list them
+INTERNAL: dict[str, Operator] = {ids.OPERATOR.name: ids.OPERATOR}  # planned and run, never parsed: no query names them
 
 
 def register(operator: Operator) -> None:
-    if operator.name in REGISTRY:
+    if operator.name in REGISTRY or operator.name in INTERNAL:
         raise ValueError(f"an operator named {operator.name!r} is already registered")
     REGISTRY[operator.name] = operator
 
@@ -28,7 +29,7 @@ def unregister(name: str) -> None:
 
 def of(node) -> Operator:
     """The operator of a tree or plan node."""
-    return REGISTRY[node.name]
+    return REGISTRY.get(node.name) or INTERNAL[node.name]
 
 
 def has_top_k(root: Node) -> bool:

@@ -100,8 +100,7 @@ def plan(node: Term, planner) -> Plan:
     label = terms.term(prefix, value)
     verify = None
     if prefix in EDGE_PREFIXES:
-        x = planner.view.iid("user", int(value))
-        if x is None or not planner.vis.edge_visible(x):
+        if not planner.vis.edge_term_visible(planner.view, int(value)):
             return Empty(v, node)
     if prefix != "name" or (0 < len(value) <= PREFIX_MAX and (v == "hashtag" or " " not in value)):
         stored = [label]  # one stored term, nothing to verify

@@ -1,0 +1,271 @@
+"""One replica of an index shard served to the aggregator: an internal HTTP app on 127.0.0.1, and its client.
+
+    python -m api.shard_server --index DATA/shards/0.0/index --port 9100   # the server
+    HttpShard("http://127.0.0.1:9100")                                  # a unicorn.shard.Shard for the aggregator
+
+Each call of unicorn.shard.Shard is `POST /call/NAME` with the msgpack of its arguments (a viewer context
+as unicorn.context encodes it) and answers the msgpack of its result; a refused request answers 400
+with {"code", "message"} and the client raises the same QueryError. The client keeps its connections
+alive and turns a transport failure or a 5xx into unicorn.aggregator.Unavailable, so the aggregator
+asks another replica. `GET /ready` answers once the index is open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from indexer.store import Index
+from unicorn.aggregator import Aggregator, Unavailable
+from unicorn.context import ViewerContext
+from unicorn.engine import Engine
+from unicorn.errors import QueryError
+from unicorn.shard import LocalShard
+from vocabulary import paths
+
+MSGPACK = "application/msgpack"
+KEEP_ALIVE_S = 300  # an idle aggregator connection stays open this long
+RESTART_POLL_S = 0.2  # how often `Replicas` looks for a replica that exited
+# the calls whose argument at this position is a viewer context
+CONTEXT_AT = {"hashtag_part": 0, "search": 2, "candidates": 2, "extract": 2, "typeahead": 1, "document": 2,
+              "trending": 1}
+CALLS = ("viewer_part", "private_users", *CONTEXT_AT)
+_context = msgspec.msgpack.Decoder(ViewerContext | None)
+_encoder = msgspec.msgpack.Encoder()
+INT64_MIN = -(2**63)
+BIG_NEGATIVE = 1  # msgpack extension code of an int below INT64_MIN (a media's -id in a sort key), as decimal text
+
+
+def _key(key: tuple) -> tuple:
+    """A sort key msgpack can carry: ints below INT64_MIN as BIG_NEGATIVE extensions."""
+    if all(not isinstance(v, int) or v >= INT64_MIN for v in key):
+        return key
+    return tuple(msgspec.msgpack.Ext(BIG_NEGATIVE, str(v).encode()) if isinstance(v, int) and v < INT64_MIN else v
+                 for v in key)
+
+
+def _carried(name: str, result):
+    """`result` with its sort keys made carriable (`_key`)."""
+    if name in ("search", "typeahead"):
+        result["keys"] = [_key(k) for k in result["keys"]]
+    elif name == "candidates":
+        result["rows"] = [(_key(k), ext, bits) for k, ext, bits in result["rows"]]
+    return result
+
+
+def _ext(code: int, data: memoryview) -> int:
+    if code != BIG_NEGATIVE:
+        raise ValueError(f"unknown msgpack extension {code}")
+    return int(bytes(data).decode())
+
+
+def _decoded(name: str, raw: bytes) -> list:
+    args = msgspec.msgpack.decode(raw)
+    at = CONTEXT_AT.get(name)
+    if at is not None and args[at] is not None:
+        args[at] = _context.decode(_encoder.encode(args[at]))
+    return args
+
+
+def create_app(index_path: Path) -> Starlette:
+    index = Index(index_path, readonly=True)
+    engine = Engine(index)
+    engine.warm()
+    shard = LocalShard(engine)
+
+    async def call(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in CALLS:
+            return Response(_encoder.encode({"code": "not_found", "message": f"no call {name!r}"}), 404,
+                            media_type=MSGPACK)
+        args = _decoded(name, await request.body())
+        try:
+            result = getattr(shard, name)(*args)  # the engine's work: short, and this process serves one aggregator
+        except QueryError as exc:
+            return Response(_encoder.encode({"code": exc.code, "message": exc.message}), 400, media_type=MSGPACK)
+        return Response(_encoder.encode(_carried(name, result)), media_type=MSGPACK)
+
+    async def ready(request: Request) -> Response:
+        return Response(b"ready")
+
+    return Starlette(routes=[Route("/call/{name}", call, methods=["POST"]), Route("/ready", ready)])
+
+
+class HttpShard:
+    """unicorn.shard.Shard over one replica's HTTP app: a keep-alive connection per calling thread (stdlib
+    http.client: about a fifth of httpx's per-call cost here, see ARCHITECTURE.md), made again once when a
+    kept one turns out closed; the calls only read, so sending one again is harmless."""
+
+    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        split = urlsplit(self.url)
+        self._host, self._port, self._timeout = split.hostname, split.port, timeout_s
+        self._local = threading.local()
+        self._made: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._made:
+                conn.close()
+            self._made.clear()
+
+    def _connection(self, fresh: bool) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and not fresh:
+            return conn
+        if conn is not None:
+            conn.close()
+        conn = self._local.conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+        with self._lock:
+            self._made.append(conn)
+        return conn
+
+    def _post(self, name: str, body: bytes) -> tuple[int, bytes]:
+        reused = getattr(self._local, "conn", None) is not None
+        for fresh in ((False, True) if reused else (True,)):
+            conn = self._connection(fresh)
+            try:
+                conn.request("POST", f"/call/{name}", body, {"content-type": MSGPACK})
+                answer = conn.getresponse()
+                return answer.status, answer.read()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                failure = exc
+        raise Unavailable(f"{self.url}: {failure!r}") from failure
+
+    def _call(self, name: str, *args):
+        status, raw = self._post(name, _encoder.encode(args))
+        if status >= 500:
+            raise Unavailable(f"{self.url}: HTTP {status}")
+        body = msgspec.msgpack.decode(raw, ext_hook=_ext)
+        if status != 200:
+            raise QueryError(body["code"], body["message"])
+        return body
+
+    def __getattr__(self, name: str):
+        if name not in CALLS:
+            raise AttributeError(name)
+        return lambda *args: self._call(name, *args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m api.shard_server --index PATH --port PORT`."""
+    parser = argparse.ArgumentParser(description="Serve one replica of an index shard to the aggregator.")
+    parser.add_argument("--index", required=True, type=Path)
+    parser.add_argument("--port", required=True, type=int)
+    args = parser.parse_args(argv)
+    uvicorn.run(create_app(args.index), host="127.0.0.1", port=args.port, access_log=False, log_level="warning",
+                timeout_keep_alive=KEEP_ALIVE_S)
+
+
+SHARDS_ENV = "UNICORN_SHARDS"  # JSON {"partitions": P, "replicas": [[url, ...] per shard]}: serve as their aggregator
+
+
+def read_layout(data: Path) -> dict:
+    """DATA/shards/layout.json as `unicorn index --shards` writes it: {"shards", "replicas", "partitions", ...}."""
+    path = Path(data) / "shards" / "layout.json"  # vocabulary.paths.layout on the write side's branch
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} is missing: run `unicorn index --shards N` on this --data first") from None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Replicas:
+    """The shard servers of a layout, one process per replica of each shard, stopped together. With `restart`,
+    a replica that exits is started again on its port (the aggregator's other replicas answer meanwhile)."""
+
+    def __init__(self, data: Path, layout: dict, restart: bool = True) -> None:
+        self.layout = layout
+        self.processes: list[subprocess.Popen] = []
+        self.urls: list[list[str]] = []
+        self._commands: list[list[str]] = []
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+        try:
+            for s in range(layout["shards"]):
+                self.urls.append([])
+                for r in range(layout["replicas"]):
+                    port = _free_port()
+                    index = paths.index(paths.shard(Path(data), s, r))
+                    self._commands.append([sys.executable, "-m", "api.shard_server", "--index", str(index),
+                                           "--port", str(port)])
+                    self.processes.append(subprocess.Popen(self._commands[-1]))
+                    self.urls[-1].append(f"http://127.0.0.1:{port}")
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        if restart:
+            self._watcher = threading.Thread(target=self._watch, name="shard-replicas", daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(RESTART_POLL_S):
+            for n, process in enumerate(self.processes):
+                if process.poll() is not None and not self._stopping.is_set():
+                    self.processes[n] = subprocess.Popen(self._commands[n])
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        for url, process in zip((u for urls in self.urls for u in urls), self.processes):
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"the shard server for {url} exited with {process.returncode}")
+                try:
+                    if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the shard server for {url} was not ready in {timeout_s:g} s")
+                time.sleep(0.05)
+
+    def env(self) -> str:
+        return json.dumps({"partitions": self.layout["partitions"], "replicas": self.urls})
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join()
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def aggregator_from_env() -> Aggregator | None:
+    """The aggregator over the shard servers that `UNICORN_SHARDS` names, or None when it is unset."""
+    raw = os.environ.get(SHARDS_ENV)
+    if not raw:
+        return None
+    spec = json.loads(raw)
+    return Aggregator([[HttpShard(url) for url in urls] for urls in spec["replicas"]], spec["partitions"])
