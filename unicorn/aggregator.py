@@ -51,6 +51,7 @@ from unicorn.query.values import check_limit
 from unicorn.searcher import SearchResult, TypeaheadResult, merge_search, merge_typeahead
 from unicorn.shard import Shard, wire
 from unicorn.typeahead import VERTICALS as TYPEAHEAD_VERTICALS
+from unicorn.typeahead import blend_answers, searched
 from vocabulary.schema import EDGE_PREFIXES
 from vocabulary.shards import document_shard
 
@@ -166,8 +167,11 @@ class Aggregator:
         context = self.context(viewer, "hashtag" in verticals)
         request = _Request(self, context, limit, APPLY_FANOUT_MAX, deadline, timeout_ms)
         parts = request.fan("typeahead", q, context, viewer, limit, list(verticals), typos)
-        found = merge_typeahead([TypeaheadResult(q, p["results"], 0.0, _keys(p["keys"])) for p in parts.values()]
-                                or [TypeaheadResult(q)], limit)
+        answers = []  # each searched vertical's own answer, merged over the shards
+        for vertical in searched(q, verticals):
+            answers.append(merge_typeahead([TypeaheadResult(q, *_of_vertical(p, vertical)) for p in parts.values()]
+                                           or [TypeaheadResult(q)], limit))
+        found = blend_answers(q, answers, limit) if answers else TypeaheadResult(q)
         return TypeaheadResult(q, found.results, _took(started), found.keys, bool(request.missing),
                                sorted(request.missing))
 
@@ -351,3 +355,9 @@ def _keys(keys: list) -> list[tuple]:
 
 def _took(started: float) -> float:
     return round((time.perf_counter() - started) * 1000.0, 3)
+
+
+def _of_vertical(part: dict, vertical: str) -> tuple[list[dict], float, list]:
+    """A shard's unblended typeahead results of one vertical, with their keys (TypeaheadResult's fields)."""
+    mine = [(r, k) for r, k in zip(part["results"], _keys(part["keys"])) if r["vertical"] == vertical]
+    return [r for r, _ in mine], 0.0, [k for _, k in mine]

@@ -23,8 +23,8 @@ from pyroaring import AbstractBitMap
 
 from unicorn.context import ViewerContext
 from unicorn.errors import QueryError
-from unicorn.query import operators, parse, plan, rank, typecheck
 from unicorn.query import explain as lineage
+from unicorn.query import operators, parse, plan, rank, typecheck
 from unicorn.query.evaluate import APPLY_FANOUT_MAX, Context, evaluate
 from unicorn.query.values import MAX_ID, check_limit, decimal, shown
 from unicorn.searcher import SearchResult, SortKey, TypeaheadResult
@@ -121,10 +121,10 @@ class Engine:
 
     def typeahead(self, q: str, viewer: int | None = None, limit: int = 10,
                   verticals: tuple[str, ...] = TYPEAHEAD_VERTICALS, timeout_ms: float = 200,
-                  arrived: float | None = None, typos: str = "auto", context: ViewerContext | None = None
-                  ) -> TypeaheadResult:
+                  arrived: float | None = None, typos: str = "auto", context: ViewerContext | None = None,
+                  blended: bool = True) -> TypeaheadResult:
         """SPEC §6 typeahead (unicorn.typeahead)."""
-        return self._typeahead.find(q, viewer, limit, verticals, timeout_ms, arrived, typos, context)
+        return self._typeahead.find(q, viewer, limit, verticals, timeout_ms, arrived, typos, context, blended)
 
     def document(self, vertical: str, id: int | str, viewer: int | str | None = None, timeout_ms: float = 200,
                  arrived: float | None = None, context: ViewerContext | None = None) -> dict | None:

@@ -157,7 +157,8 @@ class LocalShard:
 
     def typeahead(self, q: str, context: ViewerContext, viewer: int | None, limit: int,
                   verticals: list[str], typos: str, timeout_ms: float) -> dict:
-        found = self.engine.typeahead(q, viewer, limit, tuple(verticals), timeout_ms, None, typos, context)
+        found = self.engine.typeahead(q, viewer, limit, tuple(verticals), timeout_ms, None, typos, context,
+                                      blended=False)
         return {"results": found.results, "keys": found.keys}
 
     def document(self, vertical: str, key: int | str, context: ViewerContext, viewer: int | None) -> dict | None:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+
 from cachetools import LRUCache
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
@@ -126,10 +127,12 @@ class Typeahead:
 
     def find(self, q: str, viewer: int | None = None, limit: int = 10,
              verticals: tuple[str, ...] = VERTICALS, timeout_ms: float = 200, arrived: float | None = None,
-             typos: str = "auto", context: ViewerContext | None = None) -> TypeaheadResult:
+             typos: str = "auto", context: ViewerContext | None = None, blended: bool = True) -> TypeaheadResult:
         """The typeahead's results with their sort keys; past `timeout_ms`, counted from `arrived` (a
         `time.perf_counter()` taken when the request came in; by default now), `timeout`. On an index
-        shard the viewer's `context` comes from the aggregator (unicorn.context)."""
+        shard the viewer's `context` comes from the aggregator (unicorn.context), which asks for the
+        searched verticals' own answers unblended (each vertical's first `limit`, all in key order) and
+        blends them once merged (`blend_answers`)."""
         started = time.perf_counter()
         deadline = (started if arrived is None else arrived) + timeout_ms / 1000.0
         if len(q) > MAX_CHARS:
@@ -165,7 +168,8 @@ class Typeahead:
                     rankings.append([((-score, order, *key), vertical, iid, score, typo)
                                      for iid, score, typo, key in plan[vertical]()])
                     ctx.check_time()
-            best = blend(rankings, limit, good=lambda entry: not entry[4])
+            best = blend(rankings, limit, good=lambda entry: not entry[4]) if blended else sorted(
+                entry for ranking in rankings for entry in ranking[:limit])
             circle = who.circle if who.id is not None and any(entry[1] == "user" for entry in best) else None
             results = [self._result(view, vertical, iid, score, typo, circle) for _, vertical, iid, score, typo in best]
         took_ms = (time.perf_counter() - started) * 1000.0
