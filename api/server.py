@@ -25,7 +25,8 @@ import uvicorn
 
 from api import logs
 from api.auth import keys_from_env
-from api.shard import SHARDS_ENV, Replicas, read_layout
+from api.shard import SHARDS_ENV, Replicas
+from vocabulary.shards import Layout, find_layout
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 CHILD_STOP_SECONDS = 30
@@ -72,8 +73,11 @@ def _check_writer_free(data: Path) -> None:
         pass
 
 
-def start_indexer(data: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "console.cli", "index", "--data", str(data)])
+def start_indexer(data: Path, layout: Layout | None = None) -> subprocess.Popen:
+    """`unicorn index` on `data` as a child process; with `layout`, its sharded form."""
+    sharded = [] if layout is None else ["--shards", str(layout.shards), "--replicas", str(layout.replicas),
+                                         "--partitions", str(layout.partitions)]
+    return subprocess.Popen([sys.executable, "-m", "console.cli", "index", "--data", str(data), *sharded])
 
 
 def stop_child(child: subprocess.Popen) -> None:
@@ -108,10 +112,13 @@ def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 
     (api/shard.py) and the API is their aggregator (unicorn.aggregator)."""
     warn_without_keys()
     os.environ["UNICORN_DATA"] = str(Path(data).resolve())
+    layout = None
     if shards is not None:
-        layout = read_layout(Path(data))
-        if layout["shards"] != shards:
-            raise ValueError(f"{data} holds {layout['shards']} shards, not {shards}")
+        layout = find_layout(data)
+        if layout is None:
+            raise ValueError(f"{data} holds no index shards: run `unicorn index --shards {shards}` on it first")
+        if layout.shards != shards:
+            raise ValueError(f"{data} holds {layout.shards} shards, not {shards}")
     if with_indexer:
         _check_writer_free(Path(data))
     metrics_dir = child = replicas = None
@@ -124,7 +131,7 @@ def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 
                 metrics_dir = tempfile.mkdtemp(prefix="unicorn-metrics-")
                 os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
             if with_indexer:
-                child = start_indexer(Path(data))
+                child = start_indexer(Path(data), layout)
             uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                         access_log=False, log_level="info", log_config=logs.config())
         finally:

@@ -38,7 +38,7 @@ from unicorn.context import ViewerContext
 from unicorn.engine import Engine
 from unicorn.errors import QueryError
 from unicorn.shard import LocalShard
-from vocabulary import paths
+from vocabulary.shards import Layout
 
 MSGPACK = "application/msgpack"
 KEEP_ALIVE_S = 300  # an idle aggregator connection stays open this long
@@ -179,15 +179,6 @@ def main(argv: list[str] | None = None) -> None:
 SHARDS_ENV = "UNICORN_SHARDS"  # JSON {"partitions": P, "replicas": [[url, ...] per shard]}: serve as their aggregator
 
 
-def read_layout(data: Path) -> dict:
-    """DATA/shards/layout.json as `unicorn index --shards` writes it: {"shards", "replicas", "partitions", ...}."""
-    path = Path(data) / "shards" / "layout.json"  # vocabulary.paths.layout on the write side's branch
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path} is missing: run `unicorn index --shards N` on this --data first") from None
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -198,7 +189,7 @@ class Replicas:
     """The shard servers of a layout, one process per replica of each shard, stopped together. With `restart`,
     a replica that exits is started again on its port (the aggregator's other replicas answer meanwhile)."""
 
-    def __init__(self, data: Path, layout: dict, restart: bool = True) -> None:
+    def __init__(self, data: Path, layout: Layout, restart: bool = True) -> None:
         self.layout = layout
         self.processes: list[subprocess.Popen] = []
         self.urls: list[list[str]] = []
@@ -206,11 +197,11 @@ class Replicas:
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
         try:
-            for s in range(layout["shards"]):
+            for s in range(layout.shards):
                 self.urls.append([])
-                for r in range(layout["replicas"]):
+                for r in range(layout.replicas):
                     port = _free_port()
-                    index = paths.index(paths.shard(Path(data), s, r))
+                    index = layout.index(data, s, r)
                     self._commands.append([sys.executable, "-m", "api.shard_server", "--index", str(index),
                                            "--port", str(port)])
                     self.processes.append(subprocess.Popen(self._commands[-1]))
@@ -245,7 +236,7 @@ class Replicas:
                 time.sleep(0.05)
 
     def env(self) -> str:
-        return json.dumps({"partitions": self.layout["partitions"], "replicas": self.urls})
+        return json.dumps({"partitions": self.layout.partitions, "replicas": self.urls})
 
     def stop(self) -> None:
         self._stopping.set()

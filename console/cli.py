@@ -38,15 +38,18 @@ def main() -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--scale", default="demo", show_default=True, help="Generator scale: demo, S, M or L.")
 @click.option("--seed", default=1, show_default=True, type=int)
-def demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
+@click.option("--shards", type=click.IntRange(min=1), help="Index into N shards and serve them through their aggregator.")
+def demo(data: Path, host: str, port: int, scale: str, seed: int, shards: int | None) -> None:
     """Generate a platform, index it, and serve the API and the typeahead page."""
     from console.demo import run_demo
     from indexer.daemon import StorageFailure
+    from indexer.local import ShardsFailed
     from indexer.lock import IndexLocked
+    from vocabulary.shards import LayoutConflict
 
     try:
-        run_demo(data, host, port, scale, seed)
-    except (IndexLocked, StorageFailure) as exc:
+        run_demo(data, host, port, scale, seed, shards)
+    except (IndexLocked, StorageFailure, ShardsFailed, LayoutConflict) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -128,15 +131,15 @@ def _index_shards(data: Path, once: bool, bootstrap: str | None, topic: str, bat
                   replicas: int, partitions: int) -> None:
     """`index --shards`: record the layout, then run the local form (indexer.local)."""
     from firehose.endpoint import Endpoint
-    from indexer.local import ShardsFailed, run_local
-    from vocabulary.shards import Layout, LayoutConflict, write_layout
+    from indexer.local import ShardsFailed, lay_out, run_local
+    from vocabulary.shards import Layout, LayoutConflict
 
     try:
         layout = Layout(shards, replicas, partitions, Endpoint(data, bootstrap, topic).source)
     except ValueError as exc:
         raise click.ClickException(f"bad layout: {exc}: --partitions must be at least --shards") from None
     try:
-        write_layout(data, layout)
+        lay_out(data, layout)
         run_local(data, layout, once=once, bootstrap=bootstrap, topic=topic, batch_size=batch_size)
     except (LayoutConflict, ShardsFailed) as exc:
         raise click.ClickException(str(exc)) from None

@@ -27,9 +27,11 @@ GENERATING = "demo-generating.json"
 CREDENTIALS = "demo-credentials.json"
 
 
-def run_demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
+def run_demo(data: Path, host: str, port: int, scale: str, seed: int, shards: int | None = None) -> None:
+    """With `shards`, the platform is indexed into that many index shards and served by their aggregator."""
     import api
     import indexer
+    from indexer.local import run_local
 
     started = time.perf_counter()
     data.mkdir(parents=True, exist_ok=True)
@@ -42,10 +44,16 @@ def run_demo(data: Path, host: str, port: int, scale: str, seed: int) -> None:
         count = generate_into(data, scale, seed)
         click.echo(f"generated {count:,} events in {time.perf_counter() - started:.1f} s")
     stop = threading.Event()  # set by SIGTERM/SIGINT while indexing
-    stats = indexer.run(data, once=True, stop=stop)
+    layout = _layout(data, shards)
+    if layout is None:
+        stats = indexer.run(data, once=True, stop=stop)
+        applied = f"{stats.applied:,} events applied now"
+    else:
+        run_local(data, layout, once=True, stop=stop)
+        applied = f"into {shards} shards"
     if stop.is_set():
         raise SystemExit("stopped while indexing; the next run continues from the last committed batch")
-    click.echo(f"index up to date ({stats.applied:,} events applied now) after {time.perf_counter() - started:.1f} s")
+    click.echo(f"index up to date ({applied}) after {time.perf_counter() - started:.1f} s")
 
     credentials = _credentials(data)
     key = credentials["admin_key"]
@@ -71,7 +79,24 @@ As the page does it: log in as {username} for a search key and a viewer token, t
   curl -s -H 'Authorization: Bearer SEARCH_KEY' -H 'X-Viewer-Token: TOKEN' '{url}/v1/typeahead?q={prefix}'
 """
     )
-    api.serve(data, host=host, port=port, workers=1, with_indexer=True)
+    api.serve(data, host=host, port=port, workers=1, with_indexer=True, shards=shards)
+
+
+def _layout(data: Path, shards: int | None):
+    """The demo's shards, recorded: one replica each, one changes partition per shard, on the embedded
+    firehose; None without shards, when `data` is not sharded either."""
+    from firehose.endpoint import EMBEDDED
+    from indexer.local import lay_out
+    from vocabulary.shards import Layout, find_layout
+
+    if shards is None:
+        if (found := find_layout(data)) is not None:
+            raise click.ClickException(f"{data} is sharded ({found.shards} shards): run `unicorn demo --shards "
+                                       f"{found.shards}`, or use another --data")
+        return None
+    layout = Layout(shards, 1, shards, EMBEDDED)
+    lay_out(data, layout)
+    return layout
 
 
 def generate_into(data: Path, scale: str, seed: int) -> int:

@@ -22,7 +22,9 @@ import click
 
 from firehose.endpoint import DEFAULT_TOPIC
 from indexer.batches import stop_on_signals
-from vocabulary.shards import Layout, find_layout
+from indexer.store import Index
+from vocabulary import paths
+from vocabulary.shards import Layout, LayoutConflict, find_layout, write_layout
 
 CHILD_STOP_SECONDS = 30
 POLL_SECONDS = 0.1
@@ -30,6 +32,21 @@ POLL_SECONDS = 0.1
 
 class ShardsFailed(RuntimeError):
     """A process of the sharded deployment exited with an error; the others were stopped."""
+
+
+def lay_out(data: str | Path, layout: Layout) -> None:
+    """Record `layout` for `data` (vocabulary.shards.write_layout). LayoutConflict when `data` has another
+    layout, or already an unsharded index: its shards would miss every change it applied before."""
+    if find_layout(data) is None and Index.exists(paths.index(Path(data))):
+        index = Index(paths.index(Path(data)), readonly=True)
+        try:
+            applied = index.gen > 0
+        finally:
+            index.close()
+        if applied:
+            raise LayoutConflict(f"{paths.index(Path(data))} was indexed without shards, and its shards would miss "
+                                 "what it applied: shard a fresh --data (or `unicorn rebuild` into one)")
+    write_layout(data, layout)
 
 
 def _child(args: list[str], bootstrap: str | None, topic: str) -> subprocess.Popen:

@@ -218,6 +218,20 @@ def test_a_conflicting_layout_is_refused(tmp_path):
     assert find_layout(other) is None
 
 
+def test_an_index_built_without_shards_is_not_sharded_afterwards(tmp_path):
+    """Its shards would start from the changes published from then on, missing every document before."""
+    data = tmp_path / "data"
+    with EmbeddedLog(paths.firehose(data)).producer() as producer:
+        producer.send({"op": "user.upsert", "ts": 1, "user": {"id": 1, "username": "jo", "full_name": "",
+                                                              "is_private": False, "is_verified": False}})
+    runner = CliRunner()
+    assert runner.invoke(cli, ["index", "--once", "--data", str(data)]).exit_code == 0
+    for command in (["index", "--once", "--shards", "2"], ["demo", "--shards", "2", "--port", "0"]):
+        result = runner.invoke(cli, [*command, "--data", str(data)])
+        assert result.exit_code == 1 and "was indexed without shards" in result.output, result.output
+    assert find_layout(data) is None
+
+
 def test_change_records_stay_within_a_kafka_message_and_apply_the_same(tmp_path):
     from firehose.events import validate
     from slipstream import Slipstream
