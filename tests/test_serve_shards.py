@@ -3,7 +3,6 @@ public API, whose answers equal one index's; SIGTERM stops the aggregator and ev
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from firehose.endpoint import EMBEDDED
 from firehose.events import validate
 from indexer.store import Index
 from tests.processes import group_members, started
@@ -20,6 +20,7 @@ from tests.sharded import write_sharded
 from tests.test_shard_faults import history
 from unicorn.engine import Engine
 from vocabulary import paths
+from vocabulary.shards import Layout, write_layout
 
 SHARDS, REPLICAS, PARTITIONS = 3, 1, 6
 
@@ -37,8 +38,7 @@ def test_serve_shards_answers_as_one_index_and_stops_every_process(tmp_path: Pat
     write_sharded([validate(e) for e in history()], whole, shards, PARTITIONS)
     for shard in shards:
         shard.close()
-    (data / "shards" / "layout.json").write_text(json.dumps(
-        {"shards": SHARDS, "replicas": REPLICAS, "partitions": PARTITIONS, "source": "embedded"}))
+    write_layout(data, Layout(SHARDS, REPLICAS, PARTITIONS, EMBEDDED))
     one = Engine(whole)
     port = _port()
     env = {**os.environ, "UNICORN_API_KEYS": "k:admin"}

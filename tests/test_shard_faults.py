@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from api.shard import HttpShard, Replicas
+from firehose.endpoint import EMBEDDED
 from firehose.events import validate
 from indexer.store import Index
 from tests.sharded import write_sharded
@@ -20,6 +21,7 @@ from unicorn.aggregator import Aggregator
 from unicorn.engine import Engine
 from unicorn.errors import QueryError
 from vocabulary import paths
+from vocabulary.shards import Layout
 
 SHARDS, REPLICAS, PARTITIONS = 2, 2, 4
 
@@ -44,7 +46,7 @@ def deployment(tmp_path: Path):
         for shard in [*shards, *wholes[1:r + 1]]:
             shard.close()
     whole = wholes[0]
-    replicas = Replicas(tmp_path, {"shards": SHARDS, "replicas": REPLICAS, "partitions": PARTITIONS}, restart=False)
+    replicas = Replicas(tmp_path, Layout(SHARDS, REPLICAS, PARTITIONS, EMBEDDED), restart=False)
     try:
         yield whole, replicas
     finally:
@@ -124,7 +126,7 @@ def test_sort_keys_past_64_bits_cross_the_wire(tmp_path: Path):
     shard = Index(paths.index(paths.shard(tmp_path, 0, 0)))
     write_sharded([validate(e) for e in events], whole, [shard], 1)
     shard.close()
-    replicas = Replicas(tmp_path, {"shards": 1, "replicas": 1, "partitions": 1}, restart=False)
+    replicas = Replicas(tmp_path, Layout(1, 1, 1, EMBEDDED), restart=False)
     through = Aggregator([[HttpShard(url) for url in urls] for urls in replicas.urls], 1)
     try:
         q = "(weak-and (term hashtag:sun) (term owner:1 :optional-hits 1))"
@@ -143,7 +145,7 @@ def test_a_killed_replica_is_started_again_and_answers(tmp_path: Path):
     shard = Index(paths.index(paths.shard(tmp_path, 0, 0)))
     write_sharded([validate(e) for e in history()], whole, [shard], 1)
     shard.close()
-    replicas = Replicas(tmp_path, {"shards": 1, "replicas": 1, "partitions": 1})
+    replicas = Replicas(tmp_path, Layout(1, 1, 1, EMBEDDED))
     through = Aggregator([[HttpShard(url) for url in urls] for urls in replicas.urls], 1)
     try:
         expected = [r["id"] for r in Engine(whole).search("user", "(term name:jo)", None, limit=50).results]
