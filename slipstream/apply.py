@@ -53,8 +53,8 @@ from slipstream.terms import (
 from vocabulary import terms as term
 from vocabulary.text import caption_hashtags, caption_mentions, hashtag_name, normalize
 
-# Keys of the store's `times` db: an edge (kind, internal ids of its two ends) or a tombstone
-# (kind, internal id). 9-byte key + 8-byte ts per stored edge.
+# Keys of event times in the store: an edge (kind, internal ids of its two ends; the store groups
+# them by kind and source) or a tombstone (kind, internal id).
 _EDGE_KEY = struct.Struct(">cII")
 _TOMBSTONE_KEY = struct.Struct(">cI")
 FOLLOW, BLOCK, LIKE = b"f", b"b", b"l"

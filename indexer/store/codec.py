@@ -18,6 +18,8 @@ GEN = struct.Struct(">Q")  # a generation: the stamp of a posting value, the key
 RANK = struct.Struct("<qqQ")  # count, taken_at, external id
 TIME = struct.Struct(">q")  # an event's ts
 _LEN = struct.Struct(">I")
+EDGE_GROUP = 5  # bytes of an edge time key that name its group: kind and source's internal id
+_NARROW = struct.Struct("<q")  # base ts of a group whose times are 4-byte offsets from it
 
 
 def pack(value: Any) -> bytes:
@@ -32,6 +34,34 @@ def rank_value(vertical: str, doc: dict) -> bytes:
     """A document's static-order key; hashtags (external id 0) break ties by name instead."""
     ext = 0 if vertical == "hashtag" else doc["id"]
     return RANK.pack(doc[RANK_COUNT[vertical]], doc.get("taken_at", 0), ext)
+
+
+def edge_times_value(times: dict[bytes, int]) -> bytes:
+    """The `edgetimes` value of one group, target (4-byte BE internal id) -> ts: the targets in
+    ascending order, then their times as 4-byte offsets from the least (a 0x04 byte and that
+    8-byte base first) when they span less than 2**32 ms, else as 8-byte values (a 0x08 byte first)."""
+    targets = sorted(times)
+    stamps = [times[target] for target in targets]
+    base = min(stamps)
+    n = len(targets)
+    if max(stamps) - base < 2**32:
+        return b"\x04" + _NARROW.pack(base) + b"".join(targets) + struct.pack(f"<{n}I", *(ts - base for ts in stamps))
+    return b"\x08" + b"".join(targets) + struct.pack(f"<{n}q", *stamps)
+
+
+def edge_times(raw: bytes | memoryview) -> dict[bytes, int]:
+    """The group an `edge_times_value` holds, target -> ts."""
+    raw = bytes(raw)
+    if raw[0] == 4:
+        base = _NARROW.unpack_from(raw, 1)[0]
+        n = (len(raw) - 9) // 8
+        start = 9
+        stamps = [base + offset for offset in struct.unpack_from(f"<{n}I", raw, 9 + 4 * n)]
+    else:
+        n = (len(raw) - 1) // 12
+        start = 1
+        stamps = list(struct.unpack_from(f"<{n}q", raw, 1 + 4 * n))
+    return dict(zip([raw[at:at + 4] for at in range(start, start + 4 * n, 4)], stamps))
 
 
 def posting_value(key: bytes, term: str, stamp: bytes, bitmap: BitMap) -> bytes:

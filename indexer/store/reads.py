@@ -17,6 +17,7 @@ from indexer.store.codec import (
     TIME,
     aux_key,
     aux_scan,
+    edge_times,
     posting_bitmap,
     posting_stamp,
     posting_term,
@@ -127,9 +128,14 @@ class ReadView:
 
     @raises_store_errors
     def times(self) -> Iterator[tuple[bytes, int]]:
-        """Every stored event time (`times` db), in key order."""
+        """Every stored event time under the key it was set with (`WriteBatch.set_time`): the
+        tombstones, then the edges, each in key order."""
         for key, raw in self._txn.cursor(db=self._env.times):
             yield bytes(key), TIME.unpack(raw)[0]
+        for group, raw in self._txn.cursor(db=self._env.edge_times):
+            group = bytes(group)
+            for target, ts in sorted(edge_times(raw).items()):
+                yield group + target, ts
 
     @raises_store_errors
     def aux(self, name: str, key: bytes) -> bytes | None:

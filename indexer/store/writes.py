@@ -11,9 +11,12 @@ from indexer.store import columns
 from indexer.store.codec import (
     GEN,
     IID,
+    EDGE_GROUP,
     TIME,
     aux_key,
     aux_scan,
+    edge_times,
+    edge_times_value,
     next_id_key,
     offsets_key,
     pack,
@@ -55,6 +58,8 @@ class WriteBatch:
         self._relinked: set[int] = set()  # media whose links changed, recorded in media.rankdirty
         self._time_kinds = self._stored_time_kinds()
         self._times: dict[bytes, int | None] = {}
+        self._edge_groups: dict[bytes, dict[bytes, int]] = {}  # edge times by group, as of this batch
+        self._dirty_edge_groups: set[bytes] = set()
         self._done = False
 
     def __enter__(self) -> WriteBatch:
@@ -192,23 +197,40 @@ class WriteBatch:
         return unpack(raw) if raw is not None else default
 
     def _stored_time_kinds(self) -> set[bytes]:
-        """The first bytes of the `times` keys stored: a key of another first byte holds no time."""
+        """The first bytes of the keys in `times` and `edgetimes`: a key of another first byte holds no time."""
         kinds: set[bytes] = set()
-        cursor = self._txn.cursor(db=self._env.times)
-        found = cursor.first()
-        while found:
-            first = cursor.key()[0]
-            kinds.add(bytes([first]))
-            found = first < 0xFF and cursor.set_range(bytes([first + 1]))
+        for db in (self._env.times, self._env.edge_times):
+            cursor = self._txn.cursor(db=db)
+            found = cursor.first()
+            while found:
+                first = cursor.key()[0]
+                kinds.add(bytes([first]))
+                found = first < 0xFF and cursor.set_range(bytes([first + 1]))
         return kinds
 
     def time(self, key: bytes) -> int | None:
-        """The event time stored under `key` (slipstream's edge times and tombstones)."""
+        """The event time stored under `key` (slipstream's edge times and tombstones). A key of
+        EDGE_GROUP + 4 bytes is an edge's (kind, source, target): kept with the other targets of
+        its group in one `edgetimes` value."""
+        if len(key) == EDGE_GROUP + IID.size:
+            return self._edge_group(key[:EDGE_GROUP]).get(key[EDGE_GROUP:])
         try:
             return self._times[key]
         except KeyError:
             ts = self._times[key] = self._stored_time(key) if key[:1] in self._time_kinds else None
             return ts
+
+    def _edge_group(self, group: bytes) -> dict[bytes, int]:
+        try:
+            return self._edge_groups[group]
+        except KeyError:
+            times = self._edge_groups[group] = self._stored_edge_group(group) if group[:1] in self._time_kinds else {}
+            return times
+
+    @raises_store_errors
+    def _stored_edge_group(self, group: bytes) -> dict[bytes, int]:
+        raw = self._txn.get(group, db=self._env.edge_times)
+        return edge_times(raw) if raw is not None else {}
 
     @raises_store_errors
     def _stored_time(self, key: bytes) -> int | None:
@@ -217,11 +239,22 @@ class WriteBatch:
 
     @raises_store_errors
     def set_time(self, key: bytes, ts: int | None) -> None:
-        self._times[key] = ts
-        if ts is None:
-            self._txn.delete(key, db=self._env.times)
+        if len(key) == EDGE_GROUP + IID.size:
+            group = key[:EDGE_GROUP]
+            times = self._edge_group(group)
+            if ts is None:
+                if times.pop(key[EDGE_GROUP:], None) is None:
+                    return
+            else:
+                times[key[EDGE_GROUP:]] = ts
+            self._dirty_edge_groups.add(group)
         else:
-            self._txn.put(key, TIME.pack(ts), db=self._env.times)
+            self._times[key] = ts
+            if ts is None:
+                self._txn.delete(key, db=self._env.times)
+            else:
+                self._txn.put(key, TIME.pack(ts), db=self._env.times)
+        if ts is not None:
             self._time_kinds.add(key[:1])
 
     # auxiliary key-value state of other components (e.g. trending), committed with the batch
@@ -273,6 +306,12 @@ class WriteBatch:
                 txn.put(key, posting_value(key, term, self._stamp, bitmap), db=db)
             else:
                 txn.delete(key, db=db)
+        for group in self._dirty_edge_groups:
+            times = self._edge_groups[group]
+            if times:
+                txn.put(group, edge_times_value(times), db=self._env.edge_times)
+            else:
+                txn.delete(group, db=self._env.edge_times)
         rank_changed: dict[str, BitMap] = {}
         for vertical, iid in self._dirty_docs:
             doc = self._docs[vertical, iid]

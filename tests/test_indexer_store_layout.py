@@ -1,0 +1,90 @@
+"""The store's compact layout (ARCHITECTURE.md, the index store): edge times grouped per (kind,
+source), and an index of an older schema refused with a way out, by the writer and by readers."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indexer.store import SCHEMA_VERSION, Index, IndexIncompatible
+from indexer.store.codec import edge_times, edge_times_value
+
+EDGE = struct.Struct(">cII")
+TOMBSTONE = struct.Struct(">cI")
+
+iids = st.integers(0, 2**32 - 1)
+stamps = st.integers(-(2**63) + 1, 2**63 - 1)
+
+
+@settings(max_examples=200)
+@given(times=st.dictionaries(iids.map(lambda i: i.to_bytes(4, "big")), stamps | st.integers(0, 2**33), min_size=1))
+def test_an_edge_times_value_holds_its_group_exactly(times):
+    assert edge_times(edge_times_value(times)) == times
+
+
+def test_a_group_of_near_times_costs_eight_bytes_an_edge():
+    times = {i.to_bytes(4, "big"): 1_700_000_000_000 + i * 1000 for i in range(100)}
+    assert len(edge_times_value(times)) == 1 + 8 + 100 * 8
+
+
+def stored_times(index: Index) -> dict[bytes, int]:
+    with index.reader() as view:
+        return dict(view.times())
+
+
+@settings(max_examples=30, deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(b"fl"), st.integers(0, 3), st.integers(0, 5),
+                                st.none() | stamps), max_size=40),
+       cut=st.integers(1, 10))
+def test_edge_times_read_back_as_set_across_batches(steps, cut, tmp_path_factory):
+    """Whatever the batches, every set time reads back under its key, a None removes it, and a
+    group emptied leaves nothing stored."""
+    index = Index(tmp_path_factory.mktemp("times"))
+    expected: dict[bytes, int] = {}
+    for start in range(0, len(steps), cut):
+        with index.writer() as batch:
+            for kind, source, target, ts in steps[start:start + cut]:
+                key = EDGE.pack(bytes([kind]), source, target)
+                batch.set_time(key, ts)
+                if ts is None:
+                    expected.pop(key, None)
+                else:
+                    expected[key] = ts
+                assert batch.time(key) == ts
+        assert stored_times(index) == expected
+    with index.writer() as batch:
+        for key in expected:
+            batch.set_time(key, None)
+    assert stored_times(index) == {}
+    with index._env.lmdb.begin() as txn:
+        assert txn.stat(index._env.edge_times)["entries"] == 0
+    index.close()
+
+
+def test_tombstones_and_edges_keep_their_own_keys(tmp_path):
+    index = Index(tmp_path)
+    with index.writer() as batch:
+        batch.set_time(TOMBSTONE.pack(b"u", 7), 50)
+        batch.set_time(EDGE.pack(b"f", 7, 9), 40)
+        batch.set_time(EDGE.pack(b"f", 7, 8), 2**62)
+    with index.writer() as batch:
+        assert batch.time(TOMBSTONE.pack(b"u", 7)) == 50
+        assert batch.time(EDGE.pack(b"f", 7, 9)) == 40
+        assert batch.time(EDGE.pack(b"f", 7, 8)) == 2**62
+        assert batch.time(EDGE.pack(b"f", 9, 7)) is None
+        assert batch.time(TOMBSTONE.pack(b"m", 7)) is None
+    assert stored_times(index) == {TOMBSTONE.pack(b"u", 7): 50, EDGE.pack(b"f", 7, 9): 40, EDGE.pack(b"f", 7, 8): 2**62}
+    index.close()
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_an_index_of_an_older_schema_is_refused_with_how_to_rebuild(tmp_path, readonly):
+    index = Index(tmp_path)
+    with index.writer() as batch:
+        batch.set_meta("schema", SCHEMA_VERSION - 1)
+    index.close()
+    with pytest.raises(IndexIncompatible, match=f"schema {SCHEMA_VERSION - 1}, expected {SCHEMA_VERSION}.*rebuild"):
+        Index(tmp_path, readonly=readonly)
