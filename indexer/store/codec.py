@@ -4,6 +4,8 @@ generations, static-order ranks, event times, posting values and `aux` keys."""
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +22,8 @@ TIME = struct.Struct(">q")  # an event's ts
 _LEN = struct.Struct(">I")
 EDGE_GROUP = 5  # bytes of an edge time key that name its group: kind and source's internal id
 _NARROW = struct.Struct("<q")  # base ts of a group whose times are 4-byte offsets from it
+_BIG_ENDIAN = sys.byteorder == "big"
+assert array("I").itemsize == 4
 
 
 def pack(value: Any) -> bytes:
@@ -36,32 +40,36 @@ def rank_value(vertical: str, doc: dict) -> bytes:
     return RANK.pack(doc[RANK_COUNT[vertical]], doc.get("taken_at", 0), ext)
 
 
-def edge_times_value(times: dict[bytes, int]) -> bytes:
-    """The `edgetimes` value of one group, target (4-byte BE internal id) -> ts: the targets in
-    ascending order, then their times as 4-byte offsets from the least (a 0x04 byte and that
-    8-byte base first) when they span less than 2**32 ms, else as 8-byte values (a 0x08 byte first)."""
+def _u32(values) -> array:
+    """4-byte unsigned values as a little-endian array."""
+    packed = array("I", values)
+    if _BIG_ENDIAN:
+        packed.byteswap()
+    return packed
+
+
+def edge_times_value(times: dict[int, int]) -> bytes:
+    """The `edgetimes` value of one group, target internal id -> ts: the targets ascending, then their
+    times as 4-byte offsets from the least (a 0x04 byte and that 8-byte base first) when they span
+    less than 2**32 ms, else as 8-byte values (a 0x08 byte first); little-endian."""
     targets = sorted(times)
     stamps = [times[target] for target in targets]
     base = min(stamps)
-    n = len(targets)
     if max(stamps) - base < 2**32:
-        return b"\x04" + _NARROW.pack(base) + b"".join(targets) + struct.pack(f"<{n}I", *(ts - base for ts in stamps))
-    return b"\x08" + b"".join(targets) + struct.pack(f"<{n}q", *stamps)
+        return b"\x04" + _NARROW.pack(base) + _u32(targets).tobytes() + _u32([ts - base for ts in stamps]).tobytes()
+    return b"\x08" + _u32(targets).tobytes() + struct.pack(f"<{len(stamps)}q", *stamps)
 
 
-def edge_times(raw: bytes | memoryview) -> dict[bytes, int]:
+def edge_times(raw: bytes | memoryview) -> dict[int, int]:
     """The group an `edge_times_value` holds, target -> ts."""
     raw = bytes(raw)
     if raw[0] == 4:
-        base = _NARROW.unpack_from(raw, 1)[0]
         n = (len(raw) - 9) // 8
-        start = 9
-        stamps = [base + offset for offset in struct.unpack_from(f"<{n}I", raw, 9 + 4 * n)]
-    else:
-        n = (len(raw) - 1) // 12
-        start = 1
-        stamps = list(struct.unpack_from(f"<{n}q", raw, 1 + 4 * n))
-    return dict(zip([raw[at:at + 4] for at in range(start, start + 4 * n, 4)], stamps))
+        base = _NARROW.unpack_from(raw, 1)[0]
+        targets = _u32(raw[9:9 + 4 * n])
+        return dict(zip(targets, [base + offset for offset in _u32(raw[9 + 4 * n:])]))
+    n = (len(raw) - 1) // 12
+    return dict(zip(_u32(raw[1:1 + 4 * n]), struct.unpack_from(f"<{n}q", raw, 1 + 4 * n)))
 
 
 def posting_value(key: bytes, term: str, stamp: bytes, bitmap: BitMap) -> bytes:

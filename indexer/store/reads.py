@@ -135,7 +135,7 @@ class ReadView:
         for group, raw in self._txn.cursor(db=self._env.edge_times):
             group = bytes(group)
             for target, ts in sorted(edge_times(raw).items()):
-                yield group + target, ts
+                yield group + IID.pack(target), ts
 
     @raises_store_errors
     def aux(self, name: str, key: bytes) -> bytes | None:

@@ -58,7 +58,7 @@ class WriteBatch:
         self._relinked: set[int] = set()  # media whose links changed, recorded in media.rankdirty
         self._time_kinds = self._stored_time_kinds()
         self._times: dict[bytes, int | None] = {}
-        self._edge_groups: dict[bytes, dict[bytes, int]] = {}  # edge times by group, as of this batch
+        self._edge_groups: dict[bytes, dict[int, int]] = {}  # edge times by group, as of this batch
         self._dirty_edge_groups: set[bytes] = set()
         self._done = False
 
@@ -213,14 +213,14 @@ class WriteBatch:
         EDGE_GROUP + 4 bytes is an edge's (kind, source, target): kept with the other targets of
         its group in one `edgetimes` value."""
         if len(key) == EDGE_GROUP + IID.size:
-            return self._edge_group(key[:EDGE_GROUP]).get(key[EDGE_GROUP:])
+            return self._edge_group(key[:EDGE_GROUP]).get(IID.unpack_from(key, EDGE_GROUP)[0])
         try:
             return self._times[key]
         except KeyError:
             ts = self._times[key] = self._stored_time(key) if key[:1] in self._time_kinds else None
             return ts
 
-    def _edge_group(self, group: bytes) -> dict[bytes, int]:
+    def _edge_group(self, group: bytes) -> dict[int, int]:
         try:
             return self._edge_groups[group]
         except KeyError:
@@ -228,7 +228,7 @@ class WriteBatch:
             return times
 
     @raises_store_errors
-    def _stored_edge_group(self, group: bytes) -> dict[bytes, int]:
+    def _stored_edge_group(self, group: bytes) -> dict[int, int]:
         raw = self._txn.get(group, db=self._env.edge_times)
         return edge_times(raw) if raw is not None else {}
 
@@ -242,11 +242,12 @@ class WriteBatch:
         if len(key) == EDGE_GROUP + IID.size:
             group = key[:EDGE_GROUP]
             times = self._edge_group(group)
+            target = IID.unpack_from(key, EDGE_GROUP)[0]
             if ts is None:
-                if times.pop(key[EDGE_GROUP:], None) is None:
+                if times.pop(target, None) is None:
                     return
             else:
-                times[key[EDGE_GROUP:]] = ts
+                times[target] = ts
             self._dirty_edge_groups.add(group)
         else:
             self._times[key] = ts
