@@ -1,5 +1,6 @@
 """The store's compact layout (ARCHITECTURE.md, the index store): edge times grouped per (kind,
-source), and an index of an older schema refused with a way out, by the writer and by readers."""
+source), short postings as plain id arrays, documents without field names, and an index of an older
+schema refused with a way out, by the writer and by readers."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyroaring import BitMap
 
 from indexer.store import SCHEMA_VERSION, Index, IndexIncompatible
-from indexer.store.codec import edge_times, edge_times_value
+from indexer.store.codec import (
+    decode_posting,
+    doc_value,
+    document,
+    edge_times,
+    edge_times_value,
+    posting_payload,
+)
 
 EDGE = struct.Struct(">cII")
 TOMBSTONE = struct.Struct(">cI")
@@ -23,6 +32,7 @@ stamps = st.integers(-(2**63) + 1, 2**63 - 1)
 @given(times=st.dictionaries(iids, stamps | st.integers(0, 2**33), min_size=1))
 def test_an_edge_times_value_holds_its_group_exactly(times):
     assert edge_times(edge_times_value(times)) == times
+    assert edge_times(memoryview(edge_times_value(times))) == times  # as a reader's buffer
 
 
 def test_a_group_of_near_times_costs_eight_bytes_an_edge():
@@ -88,3 +98,63 @@ def test_an_index_of_an_older_schema_is_refused_with_how_to_rebuild(tmp_path, re
     index.close()
     with pytest.raises(IndexIncompatible, match=f"schema {SCHEMA_VERSION - 1}, expected {SCHEMA_VERSION}.*rebuild"):
         Index(tmp_path, readonly=readonly)
+
+
+postings = st.one_of(
+    st.sets(iids, max_size=50),
+    st.sets(st.integers(0, 70_000), min_size=1, max_size=3000),
+    st.integers(0, 2**32 - 5000).map(lambda start: set(range(start, start + 4096))),
+).map(BitMap)
+
+
+@settings(max_examples=200)
+@given(bitmap=postings)
+def test_a_posting_payload_holds_its_list_in_the_shorter_form(bitmap):
+    bitmap.run_optimize()
+    payload = posting_payload(bitmap)
+    assert decode_posting(payload) == bitmap
+    assert decode_posting(payload, BitMap) == bitmap
+    assert decode_posting(memoryview(payload)) == bitmap  # as a reader's buffer
+    assert len(payload) == min(len(bitmap.serialize()), 1 + 4 * len(bitmap))
+
+
+def test_a_short_posting_costs_four_bytes_an_id_and_reads_back_through_the_store(tmp_path):
+    short = BitMap([3, 70_000, 2**31])
+    assert len(posting_payload(short)) == 1 + 12
+    index = Index(tmp_path)
+    with index.writer() as batch:
+        batch.add_many("user", "following:1", short)
+    with index.reader() as view:
+        assert view.posting("user", "following:1") == short
+        assert dict(view.postings("user", "following:")) == {"following:1": short}
+    with index.writer() as batch:
+        assert batch.posting("user", "following:1") == short
+    index.close()
+
+
+documents = {
+    "user": {"id": 1, "username": "ann", "full_name": "Ann", "is_private": False, "is_verified": True,
+             "followers_count": 2, "following_count": 0, "media_count": 1},
+    "media": {"id": 100, "owner": 1, "owner_username": "ann", "caption": "hi #x", "hashtags": ["x"],
+              "mentions": [], "place": None, "taken_at": 5, "like_count": 0},
+    "hashtag": {"id": "x", "name": "x", "media_count": 1},
+    "place": {"id": 200, "name": "P", "city": "C", "country": "D", "lat": 1.5, "lng": -2.0, "media_count": 0},
+}
+
+
+@pytest.mark.parametrize("vertical", sorted(documents))
+def test_documents_are_stored_without_their_field_names_and_read_back_whole(vertical, tmp_path):
+    doc = documents[vertical]
+    assert not any(field.encode() in doc_value(vertical, doc) for field in ("id", "name", "count"))
+    odd = {**doc, "extra": 1}  # another shape is kept as it is
+    assert document(vertical, doc_value(vertical, odd)) == odd
+    index = Index(tmp_path)
+    with index.writer() as batch:
+        iid = batch.intern(vertical, doc["id"])
+        batch.put_doc(vertical, iid, doc)
+    with index.reader() as view:
+        assert view.doc(vertical, iid) == doc
+        assert list(view.doc(vertical, iid)) == list(doc)
+    with index.writer() as batch:
+        assert batch.doc(vertical, iid) == doc
+    index.close()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import msgpack
-from pyroaring import BitMap
+from pyroaring import BitMap, FrozenBitMap
 
 from indexer.keys import is_digest_key, text_bytes, text_from_bytes
 from vocabulary.schema import RANK_COUNT
@@ -34,18 +34,51 @@ def unpack(raw: bytes | memoryview) -> Any:
     return msgpack.unpackb(raw, raw=False, strict_map_key=False)
 
 
+# The fields of each vertical's documents in the order Slipstream writes them (docs/events.md, SPEC §1).
+DOC_FIELDS = {
+    "user": ("id", "username", "full_name", "is_private", "is_verified", "followers_count", "following_count",
+             "media_count"),
+    "media": ("id", "owner", "owner_username", "caption", "hashtags", "mentions", "place", "taken_at", "like_count"),
+    "hashtag": ("id", "name", "media_count"),
+    "place": ("id", "name", "city", "country", "lat", "lng", "media_count"),
+}
+
+
+def doc_value(vertical: str, doc: dict) -> bytes:
+    """A document as stored: the msgpack array of its values when it has exactly DOC_FIELDS in
+    that order (no field names stored), else the msgpack map."""
+    if tuple(doc) == DOC_FIELDS[vertical]:
+        return pack(list(doc.values()))
+    return pack(doc)
+
+
+def document(vertical: str, raw: bytes | memoryview) -> dict:
+    """The document a `doc_value` holds."""
+    value = unpack(raw)
+    return dict(zip(DOC_FIELDS[vertical], value)) if isinstance(value, list) else value
+
+
 def rank_value(vertical: str, doc: dict) -> bytes:
     """A document's static-order key; hashtags (external id 0) break ties by name instead."""
     ext = 0 if vertical == "hashtag" else doc["id"]
     return RANK.pack(doc[RANK_COUNT[vertical]], doc.get("taken_at", 0), ext)
 
 
-def _u32(values) -> array:
+def _u32(values: list[int]) -> array:
     """4-byte unsigned values as a little-endian array."""
     packed = array("I", values)
     if _BIG_ENDIAN:
         packed.byteswap()
     return packed
+
+
+def _from_u32(raw: bytes | memoryview) -> array:
+    """The 4-byte unsigned values of little-endian bytes."""
+    values = array("I")
+    values.frombytes(raw)
+    if _BIG_ENDIAN:
+        values.byteswap()
+    return values
 
 
 def edge_times_value(times: dict[int, int]) -> bytes:
@@ -62,22 +95,40 @@ def edge_times_value(times: dict[int, int]) -> bytes:
 
 def edge_times(raw: bytes | memoryview) -> dict[int, int]:
     """The group an `edge_times_value` holds, target -> ts."""
-    raw = bytes(raw)
     if raw[0] == 4:
         n = (len(raw) - 9) // 8
         base = _NARROW.unpack_from(raw, 1)[0]
-        targets = _u32(raw[9:9 + 4 * n])
-        return dict(zip(targets, [base + offset for offset in _u32(raw[9 + 4 * n:])]))
+        targets = _from_u32(raw[9:9 + 4 * n])
+        return dict(zip(targets, [base + offset for offset in _from_u32(raw[9 + 4 * n:])]))
     n = (len(raw) - 1) // 12
-    return dict(zip(_u32(raw[1:1 + 4 * n]), struct.unpack_from(f"<{n}q", raw, 1 + 4 * n)))
+    return dict(zip(_from_u32(raw[1:1 + 4 * n]), struct.unpack_from(f"<{n}q", raw, 1 + 4 * n)))
+
+
+def posting_payload(bitmap: BitMap) -> bytes:
+    """A posting list as stored: `BitMap.serialize()`, or when shorter (a short or sparse list) a 0x00
+    byte and the ids ascending as 4-byte little-endian values (a serialization never starts with 0x00)."""
+    serialized = bitmap.serialize()
+    if 1 + 4 * len(bitmap) < len(serialized):
+        ids = bitmap.to_array()
+        if _BIG_ENDIAN:
+            ids.byteswap()
+        return b"\x00" + ids.tobytes()
+    return serialized
+
+
+def decode_posting(payload: bytes | memoryview, kind: type[BitMap | FrozenBitMap] = FrozenBitMap) -> BitMap | FrozenBitMap:
+    """The posting list a `posting_payload` holds, as `kind`."""
+    if payload[0] == 0:
+        return kind(_from_u32(payload[1:]))
+    return kind.deserialize(payload)
 
 
 def posting_value(key: bytes, term: str, stamp: bytes, bitmap: BitMap) -> bytes:
-    """Stamp, then (under a digest key) the whole term's length and utf-8, then the bitmap."""
+    """Stamp, then (under a digest key) the whole term's length and utf-8, then the `posting_payload`."""
     if is_digest_key(key):
         whole = text_bytes(term)
-        return stamp + _LEN.pack(len(whole)) + whole + bitmap.serialize()
-    return stamp + bitmap.serialize()
+        return stamp + _LEN.pack(len(whole)) + whole + posting_payload(bitmap)
+    return stamp + posting_payload(bitmap)
 
 
 def posting_stamp(raw: bytes | memoryview) -> bytes:
@@ -86,7 +137,7 @@ def posting_stamp(raw: bytes | memoryview) -> bytes:
 
 
 def posting_bitmap(key: bytes, raw: bytes | memoryview) -> bytes | memoryview:
-    """The serialized bitmap of a stored posting value."""
+    """The `posting_payload` of a stored posting value."""
     if is_digest_key(key):
         return raw[GEN.size + _LEN.size + _LEN.unpack_from(raw, GEN.size)[0]:]
     return raw[GEN.size:]

@@ -9,12 +9,15 @@ from pyroaring import BitMap
 from indexer.keys import ext_bytes, ext_from_bytes, ext_key, text_key
 from indexer.store import columns
 from indexer.store.codec import (
+    EDGE_GROUP,
     GEN,
     IID,
-    EDGE_GROUP,
     TIME,
     aux_key,
     aux_scan,
+    decode_posting,
+    doc_value,
+    document,
     edge_times,
     edge_times_value,
     next_id_key,
@@ -125,7 +128,7 @@ class WriteBatch:
     def _stored_posting(self, vertical: str, term: str) -> BitMap:
         key = text_key(term)
         raw = self._txn.get(key, db=self._dbs[vertical, "post"])
-        return BitMap.deserialize(posting_bitmap(key, raw)) if raw is not None else BitMap()
+        return decode_posting(posting_bitmap(key, raw), BitMap) if raw is not None else BitMap()
 
     def add(self, vertical: str, term: str, iid: int) -> None:
         key = (vertical, term)
@@ -160,7 +163,7 @@ class WriteBatch:
     @raises_store_errors
     def _stored_doc(self, vertical: str, iid: int) -> dict | None:
         raw = self._txn.get(IID.pack(iid), db=self._dbs[vertical, "docs"])
-        return unpack(raw) if raw is not None else None
+        return document(vertical, raw) if raw is not None else None
 
     def put_doc(self, vertical: str, iid: int, doc: dict) -> None:
         self._docs[vertical, iid] = doc
@@ -321,7 +324,7 @@ class WriteBatch:
                 txn.delete(key, db=self._dbs[vertical, "docs"])
                 txn.delete(key, db=self._dbs[vertical, "rank"])
             else:
-                txn.put(key, pack(doc), db=self._dbs[vertical, "docs"])
+                txn.put(key, doc_value(vertical, doc), db=self._dbs[vertical, "docs"])
                 txn.put(key, rank_value(vertical, doc), db=self._dbs[vertical, "rank"])
             rank_changed.setdefault(vertical, BitMap()).add(iid)
         if self._relinked:
