@@ -16,8 +16,10 @@ from indexer.store.codec import (
     decode_posting,
     doc_value,
     document,
+    edge_time,
     edge_times,
     edge_times_value,
+    edge_times_without,
     posting_payload,
 )
 
@@ -33,6 +35,21 @@ stamps = st.integers(-(2**63) + 1, 2**63 - 1)
 def test_an_edge_times_value_holds_its_group_exactly(times):
     assert edge_times(edge_times_value(times)) == times
     assert edge_times(memoryview(edge_times_value(times))) == times  # as a reader's buffer
+
+
+@settings(max_examples=200)
+@given(times=st.dictionaries(iids, stamps | st.integers(0, 2**33), min_size=1), probe=iids)
+def test_an_edge_times_value_is_read_and_cut_in_place(times, probe):
+    raw = edge_times_value(times)
+    for target in [*times, probe]:
+        assert edge_time(raw, target) == times.get(target)
+        rest = edge_times_without(raw, target)
+        if target not in times:
+            assert rest is raw
+        elif len(times) == 1:
+            assert rest is None
+        else:
+            assert edge_times(rest) == {t: ts for t, ts in times.items() if t != target}
 
 
 def test_a_group_of_near_times_costs_eight_bytes_an_edge():

@@ -22,6 +22,8 @@ TIME = struct.Struct(">q")  # an event's ts
 _LEN = struct.Struct(">I")
 EDGE_GROUP = 5  # bytes of an edge time key that name its group: kind and source's internal id
 _NARROW = struct.Struct("<q")  # base ts of a group whose times are 4-byte offsets from it
+_U32 = struct.Struct("<I")
+_WIDE = struct.Struct("<q")
 _BIG_ENDIAN = sys.byteorder == "big"
 assert array("I").itemsize == 4
 
@@ -83,8 +85,8 @@ def _from_u32(raw: bytes | memoryview) -> array:
 
 def edge_times_value(times: dict[int, int]) -> bytes:
     """The `edgetimes` value of one group, target internal id -> ts: the targets ascending, then their
-    times as 4-byte offsets from the least (a 0x04 byte and that 8-byte base first) when they span
-    less than 2**32 ms, else as 8-byte values (a 0x08 byte first); little-endian."""
+    times as 4-byte offsets from a base not above the least (a 0x04 byte and that 8-byte base first)
+    when they span less than 2**32 ms, else as 8-byte values (a 0x08 byte first); little-endian."""
     targets = sorted(times)
     stamps = [times[target] for target in targets]
     base = min(stamps)
@@ -102,6 +104,39 @@ def edge_times(raw: bytes | memoryview) -> dict[int, int]:
         return dict(zip(targets, [base + offset for offset in _from_u32(raw[9 + 4 * n:])]))
     n = (len(raw) - 1) // 12
     return dict(zip(_from_u32(raw[1:1 + 4 * n]), struct.unpack_from(f"<{n}q", raw, 1 + 4 * n)))
+
+
+def _find_edge(raw: bytes, target: int) -> tuple[int, int, int, int]:
+    """(offset of the targets, their count, bytes of a time, index of `target` or -1) in an `edgetimes` value."""
+    start, n, width = (9, (len(raw) - 9) // 8, 4) if raw[0] == 4 else (1, (len(raw) - 1) // 12, 8)
+    needle, end = _U32.pack(target), start + 4 * n
+    at = raw.find(needle, start, end)
+    while at >= 0 and (at - start) % 4:
+        at = raw.find(needle, at + 1, end)
+    return start, n, width, -1 if at < 0 else (at - start) // 4
+
+
+def edge_time(raw: bytes, target: int) -> int | None:
+    """The time of `target` in an `edgetimes` value, read in place."""
+    start, n, width, i = _find_edge(raw, target)
+    if i < 0:
+        return None
+    at = start + 4 * n + width * i
+    if width == 4:
+        return _NARROW.unpack_from(raw, 1)[0] + _U32.unpack_from(raw, at)[0]
+    return _WIDE.unpack_from(raw, at)[0]
+
+
+def edge_times_without(raw: bytes, target: int) -> bytes | None:
+    """An `edgetimes` value without `target`, cut in place: `raw` itself when it does not hold it,
+    None when it held only that."""
+    start, n, width, i = _find_edge(raw, target)
+    if i < 0:
+        return raw
+    if n == 1:
+        return None
+    at = start + 4 * n + width * i
+    return raw[:start + 4 * i] + raw[start + 4 * i + 4:at] + raw[at + width:]
 
 
 def posting_payload(bitmap: BitMap) -> bytes:

@@ -18,8 +18,10 @@ from indexer.store.codec import (
     decode_posting,
     doc_value,
     document,
+    edge_time,
     edge_times,
     edge_times_value,
+    edge_times_without,
     next_id_key,
     offsets_key,
     pack,
@@ -61,7 +63,7 @@ class WriteBatch:
         self._relinked: set[int] = set()  # media whose links changed, recorded in media.rankdirty
         self._time_kinds = self._stored_time_kinds()
         self._times: dict[bytes, int | None] = {}
-        self._edge_groups: dict[bytes, dict[int, int]] = {}  # edge times by group, as of this batch
+        self._edge_groups: dict[bytes, bytes | dict[int, int]] = {}  # edge times by group, as of this batch
         self._dirty_edge_groups: set[bytes] = set()
         self._done = False
 
@@ -216,14 +218,17 @@ class WriteBatch:
         EDGE_GROUP + 4 bytes is an edge's (kind, source, target): kept with the other targets of
         its group in one `edgetimes` value."""
         if len(key) == EDGE_GROUP + IID.size:
-            return self._edge_group(key[:EDGE_GROUP]).get(IID.unpack_from(key, EDGE_GROUP)[0])
+            times = self._edge_group(key[:EDGE_GROUP])
+            target = IID.unpack_from(key, EDGE_GROUP)[0]
+            return times.get(target) if isinstance(times, dict) else edge_time(times, target)
         try:
             return self._times[key]
         except KeyError:
             ts = self._times[key] = self._stored_time(key) if key[:1] in self._time_kinds else None
             return ts
 
-    def _edge_group(self, group: bytes) -> dict[int, int]:
+    def _edge_group(self, group: bytes) -> bytes | dict[int, int]:
+        """A group's edge times as of this batch: its stored value (read and cut in place) until a time is set in it."""
         try:
             return self._edge_groups[group]
         except KeyError:
@@ -231,9 +236,9 @@ class WriteBatch:
             return times
 
     @raises_store_errors
-    def _stored_edge_group(self, group: bytes) -> dict[int, int]:
+    def _stored_edge_group(self, group: bytes) -> bytes | dict[int, int]:
         raw = self._txn.get(group, db=self._env.edge_times)
-        return edge_times(raw) if raw is not None else {}
+        return raw if raw is not None else {}
 
     @raises_store_errors
     def _stored_time(self, key: bytes) -> int | None:
@@ -246,11 +251,18 @@ class WriteBatch:
             group = key[:EDGE_GROUP]
             times = self._edge_group(group)
             target = IID.unpack_from(key, EDGE_GROUP)[0]
-            if ts is None:
+            if ts is not None:
+                if not isinstance(times, dict):
+                    times = self._edge_groups[group] = edge_times(times)
+                times[target] = ts
+            elif isinstance(times, dict):
                 if times.pop(target, None) is None:
                     return
             else:
-                times[target] = ts
+                rest = edge_times_without(times, target)
+                if rest is times:
+                    return
+                self._edge_groups[group] = rest if rest is not None else {}
             self._dirty_edge_groups.add(group)
         else:
             self._times[key] = ts
@@ -313,7 +325,7 @@ class WriteBatch:
         for group in self._dirty_edge_groups:
             times = self._edge_groups[group]
             if times:
-                txn.put(group, edge_times_value(times), db=self._env.edge_times)
+                txn.put(group, times if isinstance(times, bytes) else edge_times_value(times), db=self._env.edge_times)
             else:
                 txn.delete(group, db=self._env.edge_times)
         rank_changed: dict[str, BitMap] = {}
