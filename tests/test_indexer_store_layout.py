@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pyroaring import BitMap
 
@@ -126,6 +126,8 @@ postings = st.one_of(
 
 @settings(max_examples=200)
 @given(bitmap=postings)
+@example(bitmap=BitMap(range(10, 17)))  # one run: its serialization is the shorter
+@example(bitmap=BitMap([5, 9, 11]))
 def test_a_posting_payload_holds_its_list_in_the_shorter_form(bitmap):
     bitmap.run_optimize()
     payload = posting_payload(bitmap)

@@ -25,6 +25,7 @@ _NARROW = struct.Struct("<q")  # base ts of a group whose times are 4-byte offse
 _U32 = struct.Struct("<I")
 _WIDE = struct.Struct("<q")
 _BIG_ENDIAN = sys.byteorder == "big"
+_ALWAYS_SHORTER = 3  # ids up to which 1 + 4n bytes beat any serialization (15 bytes at least)
 assert array("I").itemsize == 4
 
 
@@ -142,8 +143,9 @@ def edge_times_without(raw: bytes, target: int) -> bytes | None:
 def posting_payload(bitmap: BitMap) -> bytes:
     """A posting list as stored: `BitMap.serialize()`, or when shorter (a short or sparse list) a 0x00
     byte and the ids ascending as 4-byte little-endian values (a serialization never starts with 0x00)."""
-    serialized = bitmap.serialize()
-    if 1 + 4 * len(bitmap) < len(serialized):
+    count = len(bitmap)
+    serialized = None if count <= _ALWAYS_SHORTER else bitmap.serialize()
+    if serialized is None or 1 + 4 * count < len(serialized):
         ids = bitmap.to_array()
         if _BIG_ENDIAN:
             ids.byteswap()
