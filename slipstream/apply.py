@@ -53,8 +53,8 @@ from slipstream.terms import (
 from vocabulary import terms as term
 from vocabulary.text import caption_hashtags, caption_mentions, hashtag_name, normalize
 
-# Keys of the store's `times` db: an edge (kind, internal ids of its two ends) or a tombstone
-# (kind, internal id). 9-byte key + 8-byte ts per stored edge.
+# Keys of event times in the store: an edge (kind, internal ids of its two ends; the store groups
+# them by kind and source) or a tombstone (kind, internal id).
 _EDGE_KEY = struct.Struct(">cII")
 _TOMBSTONE_KEY = struct.Struct(">cI")
 FOLLOW, BLOCK, LIKE = b"f", b"b", b"l"
@@ -135,6 +135,26 @@ class Slipstream:
         """Whether a delete at `ts` removes the stored edge: it is older than the delete. An edge of
         the same `ts` survives whichever arrives first, so ties never depend on partition order."""
         return self._edge_time(kind, a, z) < ts
+
+    def _cut(self, kind: bytes, vertical: str, iid: int, ts: int, others: BitMap, outgoing: bool,
+             other_vertical: str, reverse: Callable[[int | str], str], field: str | None) -> list[int]:
+        """Remove, at the other end, the edges of `kind` between `iid` (being deleted at `ts`) and
+        `others` that are older than the delete, and their times; decrement `field` of the live other
+        ends (not of `iid` itself, whose document goes). The caller removes the returned others from
+        its own posting."""
+        b = self.batch
+        live = b.posting(other_vertical, term.LIVE)
+        gone = []
+        for other in BitMap(others):
+            ends = (iid, other) if outgoing else (other, iid)
+            if not self._removed_by(kind, *ends, ts):
+                continue
+            gone.append(other)
+            b.remove(vertical, reverse(b.ext(other_vertical, other)), iid)
+            self._forget_edge(kind, *ends)
+            if field is not None and other in live and (other_vertical, other) != (vertical, iid):
+                self._bump(other_vertical, other, field, -1)
+        return gone
 
     # caption mentions
 
@@ -237,21 +257,18 @@ class Slipstream:
         b = self.batch
         iid = b.intern("user", uid)
         self._bury("user", iid, ts)
-        for followee in list(b.posting("user", term.following(uid))):
-            if self._removed_by(FOLLOW, iid, followee, ts):
-                self._unfollow(uid, iid, b.ext("user", followee), followee)
-        for follower in list(b.posting("user", term.follower(uid))):
-            if self._removed_by(FOLLOW, follower, iid, ts):
-                self._unfollow(b.ext("user", follower), follower, uid, iid)
-        for blocked in list(b.posting("user", term.blocks(uid))):
-            if self._removed_by(BLOCK, iid, blocked, ts):
-                self._unblock(uid, iid, b.ext("user", blocked), blocked)
-        for blocker in list(b.posting("user", term.blocked_by(uid))):
-            if self._removed_by(BLOCK, blocker, iid, ts):
-                self._unblock(b.ext("user", blocker), blocker, uid, iid)
-        for media in list(b.posting("media", term.liker(uid))):
-            if self._removed_by(LIKE, iid, media, ts):
-                self._unlike(uid, iid, b.ext("media", media), media)
+        counted = b.is_live("user", iid)  # the other live ends count the edges to a live user
+        for kind, own, other_vertical, reverse, field, outgoing in (
+            (FOLLOW, term.following(uid), "user", term.follower, "followers_count", True),
+            (FOLLOW, term.follower(uid), "user", term.following, "following_count", False),
+            (BLOCK, term.blocks(uid), "user", term.blocked_by, None, True),
+            (BLOCK, term.blocked_by(uid), "user", term.blocks, None, False),
+            (LIKE, term.liker(uid), "media", term.liked, "like_count", True),
+        ):
+            own_vertical = "media" if kind == LIKE else "user"
+            for other in self._cut(kind, "user", iid, ts, b.posting(own_vertical, own), outgoing, other_vertical,
+                                   reverse, field if counted else None):
+                b.remove(own_vertical, own, other)
         for media in list(self._live("media", b.posting("media", term.owner(uid)))):
             self._delete_media(b.ext("media", media), media, ts)
         old = b.doc("user", iid)
@@ -468,9 +485,9 @@ class Slipstream:
         delete leaves no such like behind."""
         b = self.batch
         self._bury("media", iid, ts)
-        for liker in list(b.posting("user", term.liked(mid))):
-            if self._removed_by(LIKE, liker, iid, ts):
-                self._unlike(b.ext("user", liker), liker, mid, iid)
+        liked = term.liked(mid)
+        for liker in self._cut(LIKE, "media", iid, ts, b.posting("user", liked), False, "user", term.liker, None):
+            b.remove("user", liked, liker)
         old = b.doc("media", iid)
         if old is None:
             return

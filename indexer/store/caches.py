@@ -7,6 +7,8 @@ import threading
 from cachetools import LRUCache
 from pyroaring import FrozenBitMap
 
+from indexer.store.codec import decode_posting
+
 
 class PostingCache:
     """Decoded posting lists by (vertical, term key), each valid for the generation stamp it was
@@ -18,7 +20,7 @@ class PostingCache:
         self._lock = threading.Lock()  # cachetools caches are not thread-safe
 
     def get(self, key: tuple[str, bytes], stamp: bytes, payload: bytes | memoryview) -> FrozenBitMap:
-        """The posting list stored as `payload` at `stamp`, decoded once per stamp."""
+        """The posting list stored as `payload` (`codec.posting_payload`) at `stamp`, decoded once per stamp."""
         with self._lock:
             try:
                 hit = self._entries[key]
@@ -26,7 +28,7 @@ class PostingCache:
                 hit = None
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        bitmap = FrozenBitMap.deserialize(payload)
+        bitmap = decode_posting(payload)
         with self._lock:
             try:
                 self._entries[key] = (stamp, bitmap, len(payload))

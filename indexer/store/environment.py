@@ -15,7 +15,7 @@ from indexer.store.columns import LinkColumns, RankColumns
 from indexer.store.errors import IndexIncompatible, IndexNotFound, translated
 from vocabulary.schema import VERTICALS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DATA_FILE = "data.mdb"  # LMDB's file in the index directory
 KINDS = ("ids", "ext", "docs", "post", "rank", "links", "rankdirty")  # the named databases of each vertical
 
@@ -54,7 +54,7 @@ class Environment:
         self.lmdb = lmdb.open(
             str(self.path),
             map_size=map_size,
-            max_dbs=8 * len(VERTICALS) + 3,
+            max_dbs=8 * len(VERTICALS) + 4,
             max_readers=1024,
             readonly=readonly,
             readahead=False,
@@ -76,23 +76,37 @@ class Environment:
             except lmdb.NotFoundError:  # a read-only open of an index written before `aux` existed
                 self.aux = None
             self.meta = self.lmdb.open_db(b"meta", txn=txn, create=create)
+            self._check_schema(txn)
             self.times = self.lmdb.open_db(b"times", txn=txn, create=create)
+            self.edge_times = self.lmdb.open_db(b"edgetimes", txn=txn, create=create)
             self.dbs: dict[tuple[str, str], Any] = {}
             for vertical in VERTICALS:
                 for kind in KINDS:
                     self.dbs[vertical, kind] = self.lmdb.open_db(f"{vertical}.{kind}".encode(), txn=txn, create=create)
             if txn is not None:
-                schema = txn.get(b"schema", db=self.meta)
-                if schema is None:
-                    txn.put(b"schema", pack(SCHEMA_VERSION), db=self.meta)
-                    txn.put(b"gen", pack(0), db=self.meta)
-                elif unpack(schema) != SCHEMA_VERSION:
-                    raise IndexIncompatible(f"index at {self.path} has schema {unpack(schema)}, expected {SCHEMA_VERSION}")
                 txn.commit()
         except BaseException:
             if txn is not None:
                 txn.abort()
             raise
+
+    def _check_schema(self, txn: lmdb.Transaction | None) -> None:
+        """Raise IndexIncompatible when the index was written with another schema; a writer marks a
+        new index with this one."""
+        if txn is None:
+            with self.lmdb.begin() as reading:
+                schema = reading.get(b"schema", db=self.meta)
+        else:
+            schema = txn.get(b"schema", db=self.meta)
+            if schema is None:
+                txn.put(b"schema", pack(SCHEMA_VERSION), db=self.meta)
+                txn.put(b"gen", pack(0), db=self.meta)
+                return
+        if schema is not None and unpack(schema) != SCHEMA_VERSION:
+            raise IndexIncompatible(
+                f"index at {self.path} has schema {unpack(schema)}, expected {SCHEMA_VERSION}: it was written "
+                "by another version; rebuild it (`unicorn rebuild`, or remove the index directory and let "
+                "`unicorn index` apply the firehose again)")
 
     def close(self) -> None:
         self.lmdb.close()

@@ -17,6 +17,9 @@ from indexer.store.codec import (
     TIME,
     aux_key,
     aux_scan,
+    decode_posting,
+    document,
+    edge_times,
     posting_bitmap,
     posting_stamp,
     posting_term,
@@ -74,7 +77,7 @@ class ReadView:
         """(term, posting) of the stored terms of a vertical that start with `prefix`, in key order,
         decoded but not put in the posting cache: a read of many postings evicts none of the hot ones."""
         for term, key, raw in self._stored(vertical, prefix):
-            yield term, FrozenBitMap.deserialize(posting_bitmap(key, raw))
+            yield term, decode_posting(posting_bitmap(key, raw))
 
     def _stored(self, vertical: str, prefix: str) -> Iterator[tuple[str, bytes, memoryview]]:
         """(term, key, stored value) of the vertical's postings whose term starts with `prefix`, in key order."""
@@ -111,7 +114,7 @@ class ReadView:
             raw = self._txn.get(IID.pack(iid), db=self._dbs[vertical, "docs"])
         except lmdb.Error as exc:
             raise translated(exc, self._env.path) from exc
-        return unpack(raw) if raw is not None else None
+        return document(vertical, raw) if raw is not None else None
 
     def links(self, iid: int) -> tuple[int, int, list[int], list[int]] | None:
         try:
@@ -127,9 +130,14 @@ class ReadView:
 
     @raises_store_errors
     def times(self) -> Iterator[tuple[bytes, int]]:
-        """Every stored event time (`times` db), in key order."""
+        """Every stored event time under the key it was set with (`WriteBatch.set_time`): the
+        tombstones, then the edges, each in key order."""
         for key, raw in self._txn.cursor(db=self._env.times):
             yield bytes(key), TIME.unpack(raw)[0]
+        for group, raw in self._txn.cursor(db=self._env.edge_times):
+            group = bytes(group)
+            for target, ts in sorted(edge_times(raw).items()):
+                yield group + IID.pack(target), ts
 
     @raises_store_errors
     def aux(self, name: str, key: bytes) -> bytes | None:

@@ -9,11 +9,19 @@ from pyroaring import BitMap
 from indexer.keys import ext_bytes, ext_from_bytes, ext_key, text_key
 from indexer.store import columns
 from indexer.store.codec import (
+    EDGE_GROUP,
     GEN,
     IID,
     TIME,
     aux_key,
     aux_scan,
+    decode_posting,
+    doc_value,
+    document,
+    edge_time,
+    edge_times,
+    edge_times_value,
+    edge_times_without,
     next_id_key,
     offsets_key,
     pack,
@@ -55,6 +63,8 @@ class WriteBatch:
         self._relinked: set[int] = set()  # media whose links changed, recorded in media.rankdirty
         self._time_kinds = self._stored_time_kinds()
         self._times: dict[bytes, int | None] = {}
+        self._edge_groups: dict[bytes, bytes | dict[int, int]] = {}  # edge times by group, as of this batch
+        self._dirty_edge_groups: set[bytes] = set()
         self._done = False
 
     def __enter__(self) -> WriteBatch:
@@ -120,7 +130,7 @@ class WriteBatch:
     def _stored_posting(self, vertical: str, term: str) -> BitMap:
         key = text_key(term)
         raw = self._txn.get(key, db=self._dbs[vertical, "post"])
-        return BitMap.deserialize(posting_bitmap(key, raw)) if raw is not None else BitMap()
+        return decode_posting(posting_bitmap(key, raw), BitMap) if raw is not None else BitMap()
 
     def add(self, vertical: str, term: str, iid: int) -> None:
         key = (vertical, term)
@@ -155,7 +165,7 @@ class WriteBatch:
     @raises_store_errors
     def _stored_doc(self, vertical: str, iid: int) -> dict | None:
         raw = self._txn.get(IID.pack(iid), db=self._dbs[vertical, "docs"])
-        return unpack(raw) if raw is not None else None
+        return document(vertical, raw) if raw is not None else None
 
     def put_doc(self, vertical: str, iid: int, doc: dict) -> None:
         self._docs[vertical, iid] = doc
@@ -192,23 +202,43 @@ class WriteBatch:
         return unpack(raw) if raw is not None else default
 
     def _stored_time_kinds(self) -> set[bytes]:
-        """The first bytes of the `times` keys stored: a key of another first byte holds no time."""
+        """The first bytes of the keys in `times` and `edgetimes`: a key of another first byte holds no time."""
         kinds: set[bytes] = set()
-        cursor = self._txn.cursor(db=self._env.times)
-        found = cursor.first()
-        while found:
-            first = cursor.key()[0]
-            kinds.add(bytes([first]))
-            found = first < 0xFF and cursor.set_range(bytes([first + 1]))
+        for db in (self._env.times, self._env.edge_times):
+            cursor = self._txn.cursor(db=db)
+            found = cursor.first()
+            while found:
+                first = cursor.key()[0]
+                kinds.add(bytes([first]))
+                found = first < 0xFF and cursor.set_range(bytes([first + 1]))
         return kinds
 
     def time(self, key: bytes) -> int | None:
-        """The event time stored under `key` (slipstream's edge times and tombstones)."""
+        """The event time stored under `key` (slipstream's edge times and tombstones). A key of
+        EDGE_GROUP + 4 bytes is an edge's (kind, source, target): kept with the other targets of
+        its group in one `edgetimes` value."""
+        if len(key) == EDGE_GROUP + IID.size:
+            times = self._edge_group(key[:EDGE_GROUP])
+            target = IID.unpack_from(key, EDGE_GROUP)[0]
+            return times.get(target) if isinstance(times, dict) else edge_time(times, target)
         try:
             return self._times[key]
         except KeyError:
             ts = self._times[key] = self._stored_time(key) if key[:1] in self._time_kinds else None
             return ts
+
+    def _edge_group(self, group: bytes) -> bytes | dict[int, int]:
+        """A group's edge times as of this batch: its stored value (read and cut in place) until a time is set in it."""
+        try:
+            return self._edge_groups[group]
+        except KeyError:
+            times = self._edge_groups[group] = self._stored_edge_group(group) if group[:1] in self._time_kinds else {}
+            return times
+
+    @raises_store_errors
+    def _stored_edge_group(self, group: bytes) -> bytes | dict[int, int]:
+        raw = self._txn.get(group, db=self._env.edge_times)
+        return raw if raw is not None else {}
 
     @raises_store_errors
     def _stored_time(self, key: bytes) -> int | None:
@@ -217,11 +247,30 @@ class WriteBatch:
 
     @raises_store_errors
     def set_time(self, key: bytes, ts: int | None) -> None:
-        self._times[key] = ts
-        if ts is None:
-            self._txn.delete(key, db=self._env.times)
+        if len(key) == EDGE_GROUP + IID.size:
+            group = key[:EDGE_GROUP]
+            times = self._edge_group(group)
+            target = IID.unpack_from(key, EDGE_GROUP)[0]
+            if ts is not None:
+                if not isinstance(times, dict):
+                    times = self._edge_groups[group] = edge_times(times)
+                times[target] = ts
+            elif isinstance(times, dict):
+                if times.pop(target, None) is None:
+                    return
+            else:
+                rest = edge_times_without(times, target)
+                if rest is times:
+                    return
+                self._edge_groups[group] = rest if rest is not None else {}
+            self._dirty_edge_groups.add(group)
         else:
-            self._txn.put(key, TIME.pack(ts), db=self._env.times)
+            self._times[key] = ts
+            if ts is None:
+                self._txn.delete(key, db=self._env.times)
+            else:
+                self._txn.put(key, TIME.pack(ts), db=self._env.times)
+        if ts is not None:
             self._time_kinds.add(key[:1])
 
     # auxiliary key-value state of other components (e.g. trending), committed with the batch
@@ -273,6 +322,12 @@ class WriteBatch:
                 txn.put(key, posting_value(key, term, self._stamp, bitmap), db=db)
             else:
                 txn.delete(key, db=db)
+        for group in self._dirty_edge_groups:
+            times = self._edge_groups[group]
+            if times:
+                txn.put(group, times if isinstance(times, bytes) else edge_times_value(times), db=self._env.edge_times)
+            else:
+                txn.delete(group, db=self._env.edge_times)
         rank_changed: dict[str, BitMap] = {}
         for vertical, iid in self._dirty_docs:
             doc = self._docs[vertical, iid]
@@ -281,7 +336,7 @@ class WriteBatch:
                 txn.delete(key, db=self._dbs[vertical, "docs"])
                 txn.delete(key, db=self._dbs[vertical, "rank"])
             else:
-                txn.put(key, pack(doc), db=self._dbs[vertical, "docs"])
+                txn.put(key, doc_value(vertical, doc), db=self._dbs[vertical, "docs"])
                 txn.put(key, rank_value(vertical, doc), db=self._dbs[vertical, "rank"])
             rank_changed.setdefault(vertical, BitMap()).add(iid)
         if self._relinked:
