@@ -6,6 +6,10 @@ the document's partition of the changes stream (vocabulary.shards, ARCHITECTURE.
     for partition, payload in recorder.encode(partitions): ...   # before the batch commits
     apply_changes(shard_batch, payload)      # on a shard: the same documents and postings
 
+A record holds one kind of change: `{"docs": [[vertical, id, doc or None, relinked]]}`,
+`{"postings": [[vertical, term, [ids added], [ids removed]]]}` (a term once per record, its ids
+together, so a shard makes one add_many per term), `{"aux": [[name, key, value or None]]}`.
+
 Every change is the final state of one key in the batch (a posting holds a document or not; a
 document's value or its absence; an auxiliary value), so applying a batch's changes twice, or an
 older batch's again before a newer one, leaves a shard as the newer one does: delivery may repeat.
@@ -14,7 +18,7 @@ Auxiliary state (trending) goes to every partition.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -113,7 +117,7 @@ class Recorder:
         for vertical, iid in documents:
             external = ext(vertical, iid)
             where[vertical, iid] = external, partition_of(vertical, external, partitions)
-        postings: list[list] = [[] for _ in range(partitions)]
+        postings: list[dict[tuple[str, str], tuple[list, list]]] = [{} for _ in range(partitions)]
         docs: list[list] = [[] for _ in range(partitions)]
         relinked = self._relinked
         for (vertical, iid), doc in self._docs.items():
@@ -121,18 +125,59 @@ class Recorder:
             docs[partition].append((vertical, external, doc, vertical == "media" and iid in relinked))
         for (vertical, term, iid), present in self._postings.items():
             external, partition = where[vertical, iid]
-            postings[partition].append((vertical, term, external, present))
+            terms = postings[partition]
+            lists = terms.get((vertical, term))
+            if lists is None:
+                lists = terms[vertical, term] = ([], [])
+            lists[not present].append(external)
         aux = [(name, key, value) for (name, key), value in self._aux.items()]
         for partition in range(partitions):
             yield from ((partition, payload) for payload in _records(postings[partition], docs[partition], aux))
 
 
-def _records(postings: list, docs: list, aux: list) -> Iterator[bytes]:
+def _records(postings: dict[tuple[str, str], tuple[list, list]], docs: list, aux: list) -> Iterator[bytes]:
     """Records of at most CHUNK changes and RECORD_BYTES each (a single larger change alone): documents
     first, so a posting never names a document a record before it was created."""
-    for kind, changes in (("docs", docs), ("postings", postings), ("aux", aux)):
-        for start in range(0, len(changes), CHUNK):
-            yield from _bounded(kind, changes[start:start + CHUNK])
+    for kind, changes, weight in (("docs", docs, _one), ("postings", _posting_pieces(postings), _ids),
+                                  ("aux", aux, _one)):
+        for chunk in _chunks(changes, weight):
+            yield from _bounded(kind, chunk)
+
+
+def _posting_pieces(postings: dict[tuple[str, str], tuple[list, list]]) -> Iterator[tuple]:
+    """[vertical, term, added, removed] entries of at most CHUNK ids each."""
+    for (vertical, term), (added, removed) in postings.items():
+        if len(added) + len(removed) <= CHUNK:
+            yield vertical, term, added, removed
+            continue
+        for start in range(0, len(added), CHUNK):
+            yield vertical, term, added[start:start + CHUNK], []
+        for start in range(0, len(removed), CHUNK):
+            yield vertical, term, [], removed[start:start + CHUNK]
+
+
+def _one(change: tuple) -> int:
+    return 1
+
+
+def _ids(change: tuple) -> int:
+    """The changes a postings entry holds: one per id."""
+    return len(change[2]) + len(change[3])
+
+
+def _chunks(changes: Iterable[tuple], weight: Callable[[tuple], int]) -> Iterator[list]:
+    """`changes` cut into lists of at most CHUNK changes (an entry holding `weight(entry)` of them)."""
+    chunk: list = []
+    size = 0
+    for change in changes:
+        changed = weight(change)
+        if chunk and size + changed > CHUNK:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(change)
+        size += changed
+    if chunk:
+        yield chunk
 
 
 def _bounded(kind: str, changes: list) -> Iterator[bytes]:
@@ -161,11 +206,12 @@ def apply_changes(batch: Batch, payload: bytes) -> int:
         batch.put_doc(vertical, iid, doc)
         if relinked:
             batch.set_links(iid, links_of(batch, doc))
-    for vertical, term, ext, present in postings:
-        if present:
-            batch.add(vertical, term, batch.intern(vertical, ext))
-        else:
-            iid = batch.iid(vertical, ext)
+    intern, iid_of = batch.intern, batch.iid
+    for vertical, term, added, removed in postings:
+        if added:
+            batch.add_many(vertical, term, BitMap([intern(vertical, ext) for ext in added]))
+        for ext in removed:
+            iid = iid_of(vertical, ext)
             if iid is not None:
                 batch.remove(vertical, term, iid)
     for name, key, value in aux:
@@ -173,4 +219,4 @@ def apply_changes(batch: Batch, payload: bytes) -> int:
             batch.delete_aux(name, key)
         else:
             batch.put_aux(name, key, value)
-    return len(docs) + len(postings) + len(aux)
+    return len(docs) + sum(len(added) + len(removed) for _, _, added, removed in postings) + len(aux)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from firehose.events import validate
 from indexer.store import Index
 from slipstream import Slipstream
+from slipstream import changes
 from slipstream.changes import Recorder, apply_changes
 from tests.strategies import events
 from vocabulary import terms
@@ -97,6 +98,31 @@ def test_a_user_with_the_id_of_a_relinked_media_is_applied_as_a_user(tmp_path):
         with shard.writer() as batch:
             for _, payload in records:
                 apply_changes(batch, payload)
+        with whole.reader() as view:
+            expected = contents(view)
+        with shard.reader() as view:
+            assert contents(view) == expected
+    finally:
+        whole.close()
+        shard.close()
+
+
+def test_a_term_with_more_ids_than_a_record_holds_is_split_and_applies_the_same(tmp_path, monkeypatch):
+    monkeypatch.setattr(changes, "CHUNK", 4)
+    first = [validate({"op": "user.upsert", "ts": 1, "user": {"id": u, "username": f"u{u}"}}) for u in range(1, 12)]
+    second = [validate({"op": "user.delete", "ts": 2, "id": u}) for u in range(1, 7)]
+    whole, shard = Index(tmp_path / "whole"), Index(tmp_path / "shard")
+    try:
+        for history in (first, second):
+            with whole.writer() as batch:
+                recorder = Recorder(batch)
+                slip = Slipstream(recorder)
+                for event in history:
+                    slip.apply(event)
+                records = list(recorder.encode(1))
+            with shard.writer() as batch:
+                applied = [apply_changes(batch, payload) for _, payload in records]
+            assert max(applied) <= 4 and sum(applied) == len(recorder)
         with whole.reader() as view:
             expected = contents(view)
         with shard.reader() as view:
