@@ -204,15 +204,15 @@ def decode(data: Path) -> dict:
 def run(scale: str = "S", seed: int = 1, shard_count: int = 3, partitions: int | None = None,
         batch_size: int = 5000, shard_batch_size: int = 100, profile: Path | None = None) -> dict:
     partitions = partitions or shard_count
-    events = list(generate(scale, seed))
-    results: dict = {"scale": scale, "events": len(events)}
+    results: dict = {"scale": scale}
     if profile is not None:
         profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="unicorn-bench-write-") as tmp:
-        for name in ("one", "sharded"):
-            with EmbeddedLog(paths.firehose(Path(tmp) / name), FIREHOSE_PARTITIONS).producer() as producer:
-                for event in events:
-                    producer.send(event)
+        with (EmbeddedLog(paths.firehose(Path(tmp) / "one"), FIREHOSE_PARTITIONS).producer() as one,
+              EmbeddedLog(paths.firehose(Path(tmp) / "sharded"), FIREHOSE_PARTITIONS).producer() as sharded):
+            for event in generate(scale, seed):  # streamed: no event list in memory while stages run
+                one.send(event)
+                sharded.send(event)
         results["decode"] = decode(Path(tmp) / "one")
         results["unsharded"] = documents(Path(tmp) / "one", None, batch_size,
                                          profile and profile / "documents-unsharded")
