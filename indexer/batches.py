@@ -15,6 +15,7 @@ before it commits, `_committed` runs once it has, and `_published` after each `c
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
@@ -29,6 +30,31 @@ from indexer.store import Index, StoreError, Unstorable
 from indexer.store.writes import WriteBatch
 
 IDLE_POLL = 0.2  # seconds a poll waits for the first record of a batch
+
+
+_collector_lock = threading.Lock()
+_collector_paused = 0  # batches being applied, in any thread
+_collector_was_enabled = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is applied: a batch makes few cycles, and the
+    collector's passes over the batch's young objects cost 10-15% of the documents stage's CPU.
+    The collector resumes once no thread applies a batch."""
+    global _collector_paused, _collector_was_enabled
+    with _collector_lock:
+        if _collector_paused == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _collector_paused += 1
+    try:
+        yield
+    finally:
+        with _collector_lock:
+            _collector_paused -= 1
+            if _collector_paused == 0 and _collector_was_enabled:
+                gc.enable()
 
 
 class StorageFailure(RuntimeError):
@@ -149,6 +175,11 @@ class BatchLoop:
 
     def _apply(self, records: list[Record], refused: dict[int, str],
                lettered: set[tuple[int, int]]) -> tuple[int, int, dict[int, int]]:
+        with collector_paused():
+            return self._apply_batch(records, refused, lettered)
+
+    def _apply_batch(self, records: list[Record], refused: dict[int, str],
+                     lettered: set[tuple[int, int]]) -> tuple[int, int, dict[int, int]]:
         applied = 0
         dead: list[tuple[Record, str]] = []
         batch = self.index.writer()

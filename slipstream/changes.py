@@ -6,6 +6,10 @@ the document's partition of the changes stream (vocabulary.shards, ARCHITECTURE.
     for partition, payload in recorder.encode(partitions): ...   # before the batch commits
     apply_changes(shard_batch, payload)      # on a shard: the same documents and postings
 
+A record holds one kind of change: `{"docs": [[vertical, id, doc or None, relinked]]}`,
+`{"postings": [[vertical, term, [ids added], [ids removed]]]}` (a term once per record, its ids
+together, so a shard makes one add_many per term), `{"aux": [[name, key, value or None]]}`.
+
 Every change is the final state of one key in the batch (a posting holds a document or not; a
 document's value or its absence; an auxiliary value), so applying a batch's changes twice, or an
 older batch's again before a newer one, leaves a shard as the newer one does: delivery may repeat.
@@ -14,7 +18,7 @@ Auxiliary state (trending) goes to every partition.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -40,71 +44,62 @@ def links_of(batch: Batch, doc: dict) -> tuple[int, int, list[int], list[int]]:
 
 
 class Recorder:
-    """A Batch that forwards every call to `batch` and records its changes by document."""
+    """A Batch that forwards every call to `batch` and records its changes by document.
+
+    Changes are kept by internal id, as the batch's calls name them; their external ids and
+    partitions are looked up once per document, at `encode`.
+    """
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
-        self._exts: dict[tuple[str, int], Ext] = {}
-        self._postings: dict[tuple[str, str, Ext], bool] = {}  # present after the batch
-        self._docs: dict[tuple[str, Ext], dict | None] = {}
-        self._relinked: set[Ext] = set()  # media whose links were set
+        self._add, self._remove, self._add_many = batch.add, batch.remove, batch.add_many
+        self._put_doc, self._delete_doc, self._set_links = batch.put_doc, batch.delete_doc, batch.set_links
+        self._put_aux, self._delete_aux = batch.put_aux, batch.delete_aux
+        self._postings: dict[tuple[str, str, int], bool] = {}  # present after the batch
+        self._docs: dict[tuple[str, int], dict | None] = {}
+        self._relinked: set[int] = set()  # media whose links were set
         self._aux: dict[tuple[str, bytes], bytes | None] = {}
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.batch, name)  # reads: posting, doc, time, get_aux, aux_items, meta, ...
-
-    # ids
-
-    def _known(self, vertical: str, iid: int | None, ext: Ext) -> int | None:
-        if iid is not None:
-            self._exts[vertical, iid] = ext
-        return iid
-
-    def iid(self, vertical: str, ext: Ext) -> int | None:
-        return self._known(vertical, self.batch.iid(vertical, ext), ext)
-
-    def intern(self, vertical: str, ext: Ext) -> int:
-        return self._known(vertical, self.batch.intern(vertical, ext), ext)
-
-    def ext(self, vertical: str, iid: int) -> Ext:
-        ext = self._exts.get((vertical, iid))
-        if ext is None:
-            ext = self._exts[vertical, iid] = self.batch.ext(vertical, iid)
-        return ext
+        """Reads (iid, intern, ext, posting, doc, time, get_aux, meta, ...) go to the batch; its
+        methods are bound here on first use, so later calls make no hop."""
+        value = getattr(self.batch, name)
+        if callable(value):
+            setattr(self, name, value)
+        return value
 
     # recorded writes
 
     def add(self, vertical: str, term: str, iid: int) -> None:
-        self.batch.add(vertical, term, iid)
-        self._postings[vertical, term, self.ext(vertical, iid)] = True
+        self._add(vertical, term, iid)
+        self._postings[vertical, term, iid] = True
 
     def remove(self, vertical: str, term: str, iid: int) -> None:
-        self.batch.remove(vertical, term, iid)
-        self._postings[vertical, term, self.ext(vertical, iid)] = False
+        self._remove(vertical, term, iid)
+        self._postings[vertical, term, iid] = False
 
     def add_many(self, vertical: str, term: str, iids: BitMap) -> None:
-        self.batch.add_many(vertical, term, iids)
-        for iid in iids:
-            self._postings[vertical, term, self.ext(vertical, iid)] = True
+        self._add_many(vertical, term, iids)
+        self._postings.update(dict.fromkeys([(vertical, term, iid) for iid in iids], True))
 
     def put_doc(self, vertical: str, iid: int, doc: dict) -> None:
-        self.batch.put_doc(vertical, iid, doc)
-        self._docs[vertical, self.ext(vertical, iid)] = doc  # the batch's own object: its final value is written
+        self._put_doc(vertical, iid, doc)
+        self._docs[vertical, iid] = doc  # the batch's own object: its final value is written
 
     def delete_doc(self, vertical: str, iid: int) -> None:
-        self.batch.delete_doc(vertical, iid)
-        self._docs[vertical, self.ext(vertical, iid)] = None
+        self._delete_doc(vertical, iid)
+        self._docs[vertical, iid] = None
 
     def set_links(self, iid: int, links) -> None:
-        self.batch.set_links(iid, links)
-        self._relinked.add(self.ext("media", iid))
+        self._set_links(iid, links)
+        self._relinked.add(iid)
 
     def put_aux(self, name: str, key: bytes, value: bytes) -> None:
-        self.batch.put_aux(name, key, value)
+        self._put_aux(name, key, value)
         self._aux[name, key] = value
 
     def delete_aux(self, name: str, key: bytes) -> None:
-        self.batch.delete_aux(name, key)
+        self._delete_aux(name, key)
         self._aux[name, key] = None
 
     # output
@@ -115,23 +110,74 @@ class Recorder:
     def encode(self, partitions: int) -> Iterator[tuple[int, bytes]]:
         """(partition, payload) records of this batch's changes, in partition order; none for a
         partition without changes."""
-        postings: list[list] = [[] for _ in range(partitions)]
+        ext = self.batch.ext
+        documents = {(vertical, iid) for vertical, _, iid in self._postings}
+        documents.update(self._docs)
+        where = {}  # (vertical, iid) -> (external id, partition)
+        for vertical, iid in documents:
+            external = ext(vertical, iid)
+            where[vertical, iid] = external, partition_of(vertical, external, partitions)
+        postings: list[dict[tuple[str, str], tuple[list, list]]] = [{} for _ in range(partitions)]
         docs: list[list] = [[] for _ in range(partitions)]
-        for (vertical, term, ext), present in self._postings.items():
-            postings[partition_of(vertical, ext, partitions)].append((vertical, term, ext, present))
-        for (vertical, ext), doc in self._docs.items():
-            docs[partition_of(vertical, ext, partitions)].append((vertical, ext, doc, ext in self._relinked))
+        relinked = self._relinked
+        for (vertical, iid), doc in self._docs.items():
+            external, partition = where[vertical, iid]
+            docs[partition].append((vertical, external, doc, vertical == "media" and iid in relinked))
+        for (vertical, term, iid), present in self._postings.items():
+            external, partition = where[vertical, iid]
+            terms = postings[partition]
+            lists = terms.get((vertical, term))
+            if lists is None:
+                lists = terms[vertical, term] = ([], [])
+            lists[not present].append(external)
         aux = [(name, key, value) for (name, key), value in self._aux.items()]
         for partition in range(partitions):
             yield from ((partition, payload) for payload in _records(postings[partition], docs[partition], aux))
 
 
-def _records(postings: list, docs: list, aux: list) -> Iterator[bytes]:
+def _records(postings: dict[tuple[str, str], tuple[list, list]], docs: list, aux: list) -> Iterator[bytes]:
     """Records of at most CHUNK changes and RECORD_BYTES each (a single larger change alone): documents
     first, so a posting never names a document a record before it was created."""
-    for kind, changes in (("docs", docs), ("postings", postings), ("aux", aux)):
-        for start in range(0, len(changes), CHUNK):
-            yield from _bounded(kind, changes[start:start + CHUNK])
+    for kind, changes, weight in (("docs", docs, _one), ("postings", _posting_pieces(postings), _ids),
+                                  ("aux", aux, _one)):
+        for chunk in _chunks(changes, weight):
+            yield from _bounded(kind, chunk)
+
+
+def _posting_pieces(postings: dict[tuple[str, str], tuple[list, list]]) -> Iterator[tuple]:
+    """[vertical, term, added, removed] entries of at most CHUNK ids each."""
+    for (vertical, term), (added, removed) in postings.items():
+        if len(added) + len(removed) <= CHUNK:
+            yield vertical, term, added, removed
+            continue
+        for start in range(0, len(added), CHUNK):
+            yield vertical, term, added[start:start + CHUNK], []
+        for start in range(0, len(removed), CHUNK):
+            yield vertical, term, [], removed[start:start + CHUNK]
+
+
+def _one(change: tuple) -> int:
+    return 1
+
+
+def _ids(change: tuple) -> int:
+    """The changes a postings entry holds: one per id."""
+    return len(change[2]) + len(change[3])
+
+
+def _chunks(changes: Iterable[tuple], weight: Callable[[tuple], int]) -> Iterator[list]:
+    """`changes` cut into lists of at most CHUNK changes (an entry holding `weight(entry)` of them)."""
+    chunk: list = []
+    size = 0
+    for change in changes:
+        changed = weight(change)
+        if chunk and size + changed > CHUNK:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(change)
+        size += changed
+    if chunk:
+        yield chunk
 
 
 def _bounded(kind: str, changes: list) -> Iterator[bytes]:
@@ -160,11 +206,12 @@ def apply_changes(batch: Batch, payload: bytes) -> int:
         batch.put_doc(vertical, iid, doc)
         if relinked:
             batch.set_links(iid, links_of(batch, doc))
-    for vertical, term, ext, present in postings:
-        if present:
-            batch.add(vertical, term, batch.intern(vertical, ext))
-        else:
-            iid = batch.iid(vertical, ext)
+    intern, iid_of = batch.intern, batch.iid
+    for vertical, term, added, removed in postings:
+        if added:
+            batch.add_many(vertical, term, BitMap([intern(vertical, ext) for ext in added]))
+        for ext in removed:
+            iid = iid_of(vertical, ext)
             if iid is not None:
                 batch.remove(vertical, term, iid)
     for name, key, value in aux:
@@ -172,4 +219,4 @@ def apply_changes(batch: Batch, payload: bytes) -> int:
             batch.delete_aux(name, key)
         else:
             batch.put_aux(name, key, value)
-    return len(docs) + len(postings) + len(aux)
+    return len(docs) + sum(len(added) + len(removed) for _, _, added, removed in postings) + len(aux)

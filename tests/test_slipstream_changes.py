@@ -11,8 +11,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from firehose.events import validate
 from indexer.store import Index
 from slipstream import Slipstream
+from slipstream import changes
 from slipstream.changes import Recorder, apply_changes
 from tests.strategies import events
 from vocabulary import terms
@@ -76,3 +78,55 @@ def test_shards_hold_exactly_their_documents_of_one_index(history, cuts, repeat)
             whole.close()
             for shard in shards:
                 shard.close()
+
+
+def test_a_user_with_the_id_of_a_relinked_media_is_applied_as_a_user(tmp_path):
+    """A batch's change flags say which media were relinked: a user of the same external id is
+    not one of them, and a shard applies its document."""
+    history = [validate(event) for event in (
+        {"op": "user.upsert", "ts": 1, "user": {"id": 5, "username": "five"}},
+        {"op": "media.upsert", "ts": 2, "media": {"id": 5, "owner": 5, "caption": "hi", "taken_at": 2}},
+    )]
+    whole, shard = Index(tmp_path / "whole"), Index(tmp_path / "shard")
+    try:
+        with whole.writer() as batch:
+            recorder = Recorder(batch)
+            slip = Slipstream(recorder)
+            for event in history:
+                slip.apply(event)
+            records = list(recorder.encode(1))
+        with shard.writer() as batch:
+            for _, payload in records:
+                apply_changes(batch, payload)
+        with whole.reader() as view:
+            expected = contents(view)
+        with shard.reader() as view:
+            assert contents(view) == expected
+    finally:
+        whole.close()
+        shard.close()
+
+
+def test_a_term_with_more_ids_than_a_record_holds_is_split_and_applies_the_same(tmp_path, monkeypatch):
+    monkeypatch.setattr(changes, "CHUNK", 4)
+    first = [validate({"op": "user.upsert", "ts": 1, "user": {"id": u, "username": f"u{u}"}}) for u in range(1, 12)]
+    second = [validate({"op": "user.delete", "ts": 2, "id": u}) for u in range(1, 7)]
+    whole, shard = Index(tmp_path / "whole"), Index(tmp_path / "shard")
+    try:
+        for history in (first, second):
+            with whole.writer() as batch:
+                recorder = Recorder(batch)
+                slip = Slipstream(recorder)
+                for event in history:
+                    slip.apply(event)
+                records = list(recorder.encode(1))
+            with shard.writer() as batch:
+                applied = [apply_changes(batch, payload) for _, payload in records]
+            assert max(applied) <= 4 and sum(applied) == len(recorder)
+        with whole.reader() as view:
+            expected = contents(view)
+        with shard.reader() as view:
+            assert contents(view) == expected
+    finally:
+        whole.close()
+        shard.close()
