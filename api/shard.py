@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -178,6 +179,8 @@ def serve(index_path: Path, host: str = "127.0.0.1", port: int = 0, port_file: P
         os.replace(tmp, port_file)
     config = uvicorn.Config(create_app(index_path), host=host, port=port, access_log=False, log_level=log_level,
                             timeout_keep_alive=KEEP_ALIVE_S)
+    # uvicorn names no address for a socket it was given
+    logging.getLogger("uvicorn.error").info("Uvicorn running on http://%s:%d", host, sock.getsockname()[1])
     uvicorn.Server(config).run(sockets=[sock])
 
 
