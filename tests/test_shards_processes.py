@@ -212,3 +212,30 @@ def test_demo_with_shards_answers_and_sigterm_leaves_no_process(tmp_path):
             time.sleep(0.1)
         assert {pid for pid in tree if alive(pid)} == set()
         assert group_members(proc.pid) == []
+
+
+@pytest.mark.parametrize("args, words", [
+    (["index", "--role", "shard", "--shard", "0", "--shards", "2"], "needs --shards N and --kafka"),
+    (["index", "--role", "shard", "--shards", "2", "--kafka", "127.0.0.1:1"], "--role shard needs --shard S"),
+    (["index", "--role", "shard", "--shard", "1", "--replica", "1", "--shards", "2", "--kafka", "127.0.0.1:1"],
+     "--shard 1 --replica 1 is not among --shards 2 --replicas 1"),
+    (["index", "--shard", "0"], "--shard names the shard of --role shard"),
+    (["serve", "--role", "shard"], "--role shard needs --shard S"),
+    (["serve", "--role", "shard", "--shard", "0"], "holds no index shards"),
+    (["serve", "--role", "aggregator"], "needs --shard-urls"),
+    (["serve", "--role", "aggregator", "--shard-urls", "0"], "is not S=URL[,URL...]"),
+    (["serve", "--role", "aggregator", "--shard-urls", "1=http://127.0.0.1:1"], "every shard 0..N-1 once"),
+    (["serve", "--role", "aggregator", "--shard-urls", "0=http://127.0.0.1:1", "--shard-urls", "0=http://127.0.0.1:2"],
+     "shard 0 is given twice"),
+    (["serve", "--role", "aggregator", "--shards", "2", "--shard-urls", "0=http://127.0.0.1:1"],
+     "--shards 2, but --shard-urls names 1 shards"),
+    (["serve", "--role", "aggregator", "--with-indexer", "--shard-urls", "0=http://127.0.0.1:1"], "--with-indexer"),
+    (["serve", "--shard-urls", "0=http://127.0.0.1:1"], "are for --role aggregator"),
+])
+def test_role_flags_are_checked(args, words, tmp_path):
+    from click.testing import CliRunner
+
+    from console.cli import main
+
+    result = CliRunner().invoke(main, [*args, "--data", str(tmp_path / "data")])
+    assert result.exit_code in (1, 2) and words in result.output, result.output
