@@ -30,8 +30,8 @@ from pathlib import Path
 import uvicorn
 
 from api import logs
-from api.auth import keys_from_env
 from api import shard as shard_server
+from api.auth import keys_from_env
 from api.shard import SHARDS_ENV, Replicas
 from indexer.store import Index, StoreError
 from vocabulary.shards import Layout, find_layout

@@ -26,7 +26,14 @@ from indexer.store import Index
 from tests.brokers import running_tansu, unique_topic
 from tests.processes import group_members, started, wait_for_line
 from tests.test_indexer_daemon import committed
-from tests.test_shards_write import FIREHOSE_PARTITIONS, SHARDS, events, index_shards, one_index, write_firehose
+from tests.test_shards_write import (
+    FIREHOSE_PARTITIONS,
+    SHARDS,
+    events,
+    index_shards,
+    one_index,
+    write_firehose,
+)
 from tests.test_shutdown import alive, descendants
 from vocabulary import paths, terms
 from vocabulary.shards import owned
