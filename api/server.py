@@ -6,10 +6,15 @@ PROMETHEUS_MULTIPROC_DIR so `/metrics` reports every process. `--with-indexer` r
 `unicorn index` as a child process, which takes the index's writer lock. SIGTERM and SIGINT
 stop the server, then the child (SIGTERM, its graceful shutdown), then this process dies of
 the same signal: a stopped service leaves nothing running.
+
+The roles of the multi-host form (README "Sharded and multi-host"): `serve_shard` serves one replica of
+one index shard to the aggregators (api/shard.py), `serve_aggregator` the public API over shard servers
+named by URL.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -17,6 +22,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +30,10 @@ from pathlib import Path
 import uvicorn
 
 from api import logs
+from api import shard as shard_server
 from api.auth import keys_from_env
 from api.shard import SHARDS_ENV, Replicas
+from indexer.store import Index, StoreError
 from vocabulary.shards import Layout, find_layout
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -127,13 +135,10 @@ def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 
             if shards is not None:
                 replicas = Replicas(Path(data), layout)
                 os.environ[SHARDS_ENV] = replicas.env()
-            if (workers > 1 or with_indexer) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-                metrics_dir = tempfile.mkdtemp(prefix="unicorn-metrics-")
-                os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            metrics_dir = _metrics_dir(workers > 1 or with_indexer)
             if with_indexer:
                 child = start_indexer(Path(data), layout)
-            uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                        access_log=False, log_level="info", log_config=logs.config())
+            _run_api(host, port, workers)
         finally:
             if replicas is not None:
                 replicas.stop()
@@ -141,3 +146,62 @@ def serve(data: Path, host: str = "127.0.0.1", port: int = 8080, workers: int = 
                 stop_child(child)
             if metrics_dir is not None:
                 shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir(shared: bool) -> str | None:
+    """A PROMETHEUS_MULTIPROC_DIR made for this service when metrics are `shared` between processes and none
+    is configured; the caller removes it."""
+    if not shared or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    made = tempfile.mkdtemp(prefix="unicorn-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    return made
+
+
+def _run_api(host: str, port: int, workers: int) -> None:
+    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                access_log=False, log_level="info", log_config=logs.config())
+
+
+def serve_aggregator(shard_urls: list[list[str]], partitions: int, host: str = "127.0.0.1", port: int = 8080,
+                     workers: int = 1) -> None:
+    """The public API as the aggregator of remote shard servers: `shard_urls[s]` are the URLs of shard s's
+    replicas (each `unicorn serve --role shard`), `partitions` the changes stream's. It reads no data directory."""
+    warn_without_keys()
+    os.environ[SHARDS_ENV] = json.dumps({"partitions": partitions, "replicas": shard_urls})
+    metrics_dir = None
+    with stopping_on_signals():
+        try:
+            metrics_dir = _metrics_dir(workers > 1)
+            _run_api(host, port, workers)
+        finally:
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+INDEX_POLL_S = 0.2
+
+
+def serve_shard(data: Path, shard: int, replica: int, host: str = "127.0.0.1", port: int = 9100) -> None:
+    """One replica of one index shard served to the aggregators, from DATA/shards/S.R/index, which the shard
+    indexer on this host (`unicorn index --role shard`) writes; it waits for that index to be created."""
+    layout = find_layout(data)
+    if layout is None:
+        raise ValueError(f"{data} holds no index shards: run `unicorn index --role shard` on it first")
+    index = layout.index(data, shard, replica)
+    if not _openable(index):
+        logs.configure()
+        logging.getLogger("unicorn.serve").warning("waiting for %s: its shard indexer has not created it yet", index)
+    while not _openable(index):
+        time.sleep(INDEX_POLL_S)
+    shard_server.serve(index, host, port, log_level="info")
+
+
+def _openable(index: Path) -> bool:
+    if not Index.exists(index):
+        return False
+    try:
+        Index(index, readonly=True).close()
+    except StoreError:  # its indexer is still creating it
+        return False
+    return True

@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -166,23 +168,33 @@ class HttpShard:
         return lambda *args: self._call(name, *args)
 
 
+def serve(index_path: Path, host: str = "127.0.0.1", port: int = 0, port_file: Path | None = None,
+          log_level: str = "warning") -> None:
+    """Serve one replica on `host`:`port`; with port 0 the system picks a free port. The socket listens before
+    the index opens, and its port is then written to `port_file` (atomically) when given."""
+    sock = socket.create_server((host, port))
+    if port_file is not None:
+        tmp = port_file.with_name(f".{port_file.name}.tmp")
+        tmp.write_text(str(sock.getsockname()[1]))
+        os.replace(tmp, port_file)
+    config = uvicorn.Config(create_app(index_path), host=host, port=port, access_log=False, log_level=log_level,
+                            timeout_keep_alive=KEEP_ALIVE_S)
+    # uvicorn names no address for a socket it was given
+    logging.getLogger("uvicorn.error").info("Uvicorn running on http://%s:%d", host, sock.getsockname()[1])
+    uvicorn.Server(config).run(sockets=[sock])
+
+
 def main(argv: list[str] | None = None) -> None:
-    """`python -m api.shard_server --index PATH --port PORT`."""
+    """`python -m api.shard_server --index PATH [--port PORT] [--port-file FILE]`."""
     parser = argparse.ArgumentParser(description="Serve one replica of an index shard to the aggregator.")
     parser.add_argument("--index", required=True, type=Path)
-    parser.add_argument("--port", required=True, type=int)
+    parser.add_argument("--port", default=0, type=int, help="0 (the default): a free port, see --port-file")
+    parser.add_argument("--port-file", type=Path, help="write the port listened on to this file")
     args = parser.parse_args(argv)
-    uvicorn.run(create_app(args.index), host="127.0.0.1", port=args.port, access_log=False, log_level="warning",
-                timeout_keep_alive=KEEP_ALIVE_S)
+    serve(args.index, port=args.port, port_file=args.port_file)
 
 
 SHARDS_ENV = "UNICORN_SHARDS"  # JSON {"partitions": P, "replicas": [[url, ...] per shard]}: serve as their aggregator
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Replicas:
@@ -197,14 +209,19 @@ class Replicas:
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
         try:
-            for s in range(layout.shards):
-                self.urls.append([])
-                for r in range(layout.replicas):
-                    port = _free_port()
-                    index = layout.index(data, s, r)
-                    self._commands.append([sys.executable, "-m", "api.shard_server", "--index", str(index),
-                                           "--port", str(port)])
-                    self.processes.append(subprocess.Popen(self._commands[-1]))
+            with tempfile.TemporaryDirectory(prefix="unicorn-shard-ports-") as ports:
+                port_files = []
+                for s in range(layout.shards):
+                    for r in range(layout.replicas):
+                        port_files.append(Path(ports) / f"{s}.{r}")
+                        self._commands.append([sys.executable, "-m", "api.shard_server", "--index",
+                                               str(layout.index(data, s, r))])
+                        self.processes.append(subprocess.Popen([*self._commands[-1], "--port-file",
+                                                                str(port_files[-1])]))
+                for n, port in enumerate(self._ports(port_files)):
+                    self._commands[n] += ["--port", str(port)]  # a restart listens where the aggregator calls
+                    if n % layout.replicas == 0:
+                        self.urls.append([])
                     self.urls[-1].append(f"http://127.0.0.1:{port}")
             self.wait_ready()
         except BaseException:
@@ -213,6 +230,20 @@ class Replicas:
         if restart:
             self._watcher = threading.Thread(target=self._watch, name="shard-replicas", daemon=True)
             self._watcher.start()
+
+    def _ports(self, port_files: list[Path], timeout_s: float = 60.0) -> list[int]:
+        """The port each server wrote once listening."""
+        deadline = time.monotonic() + timeout_s
+        ports = []
+        for port_file, process in zip(port_files, self.processes):
+            while not port_file.exists():
+                if process.poll() is not None:
+                    raise RuntimeError(f"the shard server {port_file.name} exited with {process.returncode}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the shard server {port_file.name} did not listen in {timeout_s:g} s")
+                time.sleep(0.02)
+            ports.append(int(port_file.read_text()))
+        return ports
 
     def _watch(self) -> None:
         while not self._stopping.wait(RESTART_POLL_S):

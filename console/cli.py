@@ -90,17 +90,28 @@ def ingest(data: Path, file: Path, strict: bool) -> None:
     click.echo(f"appended {report.appended} events, dead-lettered {report.dead_lettered}", err=True)
 
 
+_role_shard = click.option("--shard", type=click.IntRange(min=0), help="With --role shard: which shard, 0..N-1.")
+_role_replica = click.option("--replica", type=click.IntRange(min=0), default=0, show_default=True,
+                             help="With --role shard: which replica of the shard, 0..R-1.")
+
+
 @main.command()
 @_data_option
 @click.option("--once", is_flag=True, help="Drain what is in the firehose now, then exit.")
 @click.option("--kafka", "bootstrap", metavar="BOOTSTRAP", help="Consume from Kafka at BOOTSTRAP instead of the embedded log.")
 @click.option("--topic", default="unicorn.events", show_default=True, help="Kafka topic (with --kafka).")
-@click.option("--batch-size", default=5000, show_default=True, type=int, help="Events per index commit at most.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Events per index commit at most (a shard indexer: "
+                                                              "changes records).  [default: 5000; 100 for --role shard]")
 @click.option("--shards", type=click.IntRange(min=1), help="Split the documents across N index shards (DATA/shards/).")
 @click.option("--replicas", type=click.IntRange(min=1), default=1, show_default=True, help="Indexes per shard (with --shards).")
 @click.option("--partitions", type=click.IntRange(min=1), help="Partitions of the changes stream (with --shards; default N, at least N).")
-def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size: int, shards: int | None,
-          replicas: int, partitions: int | None) -> None:
+@click.option("--role", type=click.Choice(["documents", "shard"]),
+              help="Multi-host form (with --shards and --kafka): run only the documents stage, or only the shard "
+                   "indexer --shard S --replica R, on this host.")
+@_role_shard
+@_role_replica
+def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size: int | None, shards: int | None,
+          replicas: int, partitions: int | None, role: str | None, shard: int | None, replica: int) -> None:
     """Run Slipstream and the indexer: firehose -> index, offsets committed with each batch.
 
     One indexer per index: a second one on the same --data refuses, naming the first. With --shards N
@@ -108,12 +119,23 @@ def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size:
     P partitions (the embedded log DATA/changes, or the Kafka topic T.changes), and N x R shard indexers
     (DATA/shards/S.R) each consume the partitions of their shard, as separate processes; the layout is
     recorded in DATA/shards/layout.json for `serve --shards`, and a different layout is refused.
+
+    With --role, one process of the multi-host form: `--role documents` is the documents stage alone
+    (DATA/index), `--role shard --shard S --replica R` one shard indexer alone (DATA/shards/S.R/index);
+    they meet through Kafka, so every command of a deployment gives the same --shards, --replicas,
+    --partitions, --kafka and --topic.
     """
     import indexer
     from indexer.daemon import StorageFailure
     from indexer.lock import IndexLocked
     from vocabulary.shards import find_layout
 
+    if role is not None:
+        _index_role(data, role, shard, replica, once, bootstrap, topic, batch_size, shards, replicas, partitions)
+        return
+    if shard is not None:
+        raise click.UsageError("--shard names the shard of --role shard")
+    batch_size = batch_size or 5000
     if shards is not None:
         _index_shards(data, once, bootstrap, topic, batch_size, shards, replicas, partitions or shards)
         return
@@ -127,11 +149,10 @@ def index(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size:
     click.echo(f"applied {stats.applied} events, dead-lettered {stats.dead_lettered}", err=True)
 
 
-def _index_shards(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size: int, shards: int,
-                  replicas: int, partitions: int) -> None:
-    """`index --shards`: record the layout, then run the local form (indexer.local)."""
+def _layout(data: Path, shards: int, replicas: int, partitions: int, bootstrap: str | None, topic: str):
+    """The layout the flags describe, recorded under `data` (indexer.local.lay_out)."""
     from firehose.endpoint import Endpoint
-    from indexer.local import ShardsFailed, lay_out, run_local
+    from indexer.local import lay_out
     from vocabulary.shards import Layout, LayoutConflict
 
     try:
@@ -140,9 +161,73 @@ def _index_shards(data: Path, once: bool, bootstrap: str | None, topic: str, bat
         raise click.ClickException(f"bad layout: {exc}: --partitions must be at least --shards") from None
     try:
         lay_out(data, layout)
-        run_local(data, layout, once=once, bootstrap=bootstrap, topic=topic, batch_size=batch_size)
-    except (LayoutConflict, ShardsFailed) as exc:
+    except LayoutConflict as exc:
         raise click.ClickException(str(exc)) from None
+    return layout
+
+
+def _index_role(data: Path, role: str, shard: int | None, replica: int, once: bool, bootstrap: str | None,
+                topic: str, batch_size: int | None, shards: int | None, replicas: int,
+                partitions: int | None) -> None:
+    """`index --role documents|shard`: one process of the multi-host form, on this host's --data."""
+    from indexer.changes import ChangesStreamError
+    from indexer.daemon import StorageFailure
+    from indexer.lock import IndexLocked
+
+    if shards is None or bootstrap is None:
+        raise click.UsageError("--role needs --shards N and --kafka BOOTSTRAP: the hosts meet through Kafka")
+    if role == "shard" and shard is None:
+        raise click.UsageError("--role shard needs --shard S (and --replica R when there are replicas)")
+    if role == "documents" and shard is not None:
+        raise click.UsageError("--shard names the shard of --role shard")
+    if role == "shard" and not (shard < shards and replica < replicas):
+        raise click.UsageError(f"--shard {shard} --replica {replica} is not among --shards {shards} --replicas {replicas}")
+    layout = _layout(data, shards, replicas, partitions or shards, bootstrap, topic)
+    try:
+        if role == "documents":
+            import indexer
+
+            stats = indexer.run(data, once=once, bootstrap=bootstrap, topic=topic, batch_size=batch_size or 5000,
+                                partitions=layout.partitions)
+            click.echo(f"documents stage: applied {stats.applied} events, dead-lettered {stats.dead_lettered}",
+                       err=True)
+        else:
+            from indexer.shard import run_shard
+
+            stats = run_shard(data, layout, shard, replica, once=once, bootstrap=bootstrap, topic=topic,
+                              batch_size=batch_size or 100)
+            click.echo(f"shard {shard}.{replica}: applied {stats.applied} changes records, "
+                       f"dead-lettered {stats.dead_lettered}", err=True)
+    except (IndexLocked, StorageFailure, ChangesStreamError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _index_shards(data: Path, once: bool, bootstrap: str | None, topic: str, batch_size: int, shards: int,
+                  replicas: int, partitions: int) -> None:
+    """`index --shards`: record the layout, then run the local form (indexer.local)."""
+    from indexer.local import ShardsFailed, run_local
+
+    layout = _layout(data, shards, replicas, partitions, bootstrap, topic)
+    try:
+        run_local(data, layout, once=once, bootstrap=bootstrap, topic=topic, batch_size=batch_size)
+    except ShardsFailed as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _shard_urls(values: tuple[str, ...]) -> list[list[str]]:
+    """`--shard-urls S=URL[,URL...]`, once per shard -> the replicas' URLs of shards 0..N-1."""
+    urls: dict[int, list[str]] = {}
+    for value in values:
+        number, sep, listed = value.partition("=")
+        replicas = [url.strip().rstrip("/") for url in listed.split(",") if url.strip()]
+        if not (sep and number.strip().isdigit() and replicas):
+            raise click.BadParameter(f"{value!r} is not S=URL[,URL...]", param_hint="--shard-urls")
+        if int(number) in urls:
+            raise click.BadParameter(f"shard {int(number)} is given twice", param_hint="--shard-urls")
+        urls[int(number)] = replicas
+    if sorted(urls) != list(range(len(urls))):
+        raise click.BadParameter(f"shards {sorted(urls)} given: every shard 0..N-1 once", param_hint="--shard-urls")
+    return [urls[s] for s in range(len(urls))]
 
 
 @main.command()
@@ -153,17 +238,54 @@ def _index_shards(data: Path, once: bool, bootstrap: str | None, topic: str, bat
 @click.option("--with-indexer", is_flag=True, help="Also run the indexer on the embedded firehose.")
 @click.option("--shards", type=click.IntRange(min=1), default=None,
               help="Serve the N index shards of `index --shards N` (one process per replica) behind this API as their aggregator.")
-def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool, shards: int | None) -> None:
+@click.option("--role", type=click.Choice(["shard", "aggregator"]),
+              help="Multi-host form: serve one shard replica's index to the aggregators (--shard S --replica R), "
+                   "or the public API as the aggregator of remote shard servers (--shard-urls).")
+@_role_shard
+@_role_replica
+@click.option("--shard-urls", "shard_urls", multiple=True, metavar="S=URL[,URL...]",
+              help="With --role aggregator, once per shard: shard S's replicas (their `serve --role shard`), tried in "
+                   "this order.")
+@click.option("--partitions", type=click.IntRange(min=1),
+              help="With --role aggregator: the changes stream's partitions, as given to `index` (default N).")
+def serve(data: Path, host: str, port: int, workers: int, with_indexer: bool, shards: int | None, role: str | None,
+          shard: int | None, replica: int, shard_urls: tuple[str, ...], partitions: int | None) -> None:
     """Serve the HTTP API (docs/http-api.md). Keys come from UNICORN_API_KEYS="KEY:admin,KEY2:search".
 
     Without any key (UNICORN_API_KEYS or UNICORN_API_KEYS_FILE) it starts, so that health checks and
     metrics answer, and warns on stderr that every API call will be refused.
+
+    With --role, one process of the multi-host form: `--role shard --shard S --replica R` serves
+    DATA/shards/S.R/index (written by `index --role shard` on this host) to the aggregators, an internal
+    API without keys for a private network; `--role aggregator --shard-urls 0=URL,URL --shard-urls 1=URL ...`
+    serves the public API over those shard servers and needs no data directory.
     """
     import api
+    from api.server import serve_aggregator, serve_shard
     from indexer.lock import IndexLocked
 
+    if role is not None and with_indexer:
+        raise click.UsageError("--with-indexer runs the local form's indexer; with --role run `unicorn index --role`")
+    if role != "shard" and shard is not None:
+        raise click.UsageError("--shard names the shard of --role shard")
+    if role != "aggregator" and (shard_urls or partitions is not None):
+        raise click.UsageError("--shard-urls and --partitions are for --role aggregator")
     try:
-        api.serve(data, host=host, port=port, workers=workers, with_indexer=with_indexer, shards=shards)
+        if role == "shard":
+            if shard is None:
+                raise click.UsageError("--role shard needs --shard S (and --replica R when there are replicas)")
+            serve_shard(data, shard, replica, host=host, port=port)
+        elif role == "aggregator":
+            if not shard_urls:
+                raise click.UsageError("--role aggregator needs --shard-urls S=URL[,URL...] for every shard")
+            urls = _shard_urls(shard_urls)
+            if shards is not None and shards != len(urls):
+                raise click.UsageError(f"--shards {shards}, but --shard-urls names {len(urls)} shards")
+            if (partitions or len(urls)) < len(urls):
+                raise click.UsageError(f"--partitions {partitions} is fewer than the {len(urls)} shards")
+            serve_aggregator(urls, partitions or len(urls), host=host, port=port, workers=workers)
+        else:
+            api.serve(data, host=host, port=port, workers=workers, with_indexer=with_indexer, shards=shards)
     except (IndexLocked, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
 
