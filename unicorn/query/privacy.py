@@ -37,7 +37,25 @@ from unicorn.context import Hashtags, ViewerContext
 from vocabulary import terms
 
 
-class _Viewer:
+class _Sets:
+    """A viewer's visible documents per vertical, from what a subclass knows of them: `viewer`, `hidden` (the
+    user iids of H), `owners_seen_private(view)` (owners whose private media the viewer sees) and
+    `hidden_owners(view)` (H), both as external ids, and `_hashtags(view, live)`."""
+
+    def compute(self, view, vertical: str) -> FrozenBitMap:
+        live = view.posting(vertical, terms.LIVE)
+        if self.viewer is None or vertical == "place":
+            return live
+        if vertical == "user":
+            return FrozenBitMap(BitMap(live) - self.hidden)
+        if vertical == "hashtag":
+            return self._hashtags(view, live)
+        private = view.posting("media", terms.PRIVATE_MEDIA)
+        private_unseen = BitMap(private) - _media_of(view, self.owners_seen_private(view))
+        return FrozenBitMap(BitMap(live) - private_unseen - _media_of(view, self.hidden_owners(view)))
+
+
+class _Viewer(_Sets):
     """The per-(generation, viewer) sets, shared by every request of that viewer at that generation."""
 
     def __init__(self, view, viewer: int | None) -> None:
@@ -61,16 +79,11 @@ class _Viewer:
         iid = view.iid("user", x)
         return iid is not None and iid not in self.hidden_edges
 
-    def compute(self, view, vertical: str) -> FrozenBitMap:
-        live = view.posting(vertical, terms.LIVE)
-        if self.viewer is None or vertical == "place":
-            return live
-        if vertical == "user":
-            return FrozenBitMap(BitMap(live) - self.hidden)
-        if vertical == "hashtag":
-            return self._hashtags(view)
-        private_unseen = BitMap(view.posting("media", terms.PRIVATE_MEDIA)) - _owners_media(view, self._allowed())
-        return FrozenBitMap(BitMap(live) - private_unseen - _owners_media(view, self.hidden))
+    def owners_seen_private(self, view) -> list[int]:
+        return [view.ext("user", x) for x in self._allowed()]
+
+    def hidden_owners(self, view) -> list[int]:
+        return [view.ext("user", x) for x in self.hidden]
 
     def _allowed(self) -> BitMap:
         """Owners whose private media the viewer sees, unless hidden: private followees and the viewer."""
@@ -79,7 +92,7 @@ class _Viewer:
             allowed.add(self.me)
         return allowed
 
-    def _hashtags(self, view) -> FrozenBitMap:
+    def _hashtags(self, view, live) -> FrozenBitMap:
         """The hashtags carried by some media visible to the viewer (see the module's docstring)."""
         public = visible = view.posting("hashtag", terms.PUBLIC_MEDIA)
         private = view.posting("media", terms.PRIVATE_MEDIA)
@@ -117,7 +130,7 @@ def local_ids(view, vertical: str, exts) -> BitMap:
     return BitMap(i for i in (view.iid(vertical, e) for e in exts) if i is not None)
 
 
-class _Shard:
+class _Shard(_Sets):
     """The per-(generation, context) sets of a shard, from the viewer's context (see the module's docstring)."""
 
     def __init__(self, view, context: ViewerContext) -> None:
@@ -136,16 +149,11 @@ class _Shard:
     def edge_term_visible(self, view, x: int) -> bool:
         return x not in self.hidden_exts
 
-    def compute(self, view, vertical: str) -> FrozenBitMap:
-        live = view.posting(vertical, terms.LIVE)
-        if self.viewer is None or vertical == "place":
-            return live
-        if vertical == "user":
-            return FrozenBitMap(BitMap(live) - self.hidden)
-        if vertical == "hashtag":
-            return self._hashtags(view, live)
-        private_unseen = BitMap(view.posting("media", terms.PRIVATE_MEDIA)) - _media_of(view, self.allowed)
-        return FrozenBitMap(BitMap(live) - private_unseen - _media_of(view, self.hidden_exts))
+    def owners_seen_private(self, view) -> set[int]:
+        return self.allowed
+
+    def hidden_owners(self, view) -> frozenset[int]:
+        return self.hidden_exts
 
     def _hashtags(self, view, live) -> FrozenBitMap:
         hashtags = self.context.hashtags
