@@ -4,7 +4,7 @@
     HttpShard("http://127.0.0.1:9100")                                  # a unicorn.shard.Shard for the aggregator
 
 Each call of unicorn.shard.Shard is `POST /call/NAME` with the msgpack of its arguments (a viewer context
-as unicorn.context encodes it) and answers the msgpack of its result; a refused request answers 400
+as unicorn.context encodes it) and answers the msgpack of its (generation, result); a refused request answers 400
 with {"code", "message"} and the client raises the same QueryError. The client keeps its connections
 alive and turns a transport failure or a 5xx into unicorn.aggregator.Unavailable, so the aggregator
 asks another replica. `GET /ready` answers once the index is open.
@@ -97,10 +97,10 @@ def create_app(index_path: Path) -> Starlette:
                             media_type=MSGPACK)
         args = _decoded(name, await request.body())
         try:
-            result = getattr(shard, name)(*args)  # the engine's work: short, and this process serves one aggregator
+            gen, result = getattr(shard, name)(*args)  # the engine's work: short; this process serves one aggregator
         except QueryError as exc:
             return Response(_encoder.encode({"code": exc.code, "message": exc.message}), 400, media_type=MSGPACK)
-        return Response(_encoder.encode(_carried(name, result)), media_type=MSGPACK)
+        return Response(_encoder.encode((gen, _carried(name, result))), media_type=MSGPACK)
 
     async def ready(request: Request) -> Response:
         return Response(b"ready")
