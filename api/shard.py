@@ -22,15 +22,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import msgspec
 import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from indexer.store import Index
 from unicorn.aggregator import Aggregator, Unavailable
@@ -43,12 +40,18 @@ from vocabulary.shards import Layout
 MSGPACK = "application/msgpack"
 KEEP_ALIVE_S = 300  # an idle aggregator connection stays open this long
 RESTART_POLL_S = 0.2  # how often `Replicas` looks for a replica that exited
-# the calls whose argument at this position is a viewer context
-CONTEXT_AT = {"hashtag_part": 0, "search": 2, "candidates": 2, "extract": 2, "typeahead": 1, "document": 2,
-              "trending": 1}
-CALLS = ("viewer_part", "private_users", *CONTEXT_AT)
-_context = msgspec.msgpack.Decoder(ViewerContext | None)
+Ctx = ViewerContext | None
+# each call's arguments, decoded in one pass (a viewer context as its Struct)
+ARGS = {"viewer_part": tuple[int], "hashtag_part": tuple[Ctx], "private_users": tuple[list[int]],
+        "search": tuple[str, list, Ctx, int, str, float],
+        "candidates": tuple[str, list, Ctx, int, list, list, bool, float],
+        "extract": tuple[str, list, Ctx, float],
+        "typeahead": tuple[str, Ctx, int | None, int, list[str], str, float],
+        "document": tuple[str, int | str, Ctx, int | None], "trending": tuple[str, Ctx, int | None]}
+CALLS = tuple(ARGS)
+_decoders = {name: msgspec.msgpack.Decoder(args) for name, args in ARGS.items()}
 _encoder = msgspec.msgpack.Encoder()
+_answer: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(ext_hook=lambda code, data: _ext(code, data))
 INT64_MIN = -(2**63)
 BIG_NEGATIVE = 1  # msgpack extension code of an int below INT64_MIN (a media's -id in a sort key), as decimal text
 
@@ -76,36 +79,42 @@ def _ext(code: int, data: memoryview) -> int:
     return int(bytes(data).decode())
 
 
-def _decoded(name: str, raw: bytes) -> list:
-    args = msgspec.msgpack.decode(raw)
-    at = CONTEXT_AT.get(name)
-    if at is not None and args[at] is not None:
-        args[at] = _context.decode(_encoder.encode(args[at]))
-    return args
-
-
-def create_app(index_path: Path) -> Starlette:
+def create_app(index_path: Path):
+    """The shard's ASGI app: `POST /call/NAME` and `GET /ready`, with nothing between uvicorn and the call."""
     index = Index(index_path, readonly=True)
     engine = Engine(index)
     engine.warm()
     shard = LocalShard(engine)
 
-    async def call(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in CALLS:
-            return Response(_encoder.encode({"code": "not_found", "message": f"no call {name!r}"}), 404,
-                            media_type=MSGPACK)
-        args = _decoded(name, await request.body())
+    async def app(scope: dict, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path == "/ready":
+            return await _respond(send, 200, b"ready", b"text/plain")
+        name = path.removeprefix("/call/")
+        if scope["method"] != "POST" or not path.startswith("/call/") or name not in ARGS:
+            return await _respond(send, 404, _encoder.encode({"code": "not_found", "message": f"no call {path!r}"}))
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
         try:
-            gen, result = getattr(shard, name)(*args)  # the engine's work: short; this process serves one aggregator
+            # the engine's work: short; this process serves one aggregator
+            gen, result = getattr(shard, name)(*_decoders[name].decode(body))
         except QueryError as exc:
-            return Response(_encoder.encode({"code": exc.code, "message": exc.message}), 400, media_type=MSGPACK)
-        return Response(_encoder.encode((gen, _carried(name, result))), media_type=MSGPACK)
+            return await _respond(send, 400, _encoder.encode({"code": exc.code, "message": exc.message}))
+        await _respond(send, 200, _encoder.encode((gen, _carried(name, result))))
 
-    async def ready(request: Request) -> Response:
-        return Response(b"ready")
+    return app
 
-    return Starlette(routes=[Route("/call/{name}", call, methods=["POST"]), Route("/ready", ready)])
+
+async def _respond(send, status: int, body: bytes, media_type: bytes = MSGPACK.encode()) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", media_type), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class HttpShard:
@@ -155,7 +164,7 @@ class HttpShard:
         status, raw = self._post(name, _encoder.encode(args))
         if status >= 500:
             raise Unavailable(f"{self.url}: HTTP {status}")
-        body = msgspec.msgpack.decode(raw, ext_hook=_ext)
+        body = _answer.decode(raw)
         if status != 200:
             raise QueryError(body["code"], body["message"])
         return body
@@ -173,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", required=True, type=int)
     args = parser.parse_args(argv)
     uvicorn.run(create_app(args.index), host="127.0.0.1", port=args.port, access_log=False, log_level="warning",
-                timeout_keep_alive=KEEP_ALIVE_S)
+                timeout_keep_alive=KEEP_ALIVE_S, lifespan="off")
 
 
 SHARDS_ENV = "UNICORN_SHARDS"  # JSON {"partitions": P, "replicas": [[url, ...] per shard]}: serve as their aggregator
