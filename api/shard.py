@@ -13,7 +13,6 @@ asks another replica. `GET /ready` answers once the index is open.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import socket
@@ -117,17 +116,53 @@ async def _respond(send, status: int, body: bytes, media_type: bytes = MSGPACK.e
     await send({"type": "http.response.body", "body": body})
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection to a shard server, speaking only what its app answers: a status line,
+    headers with content-length, and a body (a leaner client than http.client, whose header parsing costs more
+    than the rest of a call)."""
+
+    def __init__(self, host: str, port: int, timeout_s: float) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout_s)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.file = self.sock.makefile("rb")
+        self.host = host.encode()
+
+    def post(self, name: str, body: bytes) -> tuple[int, bytes]:
+        head = (b"POST /call/%s HTTP/1.1\r\nhost: %s\r\ncontent-type: application/msgpack\r\ncontent-length: %d\r\n\r\n"
+                % (name.encode(), self.host, len(body)))
+        self.sock.sendall(head + body)
+        status_line = self.file.readline()
+        if not status_line:
+            raise ConnectionError("the shard server closed the connection")
+        length = None
+        while (line := self.file.readline()) not in (b"\r\n", b""):
+            field, _, value = line.partition(b":")
+            if field.lower() == b"content-length":
+                length = int(value)
+        parts = status_line.split(None, 2)
+        if length is None or len(parts) < 2 or not parts[1].isdigit():
+            raise ConnectionError(f"an answer the shard client does not read: {status_line!r}")
+        body = self.file.read(length)
+        if len(body) != length:
+            raise ConnectionError("the shard server closed the connection within an answer")
+        return int(parts[1]), body
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
 class HttpShard:
-    """unicorn.shard.Shard over one replica's HTTP app: a keep-alive connection per calling thread (stdlib
-    http.client: about a fifth of httpx's per-call cost here, see ARCHITECTURE.md), made again once when a
-    kept one turns out closed; the calls only read, so sending one again is harmless."""
+    """unicorn.shard.Shard over one replica's HTTP app: a keep-alive connection per calling thread (`_Connection`,
+    see ARCHITECTURE.md), made again once when a kept one turns out closed; the calls only read, so sending one
+    again is harmless."""
 
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
         self.url = url.rstrip("/")
         split = urlsplit(self.url)
         self._host, self._port, self._timeout = split.hostname, split.port, timeout_s
         self._local = threading.local()
-        self._made: list[http.client.HTTPConnection] = []
+        self._made: list[_Connection] = []
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -136,27 +171,29 @@ class HttpShard:
                 conn.close()
             self._made.clear()
 
-    def _connection(self, fresh: bool) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and not fresh:
-            return conn
-        if conn is not None:
-            conn.close()
-        conn = self._local.conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+    def _connection(self) -> _Connection:
+        conn = self._local.conn = _Connection(self._host, self._port, self._timeout)
         with self._lock:
             self._made.append(conn)
         return conn
 
+    def _drop(self, conn: _Connection) -> None:
+        conn.close()
+        with self._lock:
+            if conn in self._made:
+                self._made.remove(conn)
+
     def _post(self, name: str, body: bytes) -> tuple[int, bytes]:
-        reused = getattr(self._local, "conn", None) is not None
-        for fresh in ((False, True) if reused else (True,)):
-            conn = self._connection(fresh)
+        conn = getattr(self._local, "conn", None)
+        failure: Exception | None = None
+        for kept in ((True, False) if conn is not None else (False,)):
             try:
-                conn.request("POST", f"/call/{name}", body, {"content-type": MSGPACK})
-                answer = conn.getresponse()
-                return answer.status, answer.read()
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
+                conn = conn if kept else self._connection()
+                return conn.post(name, body)
+            except OSError as exc:
+                if conn is not None:
+                    self._drop(conn)
+                self._local.conn = conn = None
                 failure = exc
         raise Unavailable(f"{self.url}: {failure!r}") from failure
 
