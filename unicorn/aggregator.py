@@ -373,19 +373,28 @@ class _Request:
         return best, sum(p["total"] for p in parts), {u for p in parts for u in p["private"]}
 
     def _apply(self, node: Node) -> Node:
-        inner = self._plain(node.inner)
         edge = node.prefix in EDGE_PREFIXES
-        rows, total, private = self._candidates(node.inner.vertical, inner, self.fanout, with_private=edge)
-        if total > self.fanout:
-            self.truncated = True
-        ids = [ext for _, ext, _ in rows]
-        if edge and not self.admin:
-            self.private.update(private)
-            ids = [x for x in ids if self.edge_visible(x)]
+        if self._viewers_followees(node.inner):
+            ids = sorted(self.followees)  # all of them: the context holds them, and the order of an `or` is moot
+        else:
+            rows, total, private = self._candidates(node.inner.vertical, self._plain(node.inner), self.fanout,
+                                                    with_private=edge)
+            if total > self.fanout:
+                self.truncated = True
+            ids = [ext for _, ext, _ in rows]
+            if edge and not self.admin:
+                self.private.update(private)
+                ids = [x for x in ids if self.edge_visible(x)]
         if not ids:
             return Ids(node.pos, [], vertical=node.vertical)
         return Or(node.pos, [Term(node.pos, node.prefix, str(x), vertical=node.vertical) for x in ids],
                   vertical=node.vertical)
+
+    def _viewers_followees(self, inner: Node) -> bool:
+        """Whether `inner` is `(term following:V)` of the viewer V, whose documents are the context's followees
+        (live, not hidden, their edge terms visible), no more than the fanout."""
+        return (not self.admin and inner.name == "term" and inner.prefix == "following"
+                and inner.value == str(self.context.viewer) and len(self.followees) <= self.fanout)
 
     def _weak_and(self, node: Node) -> Node:
         required = [self._plain(o) for o in node.operands if not o.has_modifier]
