@@ -23,17 +23,20 @@ import json
 import pstats
 import random
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import click
+import httpx
 
 from bench import workload
 from bench.machine import machine, versions
 from bench.options import COMMA_INTS
-from bench.scenarios import CLASSES, TIMEOUT_MS, ours
+from bench.scenarios import CLASSES, ours
+from bench.servers import free_port
 from bench.timing import percentiles
 from firehose.sources.generator import SyntheticPlatform
 from indexer.store import Index
@@ -42,6 +45,7 @@ from slipstream.changes import Recorder, apply_changes
 from unicorn.aggregator import Aggregator
 from unicorn.engine import Engine
 from unicorn.shard import LocalShard
+from unicorn.shard_http import HttpShard
 from vocabulary.shards import Layout
 
 PARTITIONS = 8  # of the changes stream: enough for the largest N measured by default
@@ -114,6 +118,42 @@ def measure(searcher, items: list[workload.Item], expected: dict[int, list[str]]
     return figures, answers, mismatches
 
 
+class ShardServers:
+    """One shard server process (`python -m api.shard_server`) per shard of a layout, ready to answer."""
+
+    def __init__(self, data: Path, layout: Layout) -> None:
+        self.processes: list[subprocess.Popen] = []
+        self.urls: list[str] = []
+        try:
+            for s in range(layout.shards):
+                port = free_port()
+                self.processes.append(subprocess.Popen([sys.executable, "-m", "api.shard_server", "--index",
+                                                        str(layout.index(data, s)), "--port", str(port)]))
+                self.urls.append(f"http://127.0.0.1:{port}")
+            for url, process in zip(self.urls, self.processes):
+                while True:
+                    if process.poll() is not None:
+                        raise RuntimeError(f"the shard server for {url} exited with {process.returncode}")
+                    try:
+                        if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 def rss(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
@@ -122,8 +162,6 @@ def rss(pid: int) -> int:
 def run(scale: str, data: Path, counts: tuple[int, ...], queries: int, seed: int = 0,
         classes: list[str] | None = None, modes: tuple[str, ...] = ("local", "http"),
         profile: Path | None = None, log=print) -> dict:
-    from api.shard import HttpShard, Replicas
-
     partitions = max(PARTITIONS, *counts)
     whole_path = build(data, scale, seed, counts, partitions)
     index = Index(whole_path, readonly=True)
@@ -158,19 +196,18 @@ def run(scale: str, data: Path, counts: tuple[int, ...], queries: int, seed: int
                     i.close()
             report["modes"][f"local{n}"] = figures | {"mismatches": mismatches}
         if "http" in modes:
-            replicas = Replicas(data / f"N{n}", layout, restart=False)
-            clients = [[HttpShard(url) for url in urls] for urls in replicas.urls]
-            aggregator = Aggregator(clients, partitions)
+            servers = ShardServers(data / f"N{n}", layout)
+            clients = [HttpShard(url) for url in servers.urls]
+            aggregator = Aggregator([[client] for client in clients], partitions)
             log(f"aggregator over {n} shard servers (HTTP)")
             try:
                 figures, _, mismatches = measure(aggregator, items, expected, profile and profile / f"http{n}.prof")
-                shard_rss = [rss(p.pid) for p in replicas.processes]
+                shard_rss = [rss(p.pid) for p in servers.processes]
             finally:
                 aggregator.close()
-                for urls in clients:
-                    for client in urls:
-                        client.close()
-                replicas.stop()
+                for client in clients:
+                    client.close()
+                servers.stop()
             report["modes"][f"http{n}"] = figures | {"mismatches": mismatches, "shard_rss_bytes": shard_rss}
     for name, figures in report["modes"].items():
         if name != "one":

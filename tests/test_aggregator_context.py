@@ -60,7 +60,7 @@ def test_a_kept_context_follows_the_shards_writes():
                 ("user", "(apply following: (term following:1))")]
     with sharded(base, partitions=PARTITIONS) as (whole, shards, _):
         one = Engine(whole)
-        aggregator, counting = through(shards)
+        aggregator, _ = through(shards)
         try:
             for step in [[], *steps]:
                 write_sharded([validate(e) for e in step], whole, shards, PARTITIONS)

@@ -51,7 +51,12 @@ from unicorn.query.operators.or_ import Or
 from unicorn.query.operators.term import Term
 from unicorn.query.tree import Node, walk
 from unicorn.query.values import check_limit
-from unicorn.searcher import SearchResult, TypeaheadResult, merge_search, merge_typeahead
+from unicorn.searcher import (
+    SearchResult,
+    TypeaheadResult,
+    merge_search,
+    merge_typeahead,
+)
 from unicorn.shard import MOVED, Shard, wire
 from unicorn.typeahead import VERTICALS as TYPEAHEAD_VERTICALS
 from unicorn.typeahead import blend_answers, searched
