@@ -1,19 +1,15 @@
-"""One replica of an index shard served to the aggregator: an internal HTTP app on 127.0.0.1, and its client.
+"""One replica of an index shard served to the aggregator: an internal HTTP app on 127.0.0.1, and the replicas of
+a layout as processes.
 
     python -m api.shard_server --index DATA/shards/0.0/index --port 9100   # the server
-    HttpShard("http://127.0.0.1:9100")                                  # a unicorn.shard.Shard for the aggregator
+    HttpShard("http://127.0.0.1:9100")                                  # its client (unicorn.shard_http)
 
-Each call of unicorn.shard.Shard is `POST /call/NAME` with the msgpack of its arguments (a viewer context
-as unicorn.context encodes it) and answers the msgpack of its result; a refused request answers 400
-with {"code", "message"} and the client raises the same QueryError. The client keeps its connections
-alive and turns a transport failure or a 5xx into unicorn.aggregator.Unavailable, so the aggregator
-asks another replica. `GET /ready` answers once the index is open.
+The calls' wire form is unicorn.shard_http's. `GET /ready` answers once the index is open.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import logging
 import os
@@ -24,148 +20,56 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
-import msgspec
 import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from indexer.store import Index
-from unicorn.aggregator import Aggregator, Unavailable
-from unicorn.context import ViewerContext
+from unicorn.aggregator import Aggregator
 from unicorn.engine import Engine
 from unicorn.errors import QueryError
 from unicorn.shard import LocalShard
+from unicorn.shard_http import ARGS, MSGPACK, HttpShard, carried, decode_args, encode
 from vocabulary.shards import Layout
 
-MSGPACK = "application/msgpack"
 KEEP_ALIVE_S = 300  # an idle aggregator connection stays open this long
 RESTART_POLL_S = 0.2  # how often `Replicas` looks for a replica that exited
-# the calls whose argument at this position is a viewer context
-CONTEXT_AT = {"hashtag_part": 0, "search": 2, "candidates": 2, "extract": 2, "typeahead": 1, "document": 2,
-              "trending": 1}
-CALLS = ("viewer_part", "private_users", *CONTEXT_AT)
-_context = msgspec.msgpack.Decoder(ViewerContext | None)
-_encoder = msgspec.msgpack.Encoder()
-INT64_MIN = -(2**63)
-BIG_NEGATIVE = 1  # msgpack extension code of an int below INT64_MIN (a media's -id in a sort key), as decimal text
-
-
-def _key(key: tuple) -> tuple:
-    """A sort key msgpack can carry: ints below INT64_MIN as BIG_NEGATIVE extensions."""
-    if all(not isinstance(v, int) or v >= INT64_MIN for v in key):
-        return key
-    return tuple(msgspec.msgpack.Ext(BIG_NEGATIVE, str(v).encode()) if isinstance(v, int) and v < INT64_MIN else v
-                 for v in key)
-
-
-def _carried(name: str, result):
-    """`result` with its sort keys made carriable (`_key`)."""
-    if name in ("search", "typeahead"):
-        result["keys"] = [_key(k) for k in result["keys"]]
-    elif name == "candidates":
-        result["rows"] = [(_key(k), ext, bits) for k, ext, bits in result["rows"]]
-    return result
-
-
-def _ext(code: int, data: memoryview) -> int:
-    if code != BIG_NEGATIVE:
-        raise ValueError(f"unknown msgpack extension {code}")
-    return int(bytes(data).decode())
-
-
-def _decoded(name: str, raw: bytes) -> list:
-    args = msgspec.msgpack.decode(raw)
-    at = CONTEXT_AT.get(name)
-    if at is not None and args[at] is not None:
-        args[at] = _context.decode(_encoder.encode(args[at]))
-    return args
-
-
-def create_app(index_path: Path) -> Starlette:
+def create_app(index_path: Path):
+    """The shard's ASGI app: `POST /call/NAME` and `GET /ready`, with nothing between uvicorn and the call."""
     index = Index(index_path, readonly=True)
     engine = Engine(index)
     engine.warm()
     shard = LocalShard(engine)
 
-    async def call(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in CALLS:
-            return Response(_encoder.encode({"code": "not_found", "message": f"no call {name!r}"}), 404,
-                            media_type=MSGPACK)
-        args = _decoded(name, await request.body())
+    async def app(scope: dict, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path == "/ready":
+            return await _respond(send, 200, b"ready", b"text/plain")
+        name = path.removeprefix("/call/")
+        if scope["method"] != "POST" or not path.startswith("/call/") or name not in ARGS:
+            return await _respond(send, 404, encode({"code": "not_found", "message": f"no call {path!r}"}))
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
         try:
-            result = getattr(shard, name)(*args)  # the engine's work: short, and this process serves one aggregator
+            # the engine's work: short; this process serves one aggregator
+            gen, result = getattr(shard, name)(*decode_args(name, body))
         except QueryError as exc:
-            return Response(_encoder.encode({"code": exc.code, "message": exc.message}), 400, media_type=MSGPACK)
-        return Response(_encoder.encode(_carried(name, result)), media_type=MSGPACK)
+            return await _respond(send, 400, encode({"code": exc.code, "message": exc.message}))
+        await _respond(send, 200, encode((gen, carried(name, result))))
 
-    async def ready(request: Request) -> Response:
-        return Response(b"ready")
-
-    return Starlette(routes=[Route("/call/{name}", call, methods=["POST"]), Route("/ready", ready)])
+    return app
 
 
-class HttpShard:
-    """unicorn.shard.Shard over one replica's HTTP app: a keep-alive connection per calling thread (stdlib
-    http.client: about a fifth of httpx's per-call cost here, see ARCHITECTURE.md), made again once when a
-    kept one turns out closed; the calls only read, so sending one again is harmless."""
-
-    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
-        self.url = url.rstrip("/")
-        split = urlsplit(self.url)
-        self._host, self._port, self._timeout = split.hostname, split.port, timeout_s
-        self._local = threading.local()
-        self._made: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        with self._lock:
-            for conn in self._made:
-                conn.close()
-            self._made.clear()
-
-    def _connection(self, fresh: bool) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and not fresh:
-            return conn
-        if conn is not None:
-            conn.close()
-        conn = self._local.conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
-        with self._lock:
-            self._made.append(conn)
-        return conn
-
-    def _post(self, name: str, body: bytes) -> tuple[int, bytes]:
-        reused = getattr(self._local, "conn", None) is not None
-        for fresh in ((False, True) if reused else (True,)):
-            conn = self._connection(fresh)
-            try:
-                conn.request("POST", f"/call/{name}", body, {"content-type": MSGPACK})
-                answer = conn.getresponse()
-                return answer.status, answer.read()
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                failure = exc
-        raise Unavailable(f"{self.url}: {failure!r}") from failure
-
-    def _call(self, name: str, *args):
-        status, raw = self._post(name, _encoder.encode(args))
-        if status >= 500:
-            raise Unavailable(f"{self.url}: HTTP {status}")
-        body = msgspec.msgpack.decode(raw, ext_hook=_ext)
-        if status != 200:
-            raise QueryError(body["code"], body["message"])
-        return body
-
-    def __getattr__(self, name: str):
-        if name not in CALLS:
-            raise AttributeError(name)
-        return lambda *args: self._call(name, *args)
+async def _respond(send, status: int, body: bytes, media_type: bytes = MSGPACK) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", media_type), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def serve(index_path: Path, host: str = "127.0.0.1", port: int = 0, port_file: Path | None = None,
@@ -178,7 +82,7 @@ def serve(index_path: Path, host: str = "127.0.0.1", port: int = 0, port_file: P
         tmp.write_text(str(sock.getsockname()[1]))
         os.replace(tmp, port_file)
     config = uvicorn.Config(create_app(index_path), host=host, port=port, access_log=False, log_level=log_level,
-                            timeout_keep_alive=KEEP_ALIVE_S)
+                            timeout_keep_alive=KEEP_ALIVE_S, lifespan="off")
     # uvicorn names no address for a socket it was given
     logging.getLogger("uvicorn.error").info("Uvicorn running on http://%s:%d", host, sock.getsockname()[1])
     uvicorn.Server(config).run(sockets=[sock])

@@ -36,6 +36,9 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
+
+from cachetools import LRUCache
 
 from unicorn.context import Followee, Hashtags, ViewerContext
 from unicorn.engine import MAX_LIMIT, parse_id
@@ -48,14 +51,20 @@ from unicorn.query.operators.or_ import Or
 from unicorn.query.operators.term import Term
 from unicorn.query.tree import Node, walk
 from unicorn.query.values import check_limit
-from unicorn.searcher import SearchResult, TypeaheadResult, merge_search, merge_typeahead
-from unicorn.shard import Shard, wire
+from unicorn.searcher import (
+    SearchResult,
+    TypeaheadResult,
+    merge_search,
+    merge_typeahead,
+)
+from unicorn.shard import MOVED, Shard, wire
 from unicorn.typeahead import VERTICALS as TYPEAHEAD_VERTICALS
 from unicorn.typeahead import blend_answers, searched
 from vocabulary.schema import EDGE_PREFIXES
 from vocabulary.shards import document_shard
 
 ORDERS = ("static", "social")
+CONTEXTS = 4096  # viewers' contexts kept
 
 
 class Unavailable(Exception):
@@ -68,69 +77,119 @@ class ShardDown(Exception):
         self.shard = shard
 
 
+class _Known(NamedTuple):
+    """A viewer's context and, per shard, the (replica, generation) its parts were read at (None: not one)."""
+
+    context: ViewerContext
+    read: dict[int, tuple[int, int] | None]
+
+    def holds(self) -> bool:
+        """Whether every part was read at one known generation of its shard (so the context may be kept)."""
+        return all(at is not None and at[1] != MOVED for at in self.read.values())
+
+
 class Aggregator:
-    def __init__(self, shards: Sequence[Sequence[Shard]], partitions: int | None = None, workers: int | None = None) -> None:
+    def __init__(self, shards: Sequence[Sequence[Shard]], partitions: int | None = None, workers: int | None = None,
+                 contexts: int = CONTEXTS) -> None:
         self.shards = [list(replicas) for replicas in shards]
         self.partitions = partitions or len(self.shards)
         self._next = [itertools.count() for _ in self.shards]  # round-robin over each shard's replicas
         self._pool = ThreadPoolExecutor(max_workers=workers or 2 * len(self.shards), thread_name_prefix="aggregator")
         self._lock = threading.Lock()
+        self._contexts: LRUCache = LRUCache(contexts)  # (viewer, with hashtags) -> _Known
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # calls
 
-    def call(self, shard: int, name: str, *args):
-        """`name(*args)` on one replica of `shard`, the next one when it fails; ShardDown when all fail."""
+    def call(self, shard: int, name: str, *args, prefer: int | None = None) -> tuple[int, int, object]:
+        """`name(*args)` on one replica of `shard` (`prefer` first, else the next in turn), the next one when it
+        fails: (replica, generation read, result); ShardDown when all fail."""
         replicas = self.shards[shard]
-        with self._lock:
-            start = next(self._next[shard])
+        if prefer is None:
+            with self._lock:
+                prefer = next(self._next[shard])
         for n in range(len(replicas)):
+            replica = (prefer + n) % len(replicas)
             try:
-                return getattr(replicas[(start + n) % len(replicas)], name)(*args)
+                gen, result = getattr(replicas[replica], name)(*args)
+                return replica, gen, result
             except Unavailable:
                 continue
         raise ShardDown(shard)
 
-    def fan(self, request: _Request | None, name: str, *args) -> dict[int, object]:
-        """`name(*args)` on every shard at once: shard -> answer; shards down are left out and recorded in
-        `request` (None: a missing shard fails the call with `not_ready`)."""
-        futures = {s: self._pool.submit(self.call, s, name, *args) for s in range(len(self.shards))}
+    def fan(self, name: str, args: tuple, prefer: dict | None = None
+            ) -> tuple[dict[int, tuple[int, int, object]], list[int]]:
+        """`name(*args)` on every shard at once: shard -> (replica, generation, result), and the shards down."""
+        prefer = prefer or {}
+        if len(self.shards) == 1:
+            calls = {0: _Done(self.call, 0, name, *args, prefer=prefer.get(0))}
+        else:
+            calls = {s: self._pool.submit(self.call, s, name, *args, prefer=prefer.get(s))
+                     for s in range(len(self.shards))}
         answers, missing = {}, []
-        for s, future in futures.items():
+        for s, call in calls.items():
             try:
-                answers[s] = future.result()
+                answers[s] = call.result()
             except ShardDown:
                 missing.append(s)
-        if missing:
-            if request is None:
-                raise QueryError("not_ready", f"shards {', '.join(map(str, missing))} are down: "
-                                              "the viewer's context is incomplete")
-            request.missing.update(missing)
-        return answers
+        return answers, missing
 
     # round 0
 
-    def context(self, viewer: int | None, hashtags: bool) -> ViewerContext:
-        """The viewer's context over every shard; with `hashtags`, the hashtag facts too."""
-        if viewer is None:
-            return ViewerContext(None)
-        parts = self.fan(None, "viewer_part", viewer).values()
-        hidden = sorted({h for p in parts for h in p["hidden"]})
-        blocked = set(hidden)
+    def _resolve(self, viewer: int, hashtags: bool) -> _Known:
+        """The viewer's context read from every shard now (with `hashtags`, the hashtag facts too); kept for
+        later requests when each shard's parts were read at one generation."""
+        answers, missing = self.fan("viewer_part", (viewer,))
+        _complete(missing)
+        read = {s: (replica, gen) for s, (replica, gen, _) in answers.items()}
+        parts = [part for _, _, part in answers.values()]
+        blocked = {h for p in parts for h in p["hidden"]}
         followees = sorted((Followee(*_fields(f)) for p in parts for f in p["followees"] if _fields(f)[0] not in blocked),
                            key=lambda f: f.id)
-        context = ViewerContext(viewer, followees, hidden)
-        if not hashtags:
-            return context
-        carriers: dict[str, int] = {}
-        carried: set[str] = set()
-        for part in self.fan(None, "hashtag_part", context).values():
-            for name, count in part["hidden_carriers"].items():
-                carriers[name] = carriers.get(name, 0) + count
-            carried.update(part["private_carried"])
-        return context.with_hashtags(Hashtags(dict(sorted(carriers.items())), sorted(carried)))
+        context = ViewerContext(viewer, followees, sorted(blocked))
+        if hashtags:
+            carriers: dict[str, int] = {}
+            carried: set[str] = set()
+            answers, missing = self.fan("hashtag_part", (context,), {s: at[0] for s, at in read.items()})
+            _complete(missing)
+            for s, (replica, gen, part) in answers.items():
+                if read[s] != (replica, gen):
+                    read[s] = None
+                for name, count in part["hidden_carriers"].items():
+                    carriers[name] = carriers.get(name, 0) + count
+                carried.update(part["private_carried"])
+            context = context.with_hashtags(Hashtags(dict(sorted(carriers.items())), sorted(carried)))
+        known = _Known(context, read)
+        if known.holds():
+            with self._lock:
+                self._contexts[viewer, hashtags] = known
+        return known
+
+    def context(self, viewer: int | None, hashtags: bool) -> ViewerContext:
+        """The viewer's context over every shard, read now; with `hashtags`, the hashtag facts too."""
+        return ViewerContext(None) if viewer is None else self._resolve(viewer, hashtags).context
+
+    def _with_context(self, viewer: int | None, hashtags: bool, run):
+        """`run(request context, replicas preferred)` -> (answer, the _Request that answered), with the viewer's
+        context: the one kept for the viewer when every shard answered at the generations it was read at (or,
+        read again, it is unchanged and every shard answered at the generations of the new reading), else one
+        read now (round 0), as if no shard had moved between round 0 and the request's rounds."""
+        if viewer is None:
+            return run(ViewerContext(None), None)[0]
+        with self._lock:
+            known = self._contexts.get((viewer, hashtags))
+        if known is not None:
+            answer, request = run(known.context, {s: at[0] for s, at in known.read.items()})
+            if request.read_at(known.read):
+                return answer
+            fresh = self._resolve(viewer, hashtags)
+            if fresh.context == known.context and request.read_at(fresh.read):
+                return answer
+        else:
+            fresh = self._resolve(viewer, hashtags)
+        return run(fresh.context, {s: at[0] for s, at in fresh.read.items() if at is not None})[0]
 
     # the Searcher
 
@@ -149,31 +208,38 @@ class Aggregator:
             raise QueryError("bad_request", "explain is not available on a sharded deployment")
         root = typecheck.check(parse.parse(query), vertical)
         deadline = (started if arrived is None else arrived) + timeout_ms / 1000.0
-        context = self.context(viewer, any(node.vertical == "hashtag" for node in walk(root)))
-        request = _Request(self, context, limit, apply_fanout_max, deadline, timeout_ms)
-        plain = request.resolve(root)
-        parts = request.fan("search", vertical, wire(plain), context, limit, order)
-        found = merge_search([SearchResult(vertical, p["total"], False, p["results"], 0.0, _keys(p["keys"]))
-                              for p in parts.values()] or [SearchResult(vertical, 0, False)], limit)
-        total = len(found.results) if operators.has_top_k(root) else found.total
-        return SearchResult(vertical, total, request.truncated, found.results, _took(started), found.keys,
-                            bool(request.missing), sorted(request.missing))
+
+        def run(context: ViewerContext, prefer: dict | None) -> tuple[SearchResult, _Request]:
+            request = _Request(self, context, prefer, limit, apply_fanout_max, deadline, timeout_ms)
+            plain = request.resolve(root)
+            parts = request.fan("search", vertical, wire(plain), context, limit, order)
+            found = merge_search([SearchResult(vertical, p["total"], False, p["results"], 0.0, _keys(p["keys"]))
+                                  for p in parts.values()] or [SearchResult(vertical, 0, False)], limit)
+            total = len(found.results) if operators.has_top_k(root) else found.total
+            return SearchResult(vertical, total, request.truncated, found.results, _took(started), found.keys,
+                                bool(request.missing), sorted(request.missing)), request
+
+        return self._with_context(viewer, any(node.vertical == "hashtag" for node in walk(root)), run)
 
     def typeahead(self, q: str, viewer: int | None = None, limit: int = 10,
                   verticals: tuple[str, ...] = TYPEAHEAD_VERTICALS, timeout_ms: float = 200,
                   arrived: float | None = None, typos: str = "auto") -> TypeaheadResult:
         started = time.perf_counter()
         deadline = (started if arrived is None else arrived) + timeout_ms / 1000.0
-        context = self.context(viewer, "hashtag" in verticals)
-        request = _Request(self, context, limit, APPLY_FANOUT_MAX, deadline, timeout_ms)
-        parts = request.fan("typeahead", q, context, viewer, limit, list(verticals), typos)
-        answers = []  # each searched vertical's own answer, merged over the shards
-        for vertical in searched(q, verticals):
-            answers.append(merge_typeahead([TypeaheadResult(q, *_of_vertical(p, vertical)) for p in parts.values()]
-                                           or [TypeaheadResult(q)], limit))
-        found = blend_answers(q, answers, limit) if answers else TypeaheadResult(q)
-        return TypeaheadResult(q, found.results, _took(started), found.keys, bool(request.missing),
-                               sorted(request.missing))
+        wanted = searched(q, verticals)
+
+        def run(context: ViewerContext, prefer: dict | None) -> tuple[TypeaheadResult, _Request]:
+            request = _Request(self, context, prefer, limit, APPLY_FANOUT_MAX, deadline, timeout_ms)
+            parts = request.fan("typeahead", q, context, viewer, limit, list(verticals), typos)
+            answers = []  # each searched vertical's own answer, merged over the shards
+            for vertical in wanted:
+                answers.append(merge_typeahead([TypeaheadResult(q, *_of_vertical(p, vertical)) for p in parts.values()]
+                                               or [TypeaheadResult(q)], limit))
+            found = blend_answers(q, answers, limit) if answers else TypeaheadResult(q)
+            return TypeaheadResult(q, found.results, _took(started), found.keys, bool(request.missing),
+                                   sorted(request.missing)), request
+
+        return self._with_context(viewer, "hashtag" in wanted, run)
 
     def document(self, vertical: str, id: int | str, viewer: int | str | None = None, timeout_ms: float = 200,
                  arrived: float | None = None) -> dict | None:
@@ -184,36 +250,39 @@ class Aggregator:
         key = id if vertical == "hashtag" else parse_id(id, "id")
         if vertical == "hashtag" and not isinstance(key, str):
             raise QueryError("bad_request", f"a hashtag id is its name, got {id!r}")
-        context = self.context(viewer, vertical == "hashtag")
+        context = self.context(viewer, vertical == "hashtag")  # read now: one shard answers, the others may have moved
         shard = document_shard(vertical, key, len(self.shards), self.partitions)
         try:
-            return self.call(shard, "document", vertical, key, context, viewer)
+            return self.call(shard, "document", vertical, key, context, viewer)[2]
         except ShardDown as exc:
             raise QueryError("not_ready", f"shard {shard}, which holds the document, is down") from exc
 
     def trending(self, kind: str, limit: int, viewer: int | None) -> dict:
-        context = self.context(viewer, False) if kind == "hashtag" else ViewerContext(None)
-        request = _Request(self, context, limit, APPLY_FANOUT_MAX, math.inf, 0.0)
-        parts = list(request.fan("trending", kind, context, viewer).values())
-        if not parts:
-            raise QueryError("not_ready", "every shard is down")
-        snapshot = parts[0]
-        results = snapshot["results"]
-        if snapshot["visible"] is not None:
-            visible = {tag for p in parts for tag in p["visible"]}
-            results = [r for r in results if r["id"] in visible]
-        out = {"kind": kind, "results": results[:limit], "as_of": snapshot["as_of"]}
-        if request.missing:
-            out.update(partial=True, missing_shards=sorted(request.missing))
-        return out
+        def run(context: ViewerContext, prefer: dict | None) -> tuple[dict, _Request]:
+            request = _Request(self, context, prefer, limit, APPLY_FANOUT_MAX, math.inf, 0.0)
+            parts = list(request.fan("trending", kind, context, viewer).values())
+            if not parts:
+                raise QueryError("not_ready", "every shard is down")
+            snapshot = parts[0]
+            results = snapshot["results"]
+            if snapshot["visible"] is not None:
+                visible = {tag for p in parts for tag in p["visible"]}
+                results = [r for r in results if r["id"] in visible]
+            out = {"kind": kind, "results": results[:limit], "as_of": snapshot["as_of"]}
+            if request.missing:
+                out.update(partial=True, missing_shards=sorted(request.missing))
+            return out, request
+
+        return self._with_context(viewer if kind == "hashtag" else None, False, run)
 
 
 class _Request:
     """One search's rounds: the context, limits and deadline, and what the rounds found (truncated, missing)."""
 
-    def __init__(self, aggregator: Aggregator, context: ViewerContext, limit: int, fanout: int,
+    def __init__(self, aggregator: Aggregator, context: ViewerContext, prefer: dict | None, limit: int, fanout: int,
                  deadline: float, budget_ms: float) -> None:
-        self.aggregator, self.context = aggregator, context
+        self.aggregator, self.context, self.prefer = aggregator, context, prefer
+        self.read: dict[int, set[tuple[int, int]]] = {}  # shard -> the (replica, generation) its answers read
         self.limit, self.fanout, self.deadline, self.budget_ms = limit, fanout, deadline, budget_ms
         self.truncated = False
         self.missing: set[int] = set()
@@ -229,8 +298,25 @@ class _Request:
         return left
 
     def fan(self, name: str, *args) -> dict[int, object]:
+        """`name(*args)` on every shard: shard -> result; the shards down are recorded as missing."""
         timed = name in ("search", "candidates", "extract", "typeahead")
-        return self.aggregator.fan(self, name, *args, *((self.remaining_ms(),) if timed else ()))
+        answers, missing = self.aggregator.fan(name, (*args, *((self.remaining_ms(),) if timed else ())),
+                                               self.prefer)
+        self.missing.update(missing)
+        return {s: self._answered(s, answer) for s, answer in answers.items()}
+
+    def call(self, shard: int, name: str, *args):
+        return self._answered(shard, self.aggregator.call(shard, name, *args,
+                                                          prefer=(self.prefer or {}).get(shard)))
+
+    def _answered(self, shard: int, answer: tuple[int, int, object]):
+        self.read.setdefault(shard, set()).add(answer[:2])
+        return answer[2]
+
+    def read_at(self, read: dict[int, tuple[int, int] | None]) -> bool:
+        """Whether every shard answered, and only at `read[shard]` (replica, generation)."""
+        return (not self.missing and len(self.read) == len(self.aggregator.shards)
+                and all(self.read[s] == {read.get(s)} for s in self.read))
 
     def edge_visible(self, user: int) -> bool:
         """SPEC §5: the edge terms of `user` are visible when it is public, the viewer or followed, and not hidden."""
@@ -242,7 +328,8 @@ class _Request:
 
     def resolve(self, root: Node) -> Node:
         """`root` as a plain tree, after the rounds of its applies, extracts, weak-ands and strong-ors."""
-        named = sorted({int(n.value) for n in walk(root) if n.name == "term" and n.prefix in EDGE_PREFIXES})
+        named = sorted({int(n.value) for n in walk(root) if n.name == "term" and n.prefix in EDGE_PREFIXES}
+                       - self.followees - self.hidden - {self.context.viewer})  # visible or not, whatever their flag
         if named and not self.admin:
             by_shard: dict[int, list[int]] = {}
             for user in named:
@@ -250,7 +337,7 @@ class _Request:
                                                    self.aggregator.partitions), []).append(user)
             for s, users in by_shard.items():
                 try:
-                    self.private.update(self.aggregator.call(s, "private_users", users))
+                    self.private.update(self.call(s, "private_users", users))
                 except ShardDown:  # an unknown flag: the terms stay empty
                     self.missing.add(s)
                     self.private.update(users)
@@ -291,19 +378,28 @@ class _Request:
         return best, sum(p["total"] for p in parts), {u for p in parts for u in p["private"]}
 
     def _apply(self, node: Node) -> Node:
-        inner = self._plain(node.inner)
         edge = node.prefix in EDGE_PREFIXES
-        rows, total, private = self._candidates(node.inner.vertical, inner, self.fanout, with_private=edge)
-        if total > self.fanout:
-            self.truncated = True
-        ids = [ext for _, ext, _ in rows]
-        if edge and not self.admin:
-            self.private.update(private)
-            ids = [x for x in ids if self.edge_visible(x)]
+        if self._viewers_followees(node.inner):
+            ids = sorted(self.followees)  # all of them: the context holds them, and the order of an `or` is moot
+        else:
+            rows, total, private = self._candidates(node.inner.vertical, self._plain(node.inner), self.fanout,
+                                                    with_private=edge)
+            if total > self.fanout:
+                self.truncated = True
+            ids = [ext for _, ext, _ in rows]
+            if edge and not self.admin:
+                self.private.update(private)
+                ids = [x for x in ids if self.edge_visible(x)]
         if not ids:
             return Ids(node.pos, [], vertical=node.vertical)
         return Or(node.pos, [Term(node.pos, node.prefix, str(x), vertical=node.vertical) for x in ids],
                   vertical=node.vertical)
+
+    def _viewers_followees(self, inner: Node) -> bool:
+        """Whether `inner` is `(term following:V)` of the viewer V, whose documents are the context's followees
+        (live, not hidden, their edge terms visible), no more than the fanout."""
+        return (not self.admin and inner.name == "term" and inner.prefix == "following"
+                and inner.value == str(self.context.viewer) and len(self.followees) <= self.fanout)
 
     def _weak_and(self, node: Node) -> Node:
         required = [self._plain(o) for o in node.operands if not o.has_modifier]
@@ -341,6 +437,28 @@ class _Request:
         union = Or(node.pos, [tree for tree, _ in operands], vertical=node.vertical)
         chosen += [ext for _, ext, _ in self._candidates(node.vertical, union, self.limit - len(chosen), chosen)[0]]
         return Ids(node.pos, chosen, vertical=node.vertical)
+
+
+class _Done:
+    """A call made at once, answering as a Future does."""
+
+    def __init__(self, fn, *args, **kwargs) -> None:
+        try:
+            self._value, self._error = fn(*args, **kwargs), None
+        except ShardDown as exc:
+            self._value, self._error = None, exc
+
+    def result(self):
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _complete(missing: list[int]) -> None:
+    """A viewer's context must be whole: a missing shard may hold the viewer's blocks."""
+    if missing:
+        raise QueryError("not_ready", f"shards {', '.join(map(str, missing))} are down: the viewer's context is "
+                                      "incomplete")
 
 
 def _fields(followee) -> tuple:
