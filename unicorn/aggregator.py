@@ -41,7 +41,7 @@ from typing import NamedTuple
 from cachetools import LRUCache
 
 from unicorn.context import Followee, Hashtags, ViewerContext
-from unicorn.engine import MAX_LIMIT, parse_id
+from unicorn.engine import MAX_LIMIT, document_request, parse_id
 from unicorn.errors import QueryError
 from unicorn.query import operators, parse, typecheck
 from unicorn.query.evaluate import APPLY_FANOUT_MAX
@@ -243,13 +243,7 @@ class Aggregator:
 
     def document(self, vertical: str, id: int | str, viewer: int | str | None = None, timeout_ms: float = 200,
                  arrived: float | None = None) -> dict | None:
-        if arrived is not None and time.perf_counter() > arrived + timeout_ms / 1000.0:
-            raise QueryError("timeout", f"the request waited past its time budget of {timeout_ms:g} ms")
-        typecheck.check_vertical(vertical)
-        viewer = None if viewer is None else parse_id(viewer, "viewer")
-        key = id if vertical == "hashtag" else parse_id(id, "id")
-        if vertical == "hashtag" and not isinstance(key, str):
-            raise QueryError("bad_request", f"a hashtag id is its name, got {id!r}")
+        key, viewer = document_request(vertical, id, viewer, timeout_ms, arrived)
         context = self.context(viewer, vertical == "hashtag")  # read now: one shard answers, the others may have moved
         shard = document_shard(vertical, key, len(self.shards), self.partitions)
         try:

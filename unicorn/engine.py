@@ -130,13 +130,7 @@ class Engine:
                  arrived: float | None = None, context: ViewerContext | None = None) -> dict | None:
         """The docs/events.md document (ids as strings), or None when absent or not visible to `viewer`; `timeout`
         when the budget, counted from `arrived`, is spent before the lookup."""
-        if arrived is not None and time.perf_counter() > arrived + timeout_ms / 1000.0:
-            raise QueryError("timeout", f"the request waited past its time budget of {timeout_ms:g} ms")
-        typecheck.check_vertical(vertical)
-        viewer = None if viewer is None else parse_id(viewer, "viewer")
-        key = id if vertical == "hashtag" else parse_id(id, "id")
-        if vertical == "hashtag" and not isinstance(key, str):
-            raise QueryError("bad_request", f"a hashtag id is its name, got {id!r}")
+        key, viewer = document_request(vertical, id, viewer, timeout_ms, arrived)
         with self.index.reader() as view:
             iid = view.iid(vertical, key)
             if iid is None or iid not in self.viewers.resolve(view, viewer, context).visibility.visible[vertical]:
@@ -155,6 +149,19 @@ class Engine:
 def _static(view, vertical: str, ids: AbstractBitMap, limit: int, viewer: Viewer) -> list[tuple[int, float, SortKey]]:
     """docs/query-language.md static order; the score is the leading count (followers, likes or media)."""
     return rank.ranked(view, vertical, ids, limit)
+
+
+def document_request(vertical: str, id: int | str, viewer: int | str | None, timeout_ms: float,
+                     arrived: float | None) -> tuple[int | str, int | None]:
+    """A document request's checked (key, viewer); `timeout` when its budget, counted from `arrived`, is spent."""
+    if arrived is not None and time.perf_counter() > arrived + timeout_ms / 1000.0:
+        raise QueryError("timeout", f"the request waited past its time budget of {timeout_ms:g} ms")
+    typecheck.check_vertical(vertical)
+    viewer = None if viewer is None else parse_id(viewer, "viewer")
+    key = id if vertical == "hashtag" else parse_id(id, "id")
+    if vertical == "hashtag" and not isinstance(key, str):
+        raise QueryError("bad_request", f"a hashtag id is its name, got {id!r}")
+    return key, viewer
 
 
 def parse_id(value: int | str, what: str) -> int:
