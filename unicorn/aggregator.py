@@ -41,7 +41,7 @@ from typing import NamedTuple
 from cachetools import LRUCache
 
 from unicorn.context import Followee, Hashtags, ViewerContext
-from unicorn.engine import MAX_LIMIT, document_request, parse_id
+from unicorn.engine import document_request, search_request
 from unicorn.errors import QueryError
 from unicorn.query import operators, parse, typecheck
 from unicorn.query.evaluate import APPLY_FANOUT_MAX
@@ -50,7 +50,6 @@ from unicorn.query.operators.ids import Ids
 from unicorn.query.operators.or_ import Or
 from unicorn.query.operators.term import Term
 from unicorn.query.tree import Node, walk
-from unicorn.query.values import check_limit
 from unicorn.searcher import (
     SearchResult,
     TypeaheadResult,
@@ -197,11 +196,7 @@ class Aggregator:
                order: str = "static", explain: bool = False, timeout_ms: float = 200,
                apply_fanout_max: int = APPLY_FANOUT_MAX, arrived: float | None = None) -> SearchResult:
         started = time.perf_counter()
-        typecheck.check_vertical(vertical)
-        viewer = None if viewer is None else parse_id(viewer, "viewer")
-        check_limit(limit, MAX_LIMIT)
-        if isinstance(apply_fanout_max, bool) or not isinstance(apply_fanout_max, int) or apply_fanout_max < 1:
-            raise QueryError("bad_request", f"apply_fanout_max must be a positive integer, got {apply_fanout_max!r}")
+        viewer = search_request(vertical, viewer, limit, apply_fanout_max)
         if order not in ORDERS:
             raise QueryError("bad_request", f"unknown order {order!r}; expected one of {', '.join(ORDERS)}")
         if explain:

@@ -77,11 +77,7 @@ class Engine:
         """Every stage keeps to `timeout_ms`, counted from `arrived` (a `time.perf_counter()` taken when
         the request came in; by default now), and fails past it with `timeout`."""
         started = time.perf_counter()
-        typecheck.check_vertical(vertical)
-        viewer = None if viewer is None else parse_id(viewer, "viewer")
-        check_limit(limit, MAX_LIMIT)
-        if isinstance(apply_fanout_max, bool) or not isinstance(apply_fanout_max, int) or apply_fanout_max < 1:
-            raise QueryError("bad_request", f"apply_fanout_max must be a positive integer, got {apply_fanout_max!r}")
+        viewer = search_request(vertical, viewer, limit, apply_fanout_max)
         ranker = self.rankers.get(order)
         if ranker is None:
             raise QueryError("bad_request", f"unknown order {order!r}; expected one of {', '.join(self.rankers)}")
@@ -149,6 +145,16 @@ class Engine:
 def _static(view, vertical: str, ids: AbstractBitMap, limit: int, viewer: Viewer) -> list[tuple[int, float, SortKey]]:
     """docs/query-language.md static order; the score is the leading count (followers, likes or media)."""
     return rank.ranked(view, vertical, ids, limit)
+
+
+def search_request(vertical: str, viewer: int | str | None, limit: int, apply_fanout_max: int) -> int | None:
+    """A search request's checked parameters; its viewer as an int (None: the admin)."""
+    typecheck.check_vertical(vertical)
+    viewer = None if viewer is None else parse_id(viewer, "viewer")
+    check_limit(limit, MAX_LIMIT)
+    if isinstance(apply_fanout_max, bool) or not isinstance(apply_fanout_max, int) or apply_fanout_max < 1:
+        raise QueryError("bad_request", f"apply_fanout_max must be a positive integer, got {apply_fanout_max!r}")
+    return viewer
 
 
 def document_request(vertical: str, id: int | str, viewer: int | str | None, timeout_ms: float,
