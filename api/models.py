@@ -48,7 +48,7 @@ ID_STRING = {"type": "string", "pattern": ID_PATTERN}
 ID_INTEGER = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
 _ONE_TYPEAHEAD_VERTICAL = f"(?:{'|'.join(TYPEAHEAD_VERTICALS)})"
 TYPEAHEAD_VERTICALS_PATTERN = f"^{_ONE_TYPEAHEAD_VERTICAL}(?:,{_ONE_TYPEAHEAD_VERTICAL})*$"
-VIEWER = ("the user searching; privacy (SPEC §5) applies. With a search key: required, or with a viewer secret, "
+VIEWER = ("the user searching; privacy (docs/privacy.md) applies. With a search key: required, or with a viewer secret, "
           "optional and equal to the X-Viewer-Token's sub.")
 
 
@@ -132,7 +132,7 @@ class DocumentParams(_Params):
 
 class SearchRequest(_Body):
     vertical: Vertical
-    query: Query = Field(description="SPEC §4 s-expression, or its JSON form; over 16 KiB, deeper than 32 or over "
+    query: Query = Field(description="an s-expression (docs/query-language.md), or its JSON form; over 16 KiB, deeper than 32 or over "
                                      "1,024 operands is 413 too_large")
     viewer: ViewerJson = Field(None, description=(
         "an id as a JSON integer or a decimal string; required with a search key (with a viewer secret: optional, and "
@@ -245,7 +245,7 @@ class SearchResponse(TypedDict):
 class DocumentResponse(TypedDict):
     vertical: str
     id: Id
-    doc: Annotated[dict[str, Any], Field(description="the fields of SPEC §1")]
+    doc: Annotated[dict[str, Any], Field(description="the document's fields (docs/events.md)")]
 
 
 class DemoUser(TypedDict):

@@ -112,7 +112,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "trending items, best first", ("bad_request", "unauthorized", "forbidden", "not_ready"),
         models.TrendingParams, secured=True),
     ("/v1/search", "post"): Operation(
-        "Evaluate a SPEC §4 set query", models.SearchResponse, "matching documents",
+        "Evaluate a set query (docs/query-language.md)", models.SearchResponse, "matching documents",
         ("bad_query", *API_ERRORS, "too_large"), body=models.SearchRequest, secured=True),
     **{(f"/v1/documents/{vertical}/{{id}}", "get"): _document_operation(vertical) for vertical in VERTICALS},
     ("/healthz", "get"): Operation("Liveness", models.Health, "alive"),

@@ -189,7 +189,7 @@ class BatchLoop:
                 if position in refused:
                     dead.append((record, refused[position]))
                     continue
-                if len(record.payload) > MAX_RECORD:  # SPEC §2: malformed, whatever it holds
+                if len(record.payload) > MAX_RECORD:  # docs/events.md: malformed, whatever it holds
                     dead.append((record, f"record of {len(record.payload):,} bytes is over the "
                                          f"{MAX_RECORD:,}-byte limit"))
                     continue

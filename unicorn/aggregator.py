@@ -308,7 +308,7 @@ class _Request:
                 and all(self.read[s] == {read.get(s)} for s in self.read))
 
     def edge_visible(self, user: int) -> bool:
-        """SPEC §5: the edge terms of `user` are visible when it is public, the viewer or followed, and not hidden."""
+        """docs/privacy.md: the edge terms of `user` are visible when it is public, the viewer or followed, and not hidden."""
         if self.admin:
             return True
         if user in self.hidden:

@@ -3,8 +3,8 @@ once per request by the aggregator (unicorn.aggregator) and handed to every shar
 
 One index computes the same facts from its own postings (unicorn.query.privacy, unicorn.circle); a shard
 holds only its documents, so `following:V`, `_blocks:V` and the carriers of a hashtag are spread over all
-shards. With a `ViewerContext` a shard's engine decides privacy (SPEC §5) and the typeahead's `social`
-context (SPEC §6) exactly as one index would:
+shards. With a `ViewerContext` a shard's engine decides privacy (docs/privacy.md) and the typeahead's `social`
+context (docs/http-api.md) exactly as one index would:
 
 - `followees` (F): the viewer's live followees not hidden from the viewer, each with what a shard needs
   of it: its privacy flag (whose private media the viewer sees), followers count and names (`social`);

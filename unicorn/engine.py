@@ -119,7 +119,7 @@ class Engine:
                   verticals: tuple[str, ...] = TYPEAHEAD_VERTICALS, timeout_ms: float = 200,
                   arrived: float | None = None, typos: str = "auto", context: ViewerContext | None = None,
                   blended: bool = True) -> TypeaheadResult:
-        """SPEC §6 typeahead (unicorn.typeahead)."""
+        """docs/http-api.md typeahead (unicorn.typeahead)."""
         return self._typeahead.find(q, viewer, limit, verticals, timeout_ms, arrived, typos, context, blended)
 
     def document(self, vertical: str, id: int | str, viewer: int | str | None = None, timeout_ms: float = 200,

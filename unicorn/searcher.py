@@ -88,7 +88,7 @@ class Searcher(Protocol):
     def typeahead(self, q: str, viewer: int | None = None, limit: int = 10,
                   verticals: tuple[str, ...] = ("user", "hashtag", "place"), timeout_ms: float = 200,
                   arrived: float | None = None, typos: str = "auto") -> TypeaheadResult:
-        """SPEC §6 typeahead."""
+        """docs/http-api.md typeahead."""
 
     def document(self, vertical: str, id: int | str, viewer: int | str | None = None, timeout_ms: float = 200,
                  arrived: float | None = None) -> dict | None:

@@ -1,4 +1,4 @@
-"""Typo tolerance of the typeahead (SPEC §6 `typos=auto`).
+"""Typo tolerance of the typeahead (docs/http-api.md `typos=auto`).
 
 A typed token of MIN_LENGTH to 7 characters also matches a name token that starts within one
 edit of it, one of TWO_EDITS_FROM or more characters within two, where an edit inserts,
@@ -39,7 +39,7 @@ NAME = terms.name("")  # the `name:` terms' common start
 
 
 def allowed(token: str) -> int:
-    """Edits a typed token of this length may carry (SPEC §6)."""
+    """Edits a typed token of this length may carry (docs/http-api.md)."""
     if len(token) < MIN_LENGTH:
         return 0
     return 1 if len(token) < TWO_EDITS_FROM else 2
@@ -137,7 +137,7 @@ class Vocabulary:
         return added
 
     def _prefixes(self, doc: dict | None) -> list[str]:
-        """The `name:` prefixes a document of this vertical indexes (SPEC §3)."""
+        """The `name:` prefixes a document of this vertical indexes (docs/query-language.md)."""
         if doc is None:
             return []
         if self.vertical == "hashtag":

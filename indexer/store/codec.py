@@ -37,7 +37,7 @@ def unpack(raw: bytes | memoryview) -> Any:
     return msgpack.unpackb(raw, raw=False, strict_map_key=False)
 
 
-# The fields of each vertical's documents in the order Slipstream writes them (docs/events.md, SPEC §1).
+# The fields of each vertical's documents in the order Slipstream writes them (docs/events.md).
 DOC_FIELDS = {
     "user": ("id", "username", "full_name", "is_private", "is_verified", "followers_count", "following_count",
              "media_count"),
