@@ -4,12 +4,14 @@ same typeahead requests in-process.
 
     python3 -m bench.http [--scale M] [--seconds 10] [--connections 1,16] [--workers 1,2]
 
-The index is bench/engine.py's (built once into /tmp/unicorn-bench-engine-SCALE and reused).
+The index is the harness's (DATA/index) when it runs this scenario, else bench/engine.py's (built
+once into /tmp/unicorn-bench-engine-SCALE and reused).
 Requests are social typeaheads: one of 1,000 viewers with followees types a 1-5 character prefix
 of a random user's username, made by the typed client (unicorn_client), as the platform's web
 tier would. The load generator is wrk (Debian package `wrk`) when installed, replaying the
 client's requests, else the client itself in a closed loop (which takes CPU from the server on a
-small machine). Each server is warmed with a few seconds of the same load before measuring.
+small machine). Each server is warmed with a few seconds of the same load before measuring. Each
+load reports the share of the machine's cores used by wrk itself and by the server's processes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -113,19 +116,40 @@ class Server:
         self.process.wait(30)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children that exited (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu_seconds(server: Server) -> float:
+    """CPU seconds of the server process and its live worker processes."""
+    pids = [server.process.pid]
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    return sum(_cpu_seconds(pid) for pid in pids if Path(f"/proc/{pid}").exists())
+
+
 def _wrk(url: str, path_file: Path, connections: int, seconds: float) -> dict:
+    """wrk's figures, and the share of the machine's cores that wrk itself used."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % {"paths": path_file, "key": KEY})
     try:
         threads = min(connections, 2)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
                               "-s", script.name, url], capture_output=True, text=True, check=True).stdout
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:
         os.unlink(script.name)
     raw = orjson.loads(out.strip().splitlines()[-1])
+    wrk_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    duration = raw["duration_us"] / 1e6
     return {"p50_ms": round(raw["p50_us"] / 1000, 3), "p99_ms": round(raw["p99_us"] / 1000, 3),
-            "requests_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
-            "errors": raw["errors"] + raw["non_2xx"]}
+            "requests_per_s": round(raw["requests"] / duration, 1),
+            "errors": raw["errors"] + raw["non_2xx"], "threads": threads,
+            "wrk_cpu_share_of_cores": round(wrk_cpu / (duration * os.cpu_count()), 3)}
 
 
 async def _client_loop(url: str, requests: list[tuple[str, int]], connections: int, seconds: float) -> dict:
@@ -154,10 +178,19 @@ async def _client_loop(url: str, requests: list[tuple[str, int]], connections: i
     return {**percentiles(samples), "requests_per_s": round(len(samples) / elapsed, 1), "errors": errors}
 
 
-def load(url: str, requests: list[tuple[str, int]], path_file: Path, connections: int, seconds: float) -> dict:
+def load(server: Server, requests: list[tuple[str, int]], path_file: Path, connections: int, seconds: float) -> dict:
+    """One load of `connections` over `seconds`; with the server's share of the cores and the load average."""
+    server_cpu, started, load_before = _server_cpu_seconds(server), time.perf_counter(), os.getloadavg()[0]
     if shutil.which("wrk"):
-        return {"generator": "wrk", **_wrk(url, path_file, connections, seconds)}
-    return {"generator": "unicorn_client", **asyncio.run(_client_loop(url, requests, connections, seconds))}
+        figures = {"generator": "wrk", **_wrk(server.url, path_file, connections, seconds)}
+    else:
+        figures = {"generator": "unicorn_client",
+                   **asyncio.run(_client_loop(server.url, requests, connections, seconds))}
+    elapsed = time.perf_counter() - started
+    figures["server_cpu_share_of_cores"] = round((_server_cpu_seconds(server) - server_cpu)
+                                                 / (elapsed * os.cpu_count()), 3)
+    figures["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    return figures
 
 
 def request_paths(requests: list[tuple[str, int]]) -> list[str]:
@@ -167,8 +200,9 @@ def request_paths(requests: list[tuple[str, int]]) -> list[str]:
 
 
 def run(scale: str = "M", seconds: float = 10, connections: tuple[int, ...] = (1, 16),
-        workers: tuple[int, ...] = (1, 2), seed: int = 0) -> dict:
-    index = build(Path(f"/tmp/unicorn-bench-engine-{scale}"), scale, seed)
+        workers: tuple[int, ...] = (1, 2), seed: int = 0, index_dir: Path | None = None) -> dict:
+    """`index_dir`: the index of (scale, seed), built there when absent (default: bench/engine.py's)."""
+    index = build(index_dir or Path(f"/tmp/unicorn-bench-engine-{scale}"), scale, seed)
     requests = workload(index, REQUESTS, seed)
     report: dict = {"scale": scale, "seconds": seconds, "in_process": in_process(index, requests[:5000], requests[5000:10000])}
     index_dir = Path(index.path).resolve()
@@ -181,10 +215,9 @@ def run(scale: str = "M", seconds: float = 10, connections: tuple[int, ...] = (1
         for count in workers:
             server = Server(data, count)
             try:
-                load(server.url, requests, path_file, 2 * count, max(5.0, seconds / 2))  # warm every worker
+                load(server, requests, path_file, 2 * count, max(5.0, seconds / 2))  # warm every worker
                 for conns in connections:
-                    report[f"workers_{count}_connections_{conns}"] = load(server.url, requests, path_file, conns,
-                                                                          seconds)
+                    report[f"workers_{count}_connections_{conns}"] = load(server, requests, path_file, conns, seconds)
             finally:
                 server.stop()
     finally:
