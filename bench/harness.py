@@ -127,7 +127,7 @@ def run(scale: str = "S", scenarios: tuple[str, ...] = SCENARIOS, out_dir: str |
             result["size"] = measure_size(index, stats, workloads[0], seed)
             checkpoint()
         if "http" in scenarios:
-            result["http"] = figures_of("http", lambda: http.run(scale, index_dir=data / "index"), log)
+            result["http"] = figures_of("http", lambda: http.run(scale, index=index), log)
         if "ingest" in scenarios:
             result["ingest"] = figures_of("ingest", lambda: ingest.run(scale), log)
         if "rebuild" in scenarios:

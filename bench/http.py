@@ -4,7 +4,7 @@ same typeahead requests in-process.
 
     python3 -m bench.http [--scale M] [--seconds 10] [--connections 1,16] [--workers 1,2]
 
-The index is the harness's (DATA/index) when it runs this scenario, else bench/engine.py's (built
+The index is the harness's (DATA/index, open in its process) when it runs this scenario, else bench/engine.py's (built
 once into /tmp/unicorn-bench-engine-SCALE and reused).
 Requests are social typeaheads: one of 1,000 viewers with followees types a 1-5 character prefix
 of a random user's username, made by the typed client (unicorn_client), as the platform's web
@@ -35,6 +35,7 @@ from bench.engine import build
 from bench.options import COMMA_INTS
 from bench.servers import free_port
 from bench.timing import percentiles
+from indexer.store import Index
 from unicorn.engine import Engine
 from unicorn_client import AsyncClient, Client, UnicornError
 from vocabulary import paths, terms
@@ -70,8 +71,10 @@ def workload(index, n: int, seed: int) -> list[tuple[str, int]]:
 
 
 def in_process(index, warm: list[tuple[str, int]], measured: list[tuple[str, int]]) -> dict:
-    """Warm with one set of requests (the same viewers' circles, postings, rank columns), time another."""
+    """Readied as the server readies it, warmed with one set of requests (the same viewers' circles, postings,
+    rank columns), timed on another."""
     engine = Engine(index)
+    engine.warm()
     for q, viewer in warm:
         engine.typeahead(q, viewer, timeout_ms=10_000)
     samples = []
@@ -200,13 +203,16 @@ def request_paths(requests: list[tuple[str, int]]) -> list[str]:
 
 
 def run(scale: str = "M", seconds: float = 10, connections: tuple[int, ...] = (1, 16),
-        workers: tuple[int, ...] = (1, 2), seed: int = 0, index_dir: Path | None = None) -> dict:
-    """`index_dir`: the index of (scale, seed), built there when absent (default: bench/engine.py's)."""
-    index = build(index_dir or Path(f"/tmp/unicorn-bench-engine-{scale}"), scale, seed)
+        workers: tuple[int, ...] = (1, 2), seed: int = 0, index: Index | None = None) -> dict:
+    """`index`: an open index of (scale, seed), left open (default: bench/engine.py's, built when absent)."""
+    opened = index is None
+    if opened:
+        index = build(Path(f"/tmp/unicorn-bench-engine-{scale}"), scale, seed)
     requests = workload(index, REQUESTS, seed)
     report: dict = {"scale": scale, "seconds": seconds, "in_process": in_process(index, requests[:5000], requests[5000:10000])}
     index_dir = Path(index.path).resolve()
-    index.close()
+    if opened:
+        index.close()
     data = Path(tempfile.mkdtemp(prefix="unicorn-bench-http-"))
     paths.index(data).symlink_to(index_dir, target_is_directory=True)
     path_file = data / "paths.txt"

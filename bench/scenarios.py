@@ -69,11 +69,19 @@ class PostgresPeer:
 
     def __init__(self, dsn: str) -> None:
         self.conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=None)
+        self._schedstat = Path(f"/proc/{self.conn.info.backend_pid}/schedstat")  # the server process of this connection
 
-    def answer(self, item: Item) -> tuple[list[str], float]:
+    def _cpu_ns(self) -> int:
+        """CPU time of the connection's server process (the kernel's scheduler statistics, in ns)."""
+        return int(self._schedstat.read_text().split()[0])
+
+    def answer(self, item: Item) -> tuple[list[str], float, float]:
+        """Ids, wall ms and the server process's CPU ms."""
+        cpu = self._cpu_ns()
         started = time.perf_counter()
         rows = self.conn.execute(postgres.SQL[item.sql], item.params).fetchall()
-        return [str(row[0]) for row in rows], (time.perf_counter() - started) * 1000
+        elapsed = (time.perf_counter() - started) * 1000
+        return [str(row[0]) for row in rows], elapsed, (self._cpu_ns() - cpu) / 1e6
 
     def close(self) -> None:
         self.conn.close()
@@ -87,12 +95,14 @@ class DuckPeer:
     def __init__(self, path: Path) -> None:
         self.con = duck.connect(path)
 
-    def answer(self, item: Item) -> tuple[list[str], float]:
+    def answer(self, item: Item) -> tuple[list[str], float, float]:
+        """Ids, wall ms and CPU ms (this process's, DuckDB's threads included)."""
         sql = duck.SQL[item.sql]
         params = {k: v for k, v in item.params.items() if f"${k}" in sql}
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         rows = self.con.execute(sql, params).fetchall()
-        return [str(row[0]) for row in rows], (time.perf_counter() - started) * 1000
+        elapsed, cpu = (time.perf_counter() - started) * 1000, (time.process_time() - started_cpu) * 1000
+        return [str(row[0]) for row in rows], elapsed, cpu
 
     def close(self) -> None:
         self.con.close()
@@ -115,19 +125,21 @@ def measure_queries(searcher: Searcher, dsn: str | None, workloads: list[list[It
     peers = ([PostgresPeer(dsn)] if dsn else []) + ([DuckPeer(duckdb_path)] if duckdb_path else [])
     sides = ["ours", *(peer.name for peer in peers)]
     wall = {cls: {side: [[] for _ in range(repeats)] for side in sides} for cls in classes + warm_classes}
-    cpu = {cls: [[] for _ in range(repeats)] for cls in classes + warm_classes}
+    cpu = {cls: {side: [[] for _ in range(repeats)] for side in sides} for cls in classes + warm_classes}
     groups: dict[str, dict[str, dict[str, list[float]]]] = {}  # class -> side -> group -> wall ms
-    cpu_groups: dict[str, dict[str, list[float]]] = {}
+    cpu_groups: dict[str, dict[str, dict[str, list[float]]]] = {}  # class -> side -> group -> CPU ms
     mismatches: list[dict] = []
     compared = {cls: dict.fromkeys(sides[1:], 0) for cls in classes}
     if warmup is None:
         others = [i for i in workloads[0] if i.cls not in COLD_SESSIONS]
         warmup = others[:: max(1, len(others) // 20)]
 
-    def record(cls: str, item: Item, side: str, r: int, ms: float) -> None:
+    def record(cls: str, item: Item, side: str, r: int, ms: float, cpu_ms: float) -> None:
         wall[cls][side][r].append(ms)
+        cpu[cls][side][r].append(cpu_ms)
         if item.group:
             groups.setdefault(cls, {}).setdefault(side, {}).setdefault(item.group, []).append(ms)
+            cpu_groups.setdefault(cls, {}).setdefault(side, {}).setdefault(item.group, []).append(cpu_ms)
 
     try:
         for item in warmup:
@@ -142,13 +154,10 @@ def measure_queries(searcher: Searcher, dsn: str | None, workloads: list[list[It
                 for item in (i for i in workloads[r] if i.cls == cls):
                     answer, ms, cpu_ms = ours(searcher, item)
                     answers.append((item, answer))
-                    record(cls, item, "ours", r, ms)
-                    cpu[cls][r].append(cpu_ms)
-                    if item.group:
-                        cpu_groups.setdefault(cls, {}).setdefault(item.group, []).append(cpu_ms)
+                    record(cls, item, "ours", r, ms, cpu_ms)
                     for peer in peers:
-                        expected, peer_ms = peer.answer(item)
-                        record(cls, item, peer.name, r, peer_ms)
+                        expected, peer_ms, peer_cpu_ms = peer.answer(item)
+                        record(cls, item, peer.name, r, peer_ms, peer_cpu_ms)
                         compared[cls][peer.name] += 1
                         if answer != expected:
                             mismatches.append({"class": cls, "peer": peer.name, "query": item.query,
@@ -158,9 +167,7 @@ def measure_queries(searcher: Searcher, dsn: str | None, workloads: list[list[It
                     again = cls + WARM_SUFFIX
                     for item, cold_answer in answers:
                         answer, ms, cpu_ms = ours(searcher, item)
-                        record(again, item, "ours", r, ms)
-                        cpu[again][r].append(cpu_ms)
-                        cpu_groups.setdefault(again, {}).setdefault(item.group, []).append(cpu_ms)
+                        record(again, item, "ours", r, ms, cpu_ms)
                         if answer != cold_answer:
                             mismatches.append({"class": again, "peer": "ours cold", "query": item.query,
                                                "viewer": item.viewer, "ours": answer, "ours cold": cold_answer})
@@ -171,22 +178,26 @@ def measure_queries(searcher: Searcher, dsn: str | None, workloads: list[list[It
                  "answers_compared": {cls: sum(n.values()) for cls, n in compared.items()},
                  "answers_compared_by_peer": compared, "peers": sides[1:]}
     for cls in classes + warm_classes:
-        entry: dict = {"ours": summarize(wall[cls]["ours"]), "ours_cpu": summarize(cpu[cls]),
-                       "samples_ms": {"ours": sum(wall[cls]["ours"], [])}}
+        entry: dict = {"ours": summarize(wall[cls]["ours"]), "ours_cpu": summarize(cpu[cls]["ours"]),
+                       "samples_ms": {"ours": [x for s in wall[cls]["ours"] for x in s]}}
         for peer in sides[1:]:
             if cls in warm_classes:
                 continue
             entry[peer] = summarize(wall[cls][peer])
-            entry["samples_ms"][peer] = sum(wall[cls][peer], [])
+            entry[f"{peer}_cpu"] = summarize(cpu[cls][peer])
+            entry["samples_ms"][peer] = [x for s in wall[cls][peer] for x in s]
             suffix = "" if peer == "postgres" else f"_{peer}"
-            entry[f"ratio_p50{suffix}"] = round(entry[peer]["p50_ms"] / max(entry["ours"]["p50_ms"], 1e-9), 1)
-            entry[f"ratio_p99{suffix}"] = round(entry[peer]["p99_ms"] / max(entry["ours"]["p99_ms"], 1e-9), 1)
+            for q in ("p50", "p99"):
+                entry[f"ratio_{q}{suffix}"] = round(entry[peer][f"{q}_ms"] / max(entry["ours"][f"{q}_ms"], 1e-9), 1)
+                entry[f"cpu_ratio_{q}{suffix}"] = round(entry[f"{peer}_cpu"][f"{q}_ms"]
+                                                        / max(entry["ours_cpu"][f"{q}_ms"], 1e-9), 1)
         if peers:
             entry["answers_match"] = not any(m["class"] == cls for m in mismatches)
         if cls in groups:
             entry["by_prefix_length"] = {
                 g: {side: percentiles(groups[cls][side][g]) for side in groups[cls]}
-                | {"ours_cpu": percentiles(cpu_groups[cls][g])} for g in sorted(groups[cls]["ours"])}
+                | {f"{side}_cpu": percentiles(cpu_groups[cls][side][g]) for side in cpu_groups[cls]}
+                for g in sorted(groups[cls]["ours"])}
             entry["p50_ms_by_prefix_length"] = {g: f["ours"]["p50_ms"] for g, f in entry["by_prefix_length"].items()}
         out["classes"][cls] = entry
     return out
