@@ -201,8 +201,9 @@ def _queries(q: dict) -> list[str]:
              f"Every figure is over all the class's queries of {first['repeats']} passes (n queries; cold social "
              "typeahead: sessions of viewers new to the process), [min, max] over the passes taken one by one. "
              "Wall times, and CPU times beside them, which other processes on the shared machine do not inflate: "
-             "the engine's and DuckDB's their process's (DuckDB's threads included), PostgreSQL's its server "
-             "process's for the connection (/proc/PID/schedstat). Ratios: the peer's figure over ours. "
+             "the engine's its thread's, DuckDB's its process's (its threads included), PostgreSQL's its server "
+             "process's for the connection (/proc/PID/schedstat). Each side answers a class's queries in a run of "
+             "its own. Ratios: the peer's figure over ours. "
              "All times in ms.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for cls, e in q["classes"].items():

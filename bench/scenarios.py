@@ -50,15 +50,16 @@ def searchers(index: Index) -> Searcher:
 
 
 def ours(searcher: Searcher, item: Item) -> tuple[list[str], float, float]:
-    """The engine's answer (ids), its wall and CPU milliseconds (the process's CPU: other processes do not inflate it)."""
-    started, started_cpu = time.perf_counter(), time.process_time()
+    """The engine's answer (ids), its wall and CPU milliseconds (this thread's: the engine answers in the caller's
+    thread; other processes, and DuckDB's threads in this one, do not count)."""
+    started, started_cpu = time.perf_counter(), time.thread_time()
     if item.order == "typeahead":
         found = searcher.typeahead(item.text, item.viewer, limit=item.limit, verticals=("user",),
                                    timeout_ms=TIMEOUT_MS, typos="0").results  # the peers' SQL is exact
     else:
         found = searcher.search(item.vertical, item.query, item.viewer, limit=item.limit, order=item.order,
                                 timeout_ms=TIMEOUT_MS).results
-    elapsed, cpu = (time.perf_counter() - started) * 1000, (time.process_time() - started_cpu) * 1000
+    elapsed, cpu = (time.perf_counter() - started) * 1000, (time.thread_time() - started_cpu) * 1000
     return [r["id"] for r in found], elapsed, cpu
 
 
@@ -114,7 +115,8 @@ WARM_SUFFIX = "_warm"  # the cold typeahead sessions typed again by the same vie
 def measure_queries(searcher: Searcher, dsn: str | None, workloads: list[list[Item]], log, *,
                     duckdb_path: Path | None = None, warmup: list[Item] | None = None) -> dict:
     """Per class: the engine's and each peer's latency, one pass per workload (a fresh sample each); every
-    answer compared. Figures pool the passes (p50/p99 over every query of the class), with the spread of the
+    answer compared. Each side answers a class's items in a run of its own (the engine first, then each peer),
+    so that no side finds its caches disturbed by another's work between two of its queries. Figures pool the passes (p50/p99 over every query of the class), with the spread of the
     per-pass figures. After each pass of `social_typeahead` (its viewers new to the process), the same
     sessions run again as `social_typeahead_warm` (engine only, answers compared with the cold ones).
     `warmup` is run first on every side (default: every 20th item of the first workload outside the
@@ -150,12 +152,22 @@ def measure_queries(searcher: Searcher, dsn: str | None, workloads: list[list[It
             for cls in classes:
                 started = time.perf_counter()
                 load = os.getloadavg()[0]
+                batch = [i for i in workloads[r] if i.cls == cls]
                 answers = []
-                for item in (i for i in workloads[r] if i.cls == cls):
+                for item in batch:
                     answer, ms, cpu_ms = ours(searcher, item)
-                    answers.append((item, answer))
+                    answers.append(answer)
                     record(cls, item, "ours", r, ms, cpu_ms)
-                    for peer in peers:
+                if cls in COLD_SESSIONS:
+                    again = cls + WARM_SUFFIX
+                    for item, cold_answer in zip(batch, answers):
+                        answer, ms, cpu_ms = ours(searcher, item)
+                        record(again, item, "ours", r, ms, cpu_ms)
+                        if answer != cold_answer:
+                            mismatches.append({"class": again, "peer": "ours cold", "query": item.query,
+                                               "viewer": item.viewer, "ours": answer, "ours cold": cold_answer})
+                for peer in peers:
+                    for item, answer in zip(batch, answers):
                         expected, peer_ms, peer_cpu_ms = peer.answer(item)
                         record(cls, item, peer.name, r, peer_ms, peer_cpu_ms)
                         compared[cls][peer.name] += 1
@@ -163,14 +175,6 @@ def measure_queries(searcher: Searcher, dsn: str | None, workloads: list[list[It
                             mismatches.append({"class": cls, "peer": peer.name, "query": item.query,
                                                "viewer": item.viewer, "ours": answer, peer.name: expected})
                 log(f"  {cls:<20} pass {r + 1}/{repeats}: {time.perf_counter() - started:.1f} s (load {load:.1f})")
-                if cls in COLD_SESSIONS:
-                    again = cls + WARM_SUFFIX
-                    for item, cold_answer in answers:
-                        answer, ms, cpu_ms = ours(searcher, item)
-                        record(again, item, "ours", r, ms, cpu_ms)
-                        if answer != cold_answer:
-                            mismatches.append({"class": again, "peer": "ours cold", "query": item.query,
-                                               "viewer": item.viewer, "ours": answer, "ours cold": cold_answer})
     finally:
         for peer in peers:
             peer.close()
