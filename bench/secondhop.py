@@ -8,8 +8,9 @@ their score, `following` and mutual count m. Reported per kind: the mean keystro
 counts them), the target's m, and for every keystroke before the target shows, what fills the top 3:
 followees, 2-hop users with more / as many / fewer mutuals than the target, and the others; and how
 many followees match the typed text. Variants re-rank the same windows without changing the engine
-(a counterfactual, not a measurement of a new engine): the followee bonus lowered, and one of the 3 slots kept
-for the best non-followee. The index is DATA/index (the harness's).
+(a counterfactual, not a measurement of a new engine): the followee bonus lowered, one of the 3 slots kept
+for the best non-followee, and non-followees ordered by resource allocation (the sum, over the viewer's
+followees who follow the user, of 1 / that followee's followee count) instead of the mutual count. The index is DATA/index (the harness's).
 """
 
 from __future__ import annotations
@@ -25,17 +26,28 @@ import click
 from bench.engine import build
 from bench.relevance import TOP, sample_pairs
 from unicorn.engine import Engine
-from unicorn.social import FOLLOWED
+from unicorn.query import rank
+from unicorn.social import EXACT, FOLLOWED
+from vocabulary import terms
 
 WINDOW = 50
 KINDS = ("followee", "second_hop")
 SLOT_KINDS = ("followee", "hop_more_mutuals", "hop_same_mutuals", "hop_fewer_mutuals", "other")
 
 
-def _window(engine: Engine, viewer: int, typed: str) -> list[dict]:
+def _window(engine: Engine, view, viewer: int, typed: str) -> list[dict]:
+    """The first WINDOW users for `typed`, each with its resource-allocation weight `ra`: the sum over the
+    viewer's followees f who follow it of 1 / (f's followee count)."""
     found = engine.typeahead(typed, viewer, limit=WINDOW, verticals=("user",), typos="0", timeout_ms=60_000)
-    return [{"id": r["id"], "score": r["score"], "following": r["social"]["following"],
-             "m": r["social"]["followed_by_count"], "followers": -key[4]} for r, key in zip(found.results, found.keys)]
+    circle = engine.viewers.resolve(view, viewer).circle
+    snapshot = engine.viewers.circles.graph.at(view)
+    out = []
+    for r, key in zip(found.results, found.keys):
+        via = rank.as_array(view.posting("user", terms.follower(int(r["id"]))) & circle.followees).tolist()
+        ra = sum(1.0 / max(1, len(snapshot.followees(view, f))) for f in via)
+        out.append({"id": r["id"], "score": r["score"], "following": r["social"]["following"],
+                    "m": r["social"]["followed_by_count"], "followers": -key[4], "ra": ra})
+    return out
 
 
 def _current(window: list[dict]) -> list[str]:
@@ -63,8 +75,16 @@ def _reserved(min_mutuals: int) -> Callable[[list[dict]], list[str]]:
     return top
 
 
+def _resource_allocation(window: list[dict]) -> list[str]:
+    """Exact usernames and followees first in the engine's order; the others by `ra`, then popularity."""
+    first = [r for r in window if r["following"] or r["score"] >= EXACT]
+    rest = sorted((r for r in window if not (r["following"] or r["score"] >= EXACT)),
+                  key=lambda r: (-r["ra"], -r["followers"], int(r["id"])))
+    return [r["id"] for r in (first + rest)[:TOP]]
+
+
 VARIANTS: dict[str, Callable[[list[dict]], list[str]]] = {
-    "engine": _current, "followee_bonus_3": _bonus(3.0), "followee_bonus_2": _bonus(2.0),
+    "engine": _current, "resource_allocation_2hop": _resource_allocation, "followee_bonus_3": _bonus(3.0), "followee_bonus_2": _bonus(2.0),
     "slot_for_2hop_m1": _reserved(1), "slot_for_2hop_m2": _reserved(2), "slot_for_2hop_m3": _reserved(3),
 }
 
@@ -72,6 +92,10 @@ VARIANTS: dict[str, Callable[[list[dict]], list[str]]] = {
 def analyse(engine: Engine, index, pairs: int, seed: int) -> dict:
     with index.reader() as view:
         sampled = sample_pairs(view, engine.viewers.privacy, random.Random(seed), pairs)
+        return _analyse(engine, view, sampled)
+
+
+def _analyse(engine: Engine, view, sampled: list) -> dict:
     keystrokes = {v: {k: [] for k in KINDS} for v in VARIANTS}
     target_m = {k: [] for k in KINDS}
     slots = {k: {} for k in KINDS}  # kind -> keystroke -> slot kind -> count
@@ -86,7 +110,7 @@ def analyse(engine: Engine, index, pairs: int, seed: int) -> dict:
             if text[n - 1] == " ":  # a space changes no token: the list stays as it was
                 windows.append(windows[-1] if windows else [])
                 continue
-            window = _window(engine, viewer, text[:n])
+            window = _window(engine, view, viewer, text[:n])
             windows.append(window)
             hit = next((r for r in window if r["id"] == target), None)
             if hit is not None and m is None:
