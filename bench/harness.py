@@ -52,6 +52,8 @@ def _carried_over(previous: Path, scale: str, seed: int, scenarios: tuple[str, .
         if name not in scenarios and name in old_commands:
             kept["commands"][name] = old_commands[name]
             kept.update({key: old[key] for key in FILLS[name] if key in old})
+    if "queries" not in scenarios and "queries" in kept:  # the peers' versions, measured with their figures
+        kept["peer_versions"] = {k: v for k, v in old.get("versions", {}).items() if k in ("postgres", "duckdb")}
     return kept
 
 
@@ -73,6 +75,7 @@ def run(scale: str = "S", scenarios: tuple[str, ...] = SCENARIOS, out_dir: str |
     result: dict = {"scale": scale, "seed": seed, "command": command, "scenarios": list(scenarios), "repeats": repeats,
                     "machine": machine(), "versions": versions(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     result.update(_carried_over(out / "report.json", scale, seed, scenarios, command))
+    result["versions"].update(result.pop("peer_versions", {}))
     log(f"index for scale {scale} in {data / 'index'}")
     index, build_s = build_index(data, scale, seed)
     stats = dataset_stats(index)
