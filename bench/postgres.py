@@ -257,21 +257,22 @@ SELECT c.id FROM candidates c WHERE c.id IN (SELECT id FROM a UNION ALL SELECT i
 ORDER BY c.followers_count DESC, c.id""",
 
     # unicorn.typeahead's user ranking (unicorn.social): 8 * (username equals the typed text)
-    # + 4 * followed + 3 * m / (1 + m) + min(log10(1 + followers) / 7, 0.999), m = how many of the
-    # viewer's first 1000 visible followees (by id) follow the user; ties by the static order.
-    # The same float operations in the same order as numpy does them.
+    # + 4 * followed + 3 * m / (1 + m) + min(log10(1 + followers) / 7, 0.999) * w(m), m = how many of
+    # the viewer's visible followees follow the user, w(0) = 1, w(m) = 3 / ((1 + m) (2 + m));
+    # ties by the static order. The same float operations in the same order as numpy does them.
     "social": f"""
 WITH {HIDDEN},
 followees AS (SELECT x.id FROM follows f JOIN users x ON x.id = f.followee
               WHERE f.follower = %(v)s AND x.id NOT IN (SELECT id FROM hidden)),
-expanded AS (SELECT id FROM followees ORDER BY id LIMIT 1000),
-hop AS (SELECT g.followee AS id, count(*)::float8 AS m FROM follows g JOIN expanded e ON g.follower = e.id
+hop AS (SELECT g.followee AS id, count(*)::float8 AS m FROM follows g JOIN followees e ON g.follower = e.id
         GROUP BY g.followee),
 scored AS (
   SELECT u.id, u.followers_count,
          ((8.0::float8 * (u.username_norm = %(exact)s)::int + 4.0::float8 * (u.id IN (SELECT id FROM followees))::int)
           + 3.0::float8 * coalesce(h.m, 0) / (1.0::float8 + coalesce(h.m, 0)))
-         + least(log(1.0::float8 + u.followers_count) / 7.0::float8, 0.999::float8) AS score
+         + least(log(1.0::float8 + u.followers_count) / 7.0::float8, 0.999::float8)
+           * CASE WHEN h.m > 0 THEN 3.0::float8 / ((1.0::float8 + h.m) * (2.0::float8 + h.m)) ELSE 1.0::float8 END
+           AS score
   FROM users u LEFT JOIN hop h ON h.id = u.id
   WHERE {NAME_MATCH} AND u.id NOT IN (SELECT id FROM hidden))
 SELECT id FROM scored ORDER BY score DESC, followers_count DESC, id LIMIT %(k)s""",

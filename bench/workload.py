@@ -2,7 +2,7 @@
 same query's SQL parameters for PostgreSQL (bench/postgres.py), both with the same viewer and limit.
 
 | class | engine query (vertical) |
-| social_typeahead | unicorn.typeahead users only: P typed, social order, P of 1-5 characters |
+| social_typeahead | unicorn.typeahead users only: P typed, social order, P of 1-5 characters; every session a viewer new to the process |
 | user_typeahead | `(term name:P)` user, static order, P of 1-5 characters |
 | hashtag_typeahead / place_typeahead | `(term name:P)` hashtag / place |
 | people_2hop | `(and (term name:P) (apply following: (term following:V)))` user |
@@ -14,6 +14,7 @@ same query's SQL parameters for PostgreSQL (bench/postgres.py), both with the sa
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, field
 
@@ -51,16 +52,23 @@ def quoted(value: str) -> str:
 @dataclass
 class Inputs:
     viewers: list[int]  # users following at least one user
+    fresh_viewers: list[int]  # more such users, none in `viewers`: each cold session takes one (pop)
     user_prefixes: dict[int, list[str]]  # length -> prefixes of real name tokens
     hashtag_prefixes: list[str]
     place_prefixes: list[str]
     hashtags: list[str]  # among the most used
 
 
-def sample_inputs(view, rng: random.Random, size: int = 2000) -> Inputs:
+def sample_inputs(view, rng: random.Random, size: int = 2000, fresh: int = 0) -> Inputs:
+    """`size` users sampled for viewers (those following someone), and `fresh` more viewers besides them."""
     live = rank.as_array(view.posting("user", terms.LIVE)).tolist()
-    picked = rng.sample(live, min(size, len(live)))
-    viewers = [ext for ext in (view.ext("user", i) for i in picked) if view.posting("user", terms.following(ext))]
+    picked = rng.sample(live, min(size + 2 * fresh, len(live)))
+    split = min(size, max(1, len(picked) - 2 * fresh))  # a small index gives up viewers for the new ones
+    viewers = [ext for ext in (view.ext("user", i) for i in picked[:split]) if view.posting("user", terms.following(ext))]
+    others = (view.ext("user", i) for i in picked[split:])
+    fresh_viewers = list(itertools.islice((v for v in others if view.posting("user", terms.following(v))), fresh))
+    if len(fresh_viewers) < fresh:
+        raise ValueError(f"{fresh} new viewers asked for, {len(fresh_viewers)} found")
     prefixes: dict[int, list[str]] = {n: [] for n in PREFIX_LENGTHS}
     for iid in rng.sample(live, min(size, len(live))):
         doc = view.doc("user", iid)
@@ -74,7 +82,7 @@ def sample_inputs(view, rng: random.Random, size: int = 2000) -> Inputs:
                                                            min(size, len(view.posting("hashtag", terms.LIVE))))]
     places = rank.as_array(view.posting("place", terms.LIVE)).tolist()
     place_words = [w for i in rng.sample(places, min(size, len(places))) for w in tokens(view.doc("place", i)["name"])[:1]]
-    return Inputs(viewers, prefixes,
+    return Inputs(viewers, fresh_viewers, prefixes,
                   [t[:rng.randint(1, min(3, len(t)))] for t in all_tags if t],
                   [w[:rng.randint(1, min(3, len(w)))] for w in place_words],
                   tags)
@@ -83,7 +91,8 @@ def sample_inputs(view, rng: random.Random, size: int = 2000) -> Inputs:
 def items(inputs: Inputs, classes: list[str], per_class: int, rng: random.Random) -> list[Item]:
     """`per_class` items per class. Typeahead classes come as typing sessions: one viewer types one
     name token, a query per keystroke of lengths 1-5 (the first keystroke finds the viewer's
-    caches cold, the next ones warm, as in a real session)."""
+    caches cold, the next ones warm, as in a real session). A session of COLD_SESSIONS takes a
+    viewer of `inputs.fresh_viewers`, so that no other item of the run has that viewer."""
     made: list[Item] = []
     for cls in classes:
         for n in range(per_class):
@@ -95,6 +104,7 @@ def items(inputs: Inputs, classes: list[str], per_class: int, rng: random.Random
 
 
 SESSIONS = ("social_typeahead", "user_typeahead")
+COLD_SESSIONS = ("social_typeahead",)
 
 
 def _keystroke(first: Item, length: int) -> Item:
@@ -107,7 +117,9 @@ def _keystroke(first: Item, length: int) -> Item:
 
 
 def _make(cls: str, inputs: Inputs, rng: random.Random, length: int) -> Item:
-    v = rng.choice(inputs.viewers)
+    if cls in COLD_SESSIONS and not inputs.fresh_viewers:
+        raise ValueError("no new viewer left for a cold session: sample more (sample_inputs' fresh)")
+    v = inputs.fresh_viewers.pop() if cls in COLD_SESSIONS else rng.choice(inputs.viewers)
     if cls in SESSIONS:  # a word of 5+ characters, typed from its first one
         word = rng.choice(inputs.user_prefixes[PREFIX_LENGTHS[-1]])
         p = word[:length]

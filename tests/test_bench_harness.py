@@ -27,7 +27,7 @@ from vocabulary.text import normalize
 def bench_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     out = root / "report"
-    code = main(["--scale", "S", "--queries", "10", "--repeats", "2", "--relevance-pairs", "12",
+    code = main(["--scale", "S", "--queries", "10", "--repeats", "2", "--sessions", "4", "--relevance-pairs", "12",
                  "--scenario", "queries", "--scenario", "relevance", "--scenario", "size",
                  "--data", str(root / "data"), "--out", str(out)])
     return code, root, json.loads((out / "report.json").read_text())
@@ -46,7 +46,7 @@ def test_the_run_succeeds_and_writes_every_file(bench_run):
 def test_report_has_machine_versions_and_dataset(bench_run):
     _, _, report = bench_run
     assert report["machine"]["cores"] >= 1 and report["machine"]["memory_bytes"] > 0
-    for name in ("python", "lmdb", "pyroaring", "postgres"):
+    for name in ("python", "lmdb", "pyroaring", "postgres", "duckdb"):
         assert report["versions"][name]
     data = report["dataset"]
     assert data["users"] == 2000 and data["follows"] > 0 and data["media"] > 0
@@ -54,24 +54,56 @@ def test_report_has_machine_versions_and_dataset(bench_run):
     assert report["postgres_dataset"]["media"] == data["media"]
 
 
-def test_every_class_was_answered_identically_by_postgres(bench_run):
+def test_every_class_was_answered_identically_by_postgres_and_duckdb(bench_run):
     _, _, report = bench_run
     queries = report["queries"]
     assert queries["mismatch_count"] == 0
     expected = {"social_typeahead", "user_typeahead", "hashtag_typeahead", "place_typeahead", "people_2hop", "media_by_followees",
                 "extract_owners", "weak_and", "strong_or"}
     assert expected <= set(queries["classes"])
-    for cls, entry in queries["classes"].items():
-        assert queries["answers_compared"][cls] == 10 * 2, cls
+    for cls in expected:
+        entry = queries["classes"][cls]
+        per_repeat = 2 * 5 if cls == "social_typeahead" else 10  # 4 sessions of 5 keystrokes over 2 repeats
+        assert queries["answers_compared_by_peer"][cls] == {"postgres": 2 * per_repeat, "duckdb": 2 * per_repeat}, cls
         assert entry["answers_match"] is True
-        for side in ("ours", "postgres"):
+        for side in ("ours", "postgres", "duckdb"):
             figures = entry[side]
-            assert figures["repeats"] == 2 and figures["queries_per_repeat"] == 10
-            low, high = figures["p50_spread_ms"]
-            assert 0 < low <= figures["p50_ms"] <= high
+            assert figures["repeats"] == 2 and figures["queries_per_repeat"] == per_repeat
+            assert figures["n"] == 2 * per_repeat == len(entry["samples_ms"][side])
             assert figures["p50_ms"] <= figures["p99_ms"]
-            assert len(entry["samples_ms"][side]) == 10 * 2
-        assert entry["ratio_p50"] > 0
+        assert entry["ratio_p50"] > 0 and entry["ratio_p50_duckdb"] > 0
+
+
+def test_cold_sessions_have_viewers_no_other_query_has(bench_run):
+    """The cold social typeahead's viewers: one per session, none seen by another class, the warm-up or each other."""
+    from bench import harness, workload
+    from indexer.store import Index
+
+    _, root, _ = bench_run
+    index = Index(root / "data" / "index")
+    try:
+        with index.reader() as view:
+            inputs = workload.sample_inputs(view, random.Random(0), fresh=4 + harness.WARMUP_SESSIONS)
+    finally:
+        index.close()
+    fresh = set(inputs.fresh_viewers)
+    assert len(fresh) == 4 + harness.WARMUP_SESSIONS and not fresh & set(inputs.viewers)
+    sessions = workload.items(inputs, ["social_typeahead"], 4 * 5, random.Random(1))
+    others = workload.items(inputs, ["people_2hop", "user_typeahead"], 20, random.Random(1))
+    by_class: dict[str, set] = {}
+    for item in sessions + others:
+        by_class.setdefault(item.cls, set()).add(item.viewer)
+    assert len(by_class["social_typeahead"]) == 4
+    assert all(len({i.viewer for i in sessions[n:n + 5]}) == 1 for n in range(0, 20, 5))
+    assert not by_class["social_typeahead"] & (by_class["people_2hop"] | by_class["user_typeahead"])
+
+
+def test_warm_sessions_repeat_the_cold_ones_with_the_same_answers(bench_run):
+    _, _, report = bench_run
+    warm = report["queries"]["classes"]["social_typeahead_warm"]
+    assert warm["ours"]["n"] == report["queries"]["classes"]["social_typeahead"]["ours"]["n"]
+    assert set(warm["by_prefix_length"]) == {"1", "2", "3", "4", "5"}
+    assert "postgres" not in warm
 
 
 def test_relevance_and_size_are_reported(bench_run):
@@ -87,6 +119,9 @@ def test_relevance_and_size_are_reported(bench_run):
     assert size["index_bytes_on_disk"] >= size["index_bytes_used"] > 0
     assert size["edges"] == report["dataset"]["follows"] + report["dataset"]["likes"]
     assert size["serving_rss_bytes"] > 0
+    stages = size["memory"]["stages"]
+    assert {"opened", "readied", "workload"} <= set(stages) and all(m["VmRSS"] > 0 for m in stages.values())
+    assert size["memory"]["graph"]["follows"] == report["dataset"]["follows"]
 
 
 def test_a_wrong_answer_fails_the_comparison(bench_run, monkeypatch):
