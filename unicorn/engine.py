@@ -53,11 +53,12 @@ class Engine:
         self._trending = Trending(index, dsn=trending_dsn)
 
     def warm(self) -> None:
-        """Load what the first requests would otherwise load: rank columns, popular users, the follow graph,
-        typo vocabularies."""
+        """Load what the first requests would otherwise load: rank columns, media links (hashtag privacy,
+        extract), popular users, the follow graph, typo vocabularies."""
         with self.index.reader() as view:
             for vertical in VERTICALS:
                 view.rank(vertical)
+            view.link_columns()
             self.social.popular(view)
             self.viewers.circles.graph.at(view)
             self._typeahead.typos.refresh(view)

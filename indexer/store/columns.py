@@ -40,6 +40,16 @@ class RankColumns:
         self.taken_at[iid] = taken_at
         self.ext_id[iid] = ext
 
+    def load(self, rows: list[tuple[int, tuple[int, int, int]]]) -> None:
+        """Fill empty columns with every stored (iid, rank) at once (a full reload)."""
+        if not rows:
+            return
+        iids = np.fromiter((iid for iid, _ in rows), dtype=np.int64, count=len(rows))
+        self.reserve(int(iids.max()) + 1)
+        self.count[iids] = np.fromiter((r[0] for _, r in rows), dtype=np.int64, count=len(rows))
+        self.taken_at[iids] = np.fromiter((r[1] for _, r in rows), dtype=np.int64, count=len(rows))
+        self.ext_id[iids] = np.fromiter((r[2] for _, r in rows), dtype=np.uint64, count=len(rows))
+
 
 class LinkColumns:
     """Media links per internal media id, as numpy columns (`extract` reads these, not msgpack).
@@ -88,6 +98,31 @@ class LinkColumns:
             else:
                 self.overflow[name][iid] = list(ids)
                 self.overflowing[name].add(iid)
+
+    def load(self, rows: list[tuple[int, list]]) -> None:
+        """Fill empty columns with every stored (iid, links) at once (a full reload): what `set` does row by
+        row, with one numpy assignment per column."""
+        if not rows:
+            return
+        iids = np.fromiter((iid for iid, _ in rows), dtype=np.int64, count=len(rows))
+        self.reserve(int(iids.max()) + 1)
+        self.owner[iids] = np.fromiter((links[0] for _, links in rows), dtype=np.int64, count=len(rows))
+        self.place[iids] = np.fromiter((links[1] for _, links in rows), dtype=np.int64, count=len(rows))
+        for at, name in ((2, "hashtag"), (3, "mention")):
+            width, cells, values = self.WIDTH[name], [], []
+            for row, (iid, links) in enumerate(rows):
+                ids = links[at]
+                if not ids:
+                    continue
+                if len(ids) <= width and max(ids) <= self.ROW_MAX:
+                    cells.extend(range(row * width, row * width + len(ids)))
+                    values.extend(ids)
+                else:
+                    self.overflow[name][iid] = list(ids)
+                    self.overflowing[name].add(iid)
+            block = np.full((len(rows), width), -1, dtype=np.int32)
+            block.reshape(-1)[np.asarray(cells, dtype=np.int64)] = np.asarray(values, dtype=np.int32)
+            getattr(self, name)[iids] = block
 
     def targets(self, field: str, media: AbstractBitMap) -> list[int]:
         """The distinct internal ids that field `field` of the given media points to, ascending."""

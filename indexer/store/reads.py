@@ -180,11 +180,7 @@ class ReadView:
             decode = RANK.unpack if kind == "rank" else unpack
             if dirty is None:  # load into fresh columns, then swap them in whole
                 fresh = type(current)()
-                cursor = self._txn.cursor(db=db)
-                if cursor.last():
-                    fresh.reserve(IID.unpack(cursor.key())[0] + 1)
-                for key, value in self._txn.cursor(db=db).iternext():
-                    fresh.set(IID.unpack(key)[0], decode(value))
+                fresh.load([(IID.unpack(key)[0], decode(value)) for key, value in self._txn.cursor(db=db).iternext()])
                 vars(current).update(vars(fresh))
             else:
                 for iid in dirty:
