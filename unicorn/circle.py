@@ -22,11 +22,12 @@ from cachetools import LRUCache
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from unicorn.context import ViewerContext
-from unicorn.graph import FollowGraph, bitmap
+from unicorn.graph import EMPTY, FollowGraph, bitmap
 from unicorn.query import rank
 from vocabulary import terms
 
 SHOWN = 3  # followees named in a result's social context
+GATHER_PER_RESULT = 4096  # past this many follows in F's rows per result, a result's followers come from its posting
 
 
 class Circle:
@@ -41,6 +42,7 @@ class Circle:
         snapshot = graph.at(view)
         self.hop_ids, self.hop_counts = snapshot.hop_counts(view, self.followees)
         self.hop = bitmap(self.hop_ids)
+        self._follows = int(self.hop_counts.sum())  # entries in F's rows
         self._seen = snapshot.seen(view, self.followees)  # the graph rows counted
 
     def renewed(self, view, visible_users: AbstractBitMap) -> Circle | None:
@@ -60,17 +62,31 @@ class Circle:
         at = np.minimum(np.searchsorted(self.hop_ids, ids), len(self.hop_ids) - 1)
         return np.where(self.hop_ids[at] == ids, self.hop_counts[at], 0)
 
-    def context(self, view, iid: int, ext: int) -> dict:
-        """SPEC §6 `social` of one user result: only visible followees are counted or named."""
-        if iid not in self.hop:
-            return {"following": iid in self.followees, "followed_by_count": 0, "followed_by": []}
-        via = view.posting("user", terms.follower(ext)) & self.followees
-        shown = rank.as_array(via)
-        if len(shown) > 1:
-            cols = view.rank("user")
-            shown = shown[np.lexsort((cols.ext_id[shown], -cols.count[shown]))[:SHOWN]]
-        return {"following": iid in self.followees, "followed_by_count": len(via),
-                "followed_by": [self._name(view, f) for f in shown.tolist()]}
+    def contexts(self, view, users: list[tuple[int, int]]) -> list[dict]:
+        """SPEC §6 `social` of user results, each given as (internal id, external id): whether V follows it, how
+        many of F follow it, and the first SHOWN of those by static order (followers desc, id asc). Only
+        visible followees are counted or named."""
+        via = self._followed_by(view, [(iid, ext) for iid, ext in users if iid in self.hop])
+        cols = view.rank("user")
+        found = []
+        for iid, _ in users:
+            who = via.get(iid, EMPTY)
+            shown = who[np.lexsort((cols.ext_id[who], -cols.count[who]))[:SHOWN]] if len(who) > 1 else who
+            found.append({"following": iid in self.followees, "followed_by_count": len(who),
+                          "followed_by": [self._name(view, f) for f in shown.tolist()]})
+        return found
+
+    def _followed_by(self, view, users: list[tuple[int, int]]) -> dict[int, np.ndarray]:
+        """Internal id -> who of F follow it, for `users` (internal id, external id): from the rows of F in the
+        follow graph (c is in f's row iff f follows c, both live), or, when F's rows hold more than
+        GATHER_PER_RESULT follows per user asked, from the users' `follower:` postings."""
+        if not users:
+            return {}
+        if self._follows > GATHER_PER_RESULT * len(users):
+            return {iid: rank.as_array(view.posting("user", terms.follower(ext)) & self.followees) for iid, ext in users}
+        targets = np.array(sorted(iid for iid, _ in users), np.uint32)
+        followers, followed = self._graph.at(view).followers_among(view, self.followees, targets)
+        return {iid: followers[followed == iid] for iid, _ in users}
 
     def _name(self, view, iid: int) -> dict:
         name = self.names.get(iid)
@@ -100,11 +116,15 @@ class ShardCircle:
 
     mutuals = Circle.mutuals
 
-    def context(self, view, iid: int, ext: int) -> dict:
-        via = sorted((self._by_id[f] for f in self._via.get(iid, ())), key=lambda f: (-f.followers, f.id))
-        return {"following": iid in self.followees, "followed_by_count": len(via),
-                "followed_by": [{"id": str(f.id), "username": f.username, "full_name": f.full_name}
-                                for f in via[:SHOWN]]}
+    def contexts(self, view, users: list[tuple[int, int]]) -> list[dict]:
+        """Circle.contexts, from the viewer's context."""
+        found = []
+        for iid, _ in users:
+            via = sorted((self._by_id[f] for f in self._via.get(iid, ())), key=lambda f: (-f.followers, f.id))
+            found.append({"following": iid in self.followees, "followed_by_count": len(via),
+                          "followed_by": [{"id": str(f.id), "username": f.username, "full_name": f.full_name}
+                                          for f in via[:SHOWN]]})
+        return found
 
 
 def _followees(view, viewer: int | None, visible_users: AbstractBitMap) -> FrozenBitMap:

@@ -4,6 +4,7 @@
     snapshot = graph.at(view)                    # the graph as of view.gen
     snapshot.followees(view, iid)                # internal ids, ascending
     ids, counts = snapshot.hop_counts(view, F)   # how many of the users F follow each user
+    snapshot.followers_among(view, F, targets)   # (f, c) pairs: which of F follow which of targets
 
 Rows hold live followees only: for every live user u, `followees(u)` is exactly the posting
 `following:u` & `_live` of the snapshot; a user who does not exist has none. That is what the
@@ -154,6 +155,28 @@ class Snapshot:
 
     def gather(self, view, users: AbstractBitMap) -> np.ndarray:
         """The rows of `users`, one after the other: each user's followees once per user in `users` who follows them."""
+        _, _, gathered = self._base_rows(users)
+        parts = [gathered]
+        if self.changed:
+            parts.extend(self._read(view, users & self.changed))
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def followers_among(self, view, users: AbstractBitMap, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(followers, followed): every pair of a user of `users` and one of `targets` whom they follow."""
+        ids, lengths, gathered = self._base_rows(users)
+        at = np.flatnonzero(np.isin(gathered, targets))
+        followers, followed = [ids[np.searchsorted(np.cumsum(lengths), at, side="right")]], [gathered[at]]
+        if self.changed:
+            changed = users & self.changed
+            for user, row in zip(changed, self._read(view, changed)):
+                hit = row[np.isin(row, targets)]
+                followers.append(np.full(len(hit), user, np.int64))
+                followed.append(hit)
+        return np.concatenate(followers), np.concatenate(followed)
+
+    def _base_rows(self, users: AbstractBitMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, lengths, gathered): the users of `users` whose rows are the base's, ascending, their row
+        lengths, and those rows one after the other."""
         base = self.base
         ids = as_array(users - self.changed if self.changed else users).astype(np.int64)
         ids = ids[ids < base.users]
@@ -161,10 +184,7 @@ class Snapshot:
         lengths = base.indptr[ids + 1] - starts
         total = int(lengths.sum())
         at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)  # indices of the rows
-        parts = [base.indices[at]]
-        if self.changed:
-            parts.extend(self._read(view, users & self.changed))
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return ids, lengths, base.indices[at]
 
     def hop_counts(self, view, users: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
         """(ids, counts): every user followed by some of `users`, ascending, and by how many of them."""

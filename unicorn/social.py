@@ -72,9 +72,12 @@ class Social:
         rounded to 4 places, sort key)."""
         close = (matches & circle.followees) | (matches & circle.hop) | (matches & exact)
         rest = matches - close
-        strangers = (np.union1d(self._strangers(view, rest - typo, limit), self._strangers(view, rest & typo, limit))
-                     if typo else self._strangers(view, rest, limit))
-        ids = np.union1d(rank.as_array(close), strangers)
+        parts = [rank.as_array(close)]  # disjoint parts: the sort key below orders them
+        if typo:
+            parts += [self._strangers(view, rest - typo, limit), self._strangers(view, rest & typo, limit)]
+        else:
+            parts.append(self._strangers(view, rest, limit))
+        ids = np.concatenate(parts)
         if not len(ids):
             return []
         cols = view.rank("user")
@@ -83,10 +86,14 @@ class Social:
         weight = np.where(mutual > 0, MUTUAL / ((1.0 + mutual) * (2.0 + mutual)), 1.0)
         score = (EXACT * _member(ids, rank.as_array(exact)) + FOLLOWED * _member(ids, circle.followee_ids)
                  + MUTUAL * mutual / (1.0 + mutual) + _popularities(followers) * weight)
+        if len(ids) > limit > 0:  # the best `limit` score at least the limit-th best score: sort only those
+            kept = score >= -np.partition(-score, limit - 1)[limit - 1]
+            ids, followers, score = ids[kept], followers[kept], score[kept]
         typos = _member(ids, rank.as_array(typo)).astype(np.int64) if typo else np.zeros(len(ids), np.int64)
-        order = np.lexsort((cols.ext_id[ids], -followers, typos, -score))[:limit]
-        best, best_score = ids[order], score[order]
-        keys = zip((-best_score).tolist(), typos[order].tolist(), (-followers[order]).tolist(), cols.ext_id[best].tolist())
+        ext = cols.ext_id[ids]
+        order = np.lexsort((ext, -followers, typos, -score))[:limit]
+        best, best_score, best_typos = ids[order], score[order], typos[order]
+        keys = zip((-best_score).tolist(), best_typos.tolist(), (-followers[order]).tolist(), ext[order].tolist())
         return [(i, round(s, 4), key) for i, s, key in zip(best.tolist(), best_score.tolist(), keys)]
 
     def _strangers(self, view, rest: AbstractBitMap, k: int) -> np.ndarray:
