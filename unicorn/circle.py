@@ -2,7 +2,8 @@
 and the SPEC §6 `social` context of a user result (who of F follow it).
 
 The 2-hop counts are counted over all of F in the in-memory follow graph (unicorn.graph): one
-gather of F's rows and one count. A newer snapshot renews a circle when F and the graph rows of F
+gather of F's rows and one count; unless F follow more than FOLLOWERS_MAX users in all, the circle also
+keeps who of F follow each 2-hop user, which names them in a result's context without an index read. A newer snapshot renews a circle when F and the graph rows of F
 are unchanged, and rebuilds it otherwise, so a live indexer committing many generations does not make
 every viewer pay a rebuild. `Circles` keeps the latest circle per viewer, least recently used out.
 
@@ -27,7 +28,7 @@ from unicorn.query import rank
 from vocabulary import terms
 
 SHOWN = 3  # followees named in a result's social context
-GATHER_PER_RESULT = 4096  # past this many follows in F's rows per result, a result's followers come from its posting
+FOLLOWERS_MAX = 32_768  # follows by F (4 bytes each) up to which a circle keeps who of F follow each 2-hop user
 
 
 class Circle:
@@ -40,9 +41,9 @@ class Circle:
         self.followee_ids = rank.as_array(self.followees)
         self._graph = graph
         snapshot = graph.at(view)
-        self.hop_ids, self.hop_counts = snapshot.hop_counts(view, self.followees)
+        self.hop_ids, self.hop_counts, self._followers = snapshot.hop(view, self.followees, FOLLOWERS_MAX)
+        self._starts = np.cumsum(self.hop_counts, dtype=np.int64) - self.hop_counts  # of each id's in _followers
         self.hop = bitmap(self.hop_ids)
-        self._follows = int(self.hop_counts.sum())  # entries in F's rows
         self._seen = snapshot.seen(view, self.followees)  # the graph rows counted
 
     def renewed(self, view, visible_users: AbstractBitMap) -> Circle | None:
@@ -77,16 +78,15 @@ class Circle:
         return found
 
     def _followed_by(self, view, users: list[tuple[int, int]]) -> dict[int, np.ndarray]:
-        """Internal id -> who of F follow it, for `users` (internal id, external id): from the rows of F in the
-        follow graph (c is in f's row iff f follows c, both live), or, when F's rows hold more than
-        GATHER_PER_RESULT follows per user asked, from the users' `follower:` postings."""
-        if not users:
-            return {}
-        if self._follows > GATHER_PER_RESULT * len(users):
+        """Internal id -> who of F follow it, for `users` (internal id, external id) in the 2-hop set: from the
+        followers of each kept with the 2-hop counts (c is in f's graph row iff f follows c, both live), or,
+        for a circle whose F follow too many to keep them, from the users' `follower:` postings."""
+        if self._followers is None:
             return {iid: rank.as_array(view.posting("user", terms.follower(ext)) & self.followees) for iid, ext in users}
-        targets = np.array(sorted(iid for iid, _ in users), np.uint32)
-        followers, followed = self._graph.at(view).followers_among(view, self.followees, targets)
-        return {iid: followers[followed == iid] for iid, _ in users}
+        iids = [iid for iid, _ in users]
+        at = np.searchsorted(self.hop_ids, iids)
+        return {iid: self._followers[start:start + count]
+                for iid, start, count in zip(iids, self._starts[at].tolist(), self.hop_counts[at].tolist())}
 
     def _name(self, view, iid: int) -> dict:
         name = self.names.get(iid)
