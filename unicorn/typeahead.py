@@ -26,7 +26,9 @@ Matching is the engine's: the typed text is the query `(term name:TEXT)` of each
 `(term username:TEXT)` for the exact username), typo candidates an `and` over the typed tokens of
 an `or` of the stored prefixes near each; the typeahead composes these trees as type checking
 leaves them (values normalized, nodes typed with their vertical) and plans and runs them with the
-request's viewer and deadline (unicorn.query), then ranks and blends. A result's sort key (unicorn.searcher) is
+request's viewer and deadline (unicorn.query), then ranks and blends. A single term that is one stored
+posting (a one-token prefix, a username) is what its plan would run, that posting & the viewer's visible
+set, read without planning. A result's sort key (unicorn.searcher) is
 (-score, the vertical's place in VERTICALS, the vertical's own key): users their social key,
 hashtags and places (0 for the typed name itself else 1, -media_count, typo, name or id). Results come in
 key order, but a blended list is not the best `limit` by key: an aggregator over shards asks each
@@ -56,7 +58,7 @@ from unicorn.social import TYPO, Social, popularity
 from unicorn.typos import Typos, allowed, matches_any, matches_token
 from unicorn.viewers import Viewer, Viewers
 from vocabulary import terms, text
-from vocabulary.schema import PREFIX_MAX
+from vocabulary.schema import EDGE_PREFIXES, PREFIX_MAX
 
 VERTICALS = ("user", "hashtag", "place")
 MAX_LIMIT = 50
@@ -84,7 +86,8 @@ class _Request:
         """The visible documents of `(term PREFIX:VALUE)` (`value` normalized). A term the planner would read as
         one stored posting with nothing to verify (not an edge term, not a `name:` of several tokens or past
         PREFIX_MAX) is that posting & the visible set, read here without planning; others are `query`."""
-        if prefix == "name" and not (0 < len(value) <= PREFIX_MAX and (vertical == "hashtag" or " " not in value)):
+        if prefix in EDGE_PREFIXES or prefix == "name" and not (
+                0 < len(value) <= PREFIX_MAX and (vertical == "hashtag" or " " not in value)):
             return self.query(_term(vertical, prefix, value))
         self.ctx.check_time()
         return self.view.posting(vertical, terms.term(prefix, value)) & self.ctx.vis.visible[vertical]
