@@ -92,6 +92,11 @@ def check(graph: FollowGraph, view, subsets: list[list[int]]) -> None:
         ids, counts = snapshot.hop_counts(view, BitMap(users))
         assert ids.dtype == np.uint32 and np.all(np.diff(ids.astype(np.int64)) > 0)
         assert dict(zip(ids.tolist(), counts.tolist())) == naive_hops(rows, users)
+        hop_ids, hop_counts, followers = snapshot.hop(view, BitMap(users), followers_max=1 << 20)
+        assert hop_ids.tolist() == ids.tolist() and hop_counts.tolist() == counts.tolist()
+        starts = np.cumsum(counts, dtype=np.int64) - counts
+        assert {c: sorted(followers[s:s + n].tolist()) for c, s, n in zip(ids.tolist(), starts.tolist(), counts.tolist())} \
+            == {c: [u for u in users if c in rows[u]] for c in ids.tolist()}
     assert {iid: snapshot.followees(view, iid).tolist() for iid in rows} == rows
 
 

@@ -2,7 +2,8 @@
 and the SPEC §6 `social` context of a user result (who of F follow it).
 
 The 2-hop counts are counted over all of F in the in-memory follow graph (unicorn.graph): one
-gather of F's rows and one count. A newer snapshot renews a circle when F and the graph rows of F
+gather of F's rows and one count; unless F follow more than FOLLOWERS_MAX users in all, the circle also
+keeps who of F follow each 2-hop user, which names them in a result's context without an index read. A newer snapshot renews a circle when F and the graph rows of F
 are unchanged, and rebuilds it otherwise, so a live indexer committing many generations does not make
 every viewer pay a rebuild. `Circles` keeps the latest circle per viewer, least recently used out.
 
@@ -22,11 +23,12 @@ from cachetools import LRUCache
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from unicorn.context import ViewerContext
-from unicorn.graph import FollowGraph, bitmap
+from unicorn.graph import EMPTY, FollowGraph, bitmap
 from unicorn.query import rank
 from vocabulary import terms
 
 SHOWN = 3  # followees named in a result's social context
+FOLLOWERS_MAX = 32_768  # follows by F (4 bytes each) up to which a circle keeps who of F follow each 2-hop user
 
 
 class Circle:
@@ -39,7 +41,8 @@ class Circle:
         self.followee_ids = rank.as_array(self.followees)
         self._graph = graph
         snapshot = graph.at(view)
-        self.hop_ids, self.hop_counts = snapshot.hop_counts(view, self.followees)
+        self.hop_ids, self.hop_counts, self._followers = snapshot.hop(view, self.followees, FOLLOWERS_MAX)
+        self._starts = np.cumsum(self.hop_counts, dtype=np.int64) - self.hop_counts  # of each id's in _followers
         self.hop = bitmap(self.hop_ids)
         self._seen = snapshot.seen(view, self.followees)  # the graph rows counted
 
@@ -60,17 +63,30 @@ class Circle:
         at = np.minimum(np.searchsorted(self.hop_ids, ids), len(self.hop_ids) - 1)
         return np.where(self.hop_ids[at] == ids, self.hop_counts[at], 0)
 
-    def context(self, view, iid: int, ext: int) -> dict:
-        """SPEC §6 `social` of one user result: only visible followees are counted or named."""
-        if iid not in self.hop:
-            return {"following": iid in self.followees, "followed_by_count": 0, "followed_by": []}
-        via = view.posting("user", terms.follower(ext)) & self.followees
-        shown = rank.as_array(via)
-        if len(shown) > 1:
-            cols = view.rank("user")
-            shown = shown[np.lexsort((cols.ext_id[shown], -cols.count[shown]))[:SHOWN]]
-        return {"following": iid in self.followees, "followed_by_count": len(via),
-                "followed_by": [self._name(view, f) for f in shown.tolist()]}
+    def contexts(self, view, users: list[tuple[int, int]]) -> list[dict]:
+        """SPEC §6 `social` of user results, each given as (internal id, external id): whether V follows it, how
+        many of F follow it, and the first SHOWN of those by static order (followers desc, id asc). Only
+        visible followees are counted or named."""
+        via = self._followed_by(view, [(iid, ext) for iid, ext in users if iid in self.hop])
+        cols = view.rank("user")
+        found = []
+        for iid, _ in users:
+            who = via.get(iid, EMPTY)
+            shown = who[np.lexsort((cols.ext_id[who], -cols.count[who]))[:SHOWN]] if len(who) > 1 else who
+            found.append({"following": iid in self.followees, "followed_by_count": len(who),
+                          "followed_by": [self._name(view, f) for f in shown.tolist()]})
+        return found
+
+    def _followed_by(self, view, users: list[tuple[int, int]]) -> dict[int, np.ndarray]:
+        """Internal id -> who of F follow it, for `users` (internal id, external id) in the 2-hop set: from the
+        followers of each kept with the 2-hop counts (c is in f's graph row iff f follows c, both live), or,
+        for a circle whose F follow too many to keep them, from the users' `follower:` postings."""
+        if self._followers is None:
+            return {iid: rank.as_array(view.posting("user", terms.follower(ext)) & self.followees) for iid, ext in users}
+        iids = [iid for iid, _ in users]
+        at = np.searchsorted(self.hop_ids, iids)
+        return {iid: self._followers[start:start + count]
+                for iid, start, count in zip(iids, self._starts[at].tolist(), self.hop_counts[at].tolist())}
 
     def _name(self, view, iid: int) -> dict:
         name = self.names.get(iid)
@@ -100,11 +116,15 @@ class ShardCircle:
 
     mutuals = Circle.mutuals
 
-    def context(self, view, iid: int, ext: int) -> dict:
-        via = sorted((self._by_id[f] for f in self._via.get(iid, ())), key=lambda f: (-f.followers, f.id))
-        return {"following": iid in self.followees, "followed_by_count": len(via),
-                "followed_by": [{"id": str(f.id), "username": f.username, "full_name": f.full_name}
-                                for f in via[:SHOWN]]}
+    def contexts(self, view, users: list[tuple[int, int]]) -> list[dict]:
+        """Circle.contexts, from the viewer's context."""
+        found = []
+        for iid, _ in users:
+            via = sorted((self._by_id[f] for f in self._via.get(iid, ())), key=lambda f: (-f.followers, f.id))
+            found.append({"following": iid in self.followees, "followed_by_count": len(via),
+                          "followed_by": [{"id": str(f.id), "username": f.username, "full_name": f.full_name}
+                                          for f in via[:SHOWN]]})
+        return found
 
 
 def _followees(view, viewer: int | None, visible_users: AbstractBitMap) -> FrozenBitMap:

@@ -4,6 +4,7 @@
     snapshot = graph.at(view)                    # the graph as of view.gen
     snapshot.followees(view, iid)                # internal ids, ascending
     ids, counts = snapshot.hop_counts(view, F)   # how many of the users F follow each user
+    ids, counts, followers = snapshot.hop(view, F, followers_max)  # and who of F follow each
 
 Rows hold live followees only: for every live user u, `followees(u)` is exactly the posting
 `following:u` & `_live` of the snapshot; a user who does not exist has none. That is what the
@@ -154,6 +155,44 @@ class Snapshot:
 
     def gather(self, view, users: AbstractBitMap) -> np.ndarray:
         """The rows of `users`, one after the other: each user's followees once per user in `users` who follows them."""
+        _, _, gathered = self._base_rows(users)
+        parts = [gathered, *self._read(view, users & self.changed)] if self.changed else [gathered]
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def hop_counts(self, view, users: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, counts): every user followed by some of `users`, ascending, and by how many of them."""
+        ids, counts, _ = self.hop(view, users)
+        return ids, counts
+
+    def hop(self, view, users: AbstractBitMap, followers_max: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(ids, counts, followers): `hop_counts`, and when `users` follow at most `followers_max` users in all
+        (counted once per follower), who of them follow each id: ids[j]'s are followers[o:o + counts[j]],
+        o = counts[:j].sum() (else None)."""
+        owners, lengths, gathered = self._base_rows(users)
+        if self.changed:
+            changed = users & self.changed
+            rows = self._read(view, changed)
+            owners = np.concatenate([owners, as_array(changed).astype(np.int64)])
+            lengths = np.concatenate([lengths, [len(row) for row in rows]]).astype(np.int64)
+            gathered = np.concatenate([gathered, *rows]) if rows else gathered
+        if not len(gathered):
+            return EMPTY, COUNTS, EMPTY
+        if len(gathered) <= followers_max:  # sort (followed, follower) pairs packed in one uint64
+            pairs = np.sort((gathered.astype(np.uint64) << np.uint64(32)) | np.repeat(owners, lengths).astype(np.uint64))
+            followed = (pairs >> np.uint64(32)).astype(np.uint32)
+            first = np.flatnonzero(np.concatenate(([True], followed[1:] != followed[:-1])))
+            counts = np.diff(np.append(first, len(followed))).astype(np.uint32)
+            return followed[first], counts, pairs.astype(np.uint32)
+        if len(gathered) * UNIQUE_SHARE < self.base.users:
+            ids, counts = np.unique(gathered, return_counts=True)
+            return ids, counts.astype(np.uint32), None
+        counts = np.bincount(gathered)
+        ids = np.flatnonzero(counts)
+        return ids.astype(np.uint32), counts[ids].astype(np.uint32), None
+
+    def _base_rows(self, users: AbstractBitMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, lengths, gathered): the users of `users` not in `changed`, ascending, their row lengths, and
+        their rows one after the other."""
         base = self.base
         ids = as_array(users - self.changed if self.changed else users).astype(np.int64)
         ids = ids[ids < base.users]
@@ -161,22 +200,7 @@ class Snapshot:
         lengths = base.indptr[ids + 1] - starts
         total = int(lengths.sum())
         at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)  # indices of the rows
-        parts = [base.indices[at]]
-        if self.changed:
-            parts.extend(self._read(view, users & self.changed))
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
-
-    def hop_counts(self, view, users: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, counts): every user followed by some of `users`, ascending, and by how many of them."""
-        gathered = self.gather(view, users)
-        if not len(gathered):
-            return EMPTY, COUNTS
-        if len(gathered) * UNIQUE_SHARE < self.base.users:
-            ids, counts = np.unique(gathered, return_counts=True)
-            return ids, counts.astype(np.uint32)
-        counts = np.bincount(gathered)
-        ids = np.flatnonzero(counts)
-        return ids.astype(np.uint32), counts[ids].astype(np.uint32)
+        return ids, lengths, base.indices[at]
 
     def seen(self, view, users: AbstractBitMap) -> Seen:
         """What the rows of `users` are made of here: this base's generation (bases of one generation hold

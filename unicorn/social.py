@@ -53,18 +53,37 @@ def _member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
     return sorted_ids[at] == ids
 
 
+class _Popular:
+    """The best POPULAR users by static order as of one generation: a bitmap, and each one's place in that order."""
+
+    def __init__(self, view) -> None:
+        best = rank.top_k(view, "user", view.posting("user", terms.LIVE), POPULAR)
+        self.gen, self.members = view.gen, FrozenBitMap(best)
+        self.ids = np.sort(best)
+        self.places = np.argsort(best).astype(np.int64)  # of self.ids[j] in the static order
+
+    def best(self, ids: np.ndarray, k: int) -> np.ndarray:
+        """The best `k` of `ids` (members), in no particular order."""
+        if len(ids) <= k:
+            return ids
+        places = self.places[np.searchsorted(self.ids, ids)]
+        return ids[np.argpartition(places, k - 1)[:k]]
+
+
 class Social:
     """Social ranking over a viewer's circle, with the best users by static order kept per generation."""
 
     def __init__(self) -> None:
-        self._popular: tuple[int, FrozenBitMap] = (-1, FrozenBitMap())
+        self._popular: _Popular | None = None
 
     def popular(self, view) -> FrozenBitMap:
-        gen, best = self._popular
-        if gen != view.gen:
-            best = FrozenBitMap(rank.top_k(view, "user", view.posting("user", terms.LIVE), POPULAR))
-            self._popular = (view.gen, best)
-        return best
+        return self._popular_of(view).members
+
+    def _popular_of(self, view) -> _Popular:
+        popular = self._popular
+        if popular is None or popular.gen != view.gen:
+            popular = self._popular = _Popular(view)
+        return popular
 
     def rank(self, view, circle: Circle, matches: AbstractBitMap, limit: int, exact: AbstractBitMap = FrozenBitMap(),
              typo: AbstractBitMap = FrozenBitMap()) -> list[tuple[int, float, tuple]]:
@@ -72,29 +91,59 @@ class Social:
         rounded to 4 places, sort key)."""
         close = (matches & circle.followees) | (matches & circle.hop) | (matches & exact)
         rest = matches - close
-        strangers = (np.union1d(self._strangers(view, rest - typo, limit), self._strangers(view, rest & typo, limit))
-                     if typo else self._strangers(view, rest, limit))
-        ids = np.union1d(rank.as_array(close), strangers)
+        parts = [rank.as_array(close)]  # disjoint parts: the sort key below orders them
+        if typo:
+            parts += [self._strangers(view, rest - typo, limit), self._strangers(view, rest & typo, limit)]
+        else:
+            parts.append(self._strangers(view, rest, limit))
+        ids = np.concatenate(parts)
         if not len(ids):
             return []
         cols = view.rank("user")
         followers = cols.count[ids]
-        mutual = circle.mutuals(ids)
-        weight = np.where(mutual > 0, MUTUAL / ((1.0 + mutual) * (2.0 + mutual)), 1.0)
-        score = (EXACT * _member(ids, rank.as_array(exact)) + FOLLOWED * _member(ids, circle.followee_ids)
-                 + MUTUAL * mutual / (1.0 + mutual) + _popularities(followers) * weight)
-        typos = _member(ids, rank.as_array(typo)).astype(np.int64) if typo else np.zeros(len(ids), np.int64)
-        order = np.lexsort((cols.ext_id[ids], -followers, typos, -score))[:limit]
+        score = self._scores(ids, followers, circle, exact)
+        if len(ids) > limit > 0:  # the best `limit` score at least the limit-th best score: sort only those
+            kept = score >= -np.partition(-score, limit - 1)[limit - 1]
+            ids, followers, score = ids[kept], followers[kept], score[kept]
+        ext = cols.ext_id[ids]
+        if typo:
+            typos = _member(ids, rank.as_array(typo)).astype(np.int64)
+            order = np.lexsort((ext, -followers, typos, -score))[:limit]
+            flags = typos[order].tolist()
+        else:
+            order = np.lexsort((ext, -followers, -score))[:limit]
+            flags = [0] * len(order)
         best, best_score = ids[order], score[order]
-        keys = zip((-best_score).tolist(), typos[order].tolist(), (-followers[order]).tolist(), cols.ext_id[best].tolist())
+        keys = zip((-best_score).tolist(), flags, (-followers[order]).tolist(), ext[order].tolist())
         return [(i, round(s, 4), key) for i, s, key in zip(best.tolist(), best_score.tolist(), keys)]
 
+    @staticmethod
+    def _scores(ids: np.ndarray, followers: np.ndarray, circle: Circle, exact: AbstractBitMap) -> np.ndarray:
+        """The module's score, its terms added left to right; a term that is 0 for every id is left out (adding
+        0.0 changes no float)."""
+        popular = _popularities(followers)
+        terms_ = []
+        if exact:
+            terms_.append(EXACT * _member(ids, rank.as_array(exact)))
+        if len(circle.followee_ids):
+            terms_.append(FOLLOWED * _member(ids, circle.followee_ids))
+        if len(circle.hop_ids):
+            mutual = circle.mutuals(ids)
+            terms_.append(MUTUAL * mutual / (1.0 + mutual))
+            popular = popular * np.where(mutual > 0, MUTUAL / ((1.0 + mutual) * (2.0 + mutual)), 1.0)
+        score = terms_[0] if terms_ else None
+        for term in terms_[1:]:
+            score = score + term
+        return popular if score is None else score + popular
+
     def _strangers(self, view, rest: AbstractBitMap, k: int) -> np.ndarray:
-        """Ids holding the best `k` of `rest` by static order: its popular ones when there are k of them."""
-        popular = rest & self.popular(view)
-        if len(popular) == len(rest) or k <= len(popular) <= 8 * k:
-            return rank.as_array(popular)
-        return rank.top_k(view, "user", popular if len(popular) >= k else rest, k)
+        """The best `k` of `rest` by static order, in no particular order: from its popular ones when there are
+        k of them (every other user comes after them)."""
+        popular = self._popular_of(view)
+        known = rest & popular.members
+        if len(known) >= k or len(known) == len(rest):
+            return popular.best(rank.as_array(known), k)
+        return rank.top_k(view, "user", rest, k)
 
     def ranker(self, view, vertical: str, ids: AbstractBitMap, limit: int, viewer) -> list[tuple[int, float, tuple]]:
         """The engine's `order: "social"` (see unicorn.engine.Ranker); other verticals keep the static order."""

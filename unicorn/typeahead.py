@@ -26,7 +26,9 @@ Matching is the engine's: the typed text is the query `(term name:TEXT)` of each
 `(term username:TEXT)` for the exact username), typo candidates an `and` over the typed tokens of
 an `or` of the stored prefixes near each; the typeahead composes these trees as type checking
 leaves them (values normalized, nodes typed with their vertical) and plans and runs them with the
-request's viewer and deadline (unicorn.query), then ranks and blends. A result's sort key (unicorn.searcher) is
+request's viewer and deadline (unicorn.query), then ranks and blends. A single term that is one stored
+posting (a one-token prefix, a username) is what its plan would run, that posting & the viewer's visible
+set, read without planning. A result's sort key (unicorn.searcher) is
 (-score, the vertical's place in VERTICALS, the vertical's own key): users their social key,
 hashtags and places (0 for the typed name itself else 1, -media_count, typo, name or id). Results come in
 key order, but a blended list is not the best `limit` by key: an aggregator over shards asks each
@@ -43,7 +45,6 @@ from collections.abc import Callable, Sequence
 from cachetools import LRUCache
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
-from unicorn.circle import Circle
 from unicorn.context import ViewerContext
 from unicorn.errors import QueryError
 from unicorn.query import rank
@@ -56,8 +57,8 @@ from unicorn.searcher import TypeaheadResult
 from unicorn.social import TYPO, Social, popularity
 from unicorn.typos import Typos, allowed, matches_any, matches_token
 from unicorn.viewers import Viewer, Viewers
-from vocabulary import text
-from vocabulary.schema import PREFIX_MAX
+from vocabulary import terms, text
+from vocabulary.schema import EDGE_PREFIXES, PREFIX_MAX
 
 VERTICALS = ("user", "hashtag", "place")
 MAX_LIMIT = 50
@@ -80,6 +81,16 @@ class _Request:
     def query(self, node) -> AbstractBitMap:
         """The visible documents of a composed query tree, through the engine's plan and evaluation."""
         return self.ctx.execute(node)
+
+    def term(self, vertical: str, prefix: str, value: str) -> AbstractBitMap:
+        """The visible documents of `(term PREFIX:VALUE)` (`value` normalized). A term the planner would read as
+        one stored posting with nothing to verify (not an edge term, not a `name:` of several tokens or past
+        PREFIX_MAX) is that posting & the visible set, read here without planning; others are `query`."""
+        if prefix in EDGE_PREFIXES or prefix == "name" and not (
+                0 < len(value) <= PREFIX_MAX and (vertical == "hashtag" or " " not in value)):
+            return self.query(_term(vertical, prefix, value))
+        self.ctx.check_time()
+        return self.view.posting(vertical, terms.term(prefix, value)) & self.ctx.vis.visible[vertical]
 
     def names(self, vertical: str, prefixes) -> AbstractBitMap:
         """Documents with a name token starting with one of the stored `prefixes` (`or` of `name:` terms)."""
@@ -170,8 +181,12 @@ class Typeahead:
                     ctx.check_time()
             best = blend(rankings, limit, good=lambda entry: not entry[4]) if blended else sorted(
                 entry for ranking in rankings for entry in ranking[:limit])
-            circle = who.circle if who.id is not None and any(entry[1] == "user" for entry in best) else None
-            results = [self._result(view, vertical, iid, score, typo, circle) for _, vertical, iid, score, typo in best]
+            results = [self._result(view, vertical, iid, score, typo) for _, vertical, iid, score, typo in best]
+            users = [(result, iid) for result, (_, vertical, iid, _, _) in zip(results, best) if vertical == "user"]
+            if who.id is not None and users:
+                socials = who.circle.contexts(view, [(iid, self._entry(view, "user", iid)[1]) for _, iid in users])
+                for (result, _), social in zip(users, socials):
+                    result["social"] = social
         took_ms = (time.perf_counter() - started) * 1000.0
         return TypeaheadResult(q, results, round(took_ms, 3), [entry[0] for entry in best])
 
@@ -186,22 +201,20 @@ class Typeahead:
             entry = entries[vertical, iid] = (_ENTRY[vertical](doc), doc["id"])
         return entry
 
-    def _result(self, view, vertical: str, iid: int, score: float, typo: bool, circle: Circle | None) -> dict:
-        """A result as SPEC §6 shows it; `circle`: the viewer's, for a user's `social` (None: no viewer)."""
-        entry, ext = self._entry(view, vertical, iid)
+    def _result(self, view, vertical: str, iid: int, score: float, typo: bool) -> dict:
+        """A result as SPEC §6 shows it, but for a user's `social` (the viewer's circle's, added by `find`)."""
+        entry, _ = self._entry(view, vertical, iid)
         result = {**entry, "score": score}
         if typo:
             result["typo"] = True
-        if vertical == "user" and circle is not None:
-            result["social"] = circle.context(view, iid, ext)
         return result
 
     def _users(self, req: _Request, typed: str, limit: int) -> list[Found]:
         wanted = text.tokens(typed)
         if not wanted:
             return []
-        matches = req.query(_term("user", "name", " ".join(wanted)))
-        exact = req.query(_term("user", "username", text.normalize(typed))) & matches if matches else FrozenBitMap()
+        matches = req.term("user", "name", " ".join(wanted))
+        exact = req.term("user", "username", text.normalize(typed)) & matches if matches else FrozenBitMap()
         tokens_of = lambda iid: _name_tokens(self._entry(req.view, "user", iid)[0], "title", "subtitle")
         matches, typo = _typo_matches(req, "user", wanted, matches, tokens_of)
         ranked = self.social.rank(req.view, req.viewer.circle, matches | typo if typo else matches, limit, exact, typo)
@@ -209,8 +222,8 @@ class Typeahead:
 
     def _usernames(self, req: _Request, typed: str, limit: int) -> list[Found]:
         wanted = text.tokens(typed)
-        matches = req.query(_term("user", "name", " ".join(wanted))) if wanted else FrozenBitMap()
-        exact = req.query(_term("user", "username", text.normalize(typed)))
+        matches = req.term("user", "name", " ".join(wanted)) if wanted else FrozenBitMap()
+        exact = req.term("user", "username", text.normalize(typed))
         ranked = self._ranked_users(req, matches | exact, exact, limit,
                                     lambda user: _starts_tokens(wanted, user["title"]))
         return [(iid, score, False, key) for iid, score, key in ranked]
@@ -283,7 +296,7 @@ def blend_answers(q: str, answers: Sequence[TypeaheadResult], limit: int) -> Typ
 def _hashtags(req: _Request, prefix: str, limit: int) -> list[Found]:
     if not prefix or any(c.isspace() for c in prefix):
         return []
-    matches = req.query(_term("hashtag", "name", prefix))
+    matches = req.term("hashtag", "name", prefix)
     typo = _typo_hashtags(req, prefix) - matches
     exact = req.view.iid("hashtag", prefix)
     exact = exact if exact is not None and exact in matches else None
@@ -306,7 +319,7 @@ def _places(req: _Request, typed: str, limit: int) -> list[Found]:
     wanted = text.tokens(typed)
     if not wanted:
         return []
-    matches = req.query(_term("place", "name", " ".join(wanted)))
+    matches = req.term("place", "name", " ".join(wanted))
     tokens_of = lambda iid: text.tokens(req.view.doc("place", iid)["name"])
     matches, typo = _typo_matches(req, "place", wanted, matches, tokens_of)
     return _by_count(req.view, "place", matches, None, limit, typo)
