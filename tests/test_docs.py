@@ -120,3 +120,14 @@ def test_http_example(client, request_text, status, documented):
     response = client.request(method, path, headers=headers, content=body.strip().encode() or None)
     assert response.status_code == status, response.text
     assert contains(response.json(), documented), response.text
+
+
+def test_the_repository_cites_its_own_docs_only():
+    """A clone has no ../shared: nothing outside the tests sends a reader to the contract's sections."""
+    root = DOCS.parent
+    product = [root / "README.md", root / "ARCHITECTURE.md", *DOCS.glob("*.md"),
+               *(p for package in ("vocabulary", "firehose", "slipstream", "trending", "indexer", "unicorn", "api",
+                                   "bench", "console", "unicorn_client") for p in (root / package).rglob("*")
+                 if p.suffix in (".py", ".md", ".js", ".html"))]
+    citing = [str(p.relative_to(root)) for p in product if re.search(r"SPEC ?§|SPEC\.md|\.\./shared", p.read_text())]
+    assert not citing

@@ -1,5 +1,5 @@
 """A viewer's circle: their visible followees F and the 2-hop counts |follower:c & F|, as of one snapshot,
-and the SPEC §6 `social` context of a user result (who of F follow it).
+and the docs/http-api.md `social` context of a user result (who of F follow it).
 
 The 2-hop counts are counted over all of F in the in-memory follow graph (unicorn.graph): one
 gather of F's rows and one count; unless F follow more than FOLLOWERS_MAX users in all, the circle also
@@ -64,7 +64,7 @@ class Circle:
         return np.where(self.hop_ids[at] == ids, self.hop_counts[at], 0)
 
     def contexts(self, view, users: list[tuple[int, int]]) -> list[dict]:
-        """SPEC §6 `social` of user results, each given as (internal id, external id): whether V follows it, how
+        """docs/http-api.md `social` of user results, each given as (internal id, external id): whether V follows it, how
         many of F follow it, and the first SHOWN of those by static order (followers desc, id asc). Only
         visible followees are counted or named."""
         via = self._followed_by(view, [(iid, ext) for iid, ext in users if iid in self.hop])

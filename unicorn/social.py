@@ -1,6 +1,6 @@
 """The social score of users: the typeahead order and the engine's `order: "social"` ranker.
 
-For viewer V, with F the live followees of V that are not hidden from V (SPEC §5; V's circle,
+For viewer V, with F the live followees of V that are not hidden from V (docs/privacy.md; V's circle,
 unicorn/circle.py), a user c scores
 
     8 * (c's username equals the typed text)            -- typeahead only

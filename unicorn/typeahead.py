@@ -1,18 +1,18 @@
-"""Blended typeahead (SPEC §6 `GET /v1/typeahead`): users, hashtags and places in one ranked list.
+"""Blended typeahead (docs/http-api.md `GET /v1/typeahead`): users, hashtags and places in one ranked list.
 
     Typeahead(index).search("jo sm", viewer=7, limit=10, verticals=("user", "hashtag", "place"))
 
-The text is normalized per SPEC §1. `#q` searches hashtags only (the name starts with q);
+The text is normalized per docs/events.md. `#q` searches hashtags only (the name starts with q);
 `@q` searches usernames only (each token of q starts a token of the username, and an exact
 username ranks first); anything else searches every requested vertical: users and places
-whose name tokens are started by every token of q (SPEC §3 `name:`), and hashtags whose name
+whose name tokens are started by every token of q (docs/query-language.md `name:`), and hashtags whose name
 starts with q. Users are ranked socially (unicorn.social); hashtags score
 `4 * (name equals q) + popularity(media_count)` and places `popularity(media_count)`, on the
 same scale as users. The verticals blend into one list as Unicorn's top aggregator does, a
 strong-or over verticals (`blend`): a searched vertical whose own first `limit` results hold g
 good matches (found without a typo) is guaranteed its first min(share, g) of them, share =
 max(1, limit // (2 * n)) for n searched verticals; the remaining slots go to the best of the rest by
-sort key. Privacy is SPEC §5:
+sort key. Privacy is docs/privacy.md:
 only users visible to the viewer are found, counted or named, and only hashtags that media
 visible to the viewer carry are found (their rankings are shared by the viewers who see the same hashtags).
 
@@ -133,7 +133,7 @@ class Typeahead:
     def search(self, q: str, viewer: int | None = None, limit: int = 10,
                verticals: tuple[str, ...] = VERTICALS, timeout_ms: float = 200, arrived: float | None = None,
                typos: str = "auto") -> dict:
-        """SPEC §6's typeahead response: {"q", "results": [...], "took_ms"} (see `find`)."""
+        """docs/http-api.md's typeahead response: {"q", "results": [...], "took_ms"} (see `find`)."""
         return self.find(q, viewer, limit, verticals, timeout_ms, arrived, typos).to_dict()
 
     def find(self, q: str, viewer: int | None = None, limit: int = 10,
@@ -202,7 +202,7 @@ class Typeahead:
         return entry
 
     def _result(self, view, vertical: str, iid: int, score: float, typo: bool) -> dict:
-        """A result as SPEC §6 shows it, but for a user's `social` (the viewer's circle's, added by `find`)."""
+        """A result as docs/http-api.md shows it, but for a user's `social` (the viewer's circle's, added by `find`)."""
         entry, _ = self._entry(view, vertical, iid)
         result = {**entry, "score": score}
         if typo:
@@ -328,7 +328,7 @@ def _places(req: _Request, typed: str, limit: int) -> list[Found]:
 def _typo_matches(req: _Request, vertical: str, wanted: list[str], matches: AbstractBitMap,
                   tokens_of) -> tuple[AbstractBitMap, AbstractBitMap]:
     """(exact, typo): the exact `matches`, and the visible documents that every wanted token starts only
-    through its allowed edits (SPEC §6), empty when typos are off or no document is found only through an
+    through its allowed edits (docs/http-api.md), empty when typos are off or no document is found only through an
     edit. `tokens_of(iid)`: a document's name tokens."""
     if req.typos is None or not any(allowed(w) for w in wanted):
         return matches, FrozenBitMap()
