@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indexer.store import Index, LinkColumns, columns
+from indexer.store import Index, LinkColumns, columns, reads
 from slipstream import Slipstream
 from tests.model.platform import Platform
 from tests.model.queries import QueryModel
@@ -37,6 +37,7 @@ def columns_mode(request, monkeypatch):
     monkeypatch.setattr(LinkColumns, "ROW_MAX", 2)  # larger ids overflow, as ids past int32 do
     if request.param == "reload":  # every generation's records pruned at once: readers reload whole columns
         monkeypatch.setattr(columns, "RANKDIRTY_KEEP", 0)
+        monkeypatch.setattr(reads, "LOAD_ROWS", 2)  # loaded two stored rows at a time
     return request.param
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 import lmdb
@@ -30,6 +31,7 @@ from indexer.store.environment import Environment
 from indexer.store.errors import raises_store_errors, translated
 
 EMPTY = FrozenBitMap()
+LOAD_ROWS = 65_536  # stored rows decoded at a time when columns are loaded whole
 
 
 class ReadView:
@@ -180,7 +182,9 @@ class ReadView:
             decode = RANK.unpack if kind == "rank" else unpack
             if dirty is None:  # load into fresh columns, then swap them in whole
                 fresh = type(current)()
-                fresh.load([(IID.unpack(key)[0], decode(value)) for key, value in self._txn.cursor(db=db).iternext()])
+                rows = ((IID.unpack(key)[0], decode(value)) for key, value in self._txn.cursor(db=db).iternext())
+                while chunk := list(islice(rows, LOAD_ROWS)):  # bounded: a list of every row took ~0.5 GB at M
+                    fresh.load(chunk)
                 vars(current).update(vars(fresh))
             else:
                 for iid in dirty:
