@@ -155,9 +155,11 @@ def test_sigkill_of_the_documents_stage_and_a_shard_indexer_loses_and_doubles_no
         killer.start()
         try:
             landed = kill_at_random_instants(
-                lambda rng: [*DOCUMENTS, str(data), "--once", "--batch-size", str(rng.choice([20, 60, 200]))],
+                # batches of a few events: a run takes hundreds of commits, so a kill within `pause` of its
+                # first commit lands mid-stream however fast the machine is
+                lambda rng: [*DOCUMENTS, str(data), "--once", "--batch-size", str(rng.choice([3, 5, 10]))],
                 tmp_path / "documents.log", ENV, lambda: committed(paths.index(data)), len(events),
-                kills=6, pause=0.3, rng=random.Random(5))
+                kills=6, pause=0.2, rng=random.Random(5))
         finally:
             done.set()
             killer.join()
