@@ -184,7 +184,7 @@ def test_a_killed_replica_catches_up_from_its_own_offsets(events, one_index, tmp
     total = changes_end(data, layout, 0)
     landed = kill_at_random_instants(
         lambda rng: [*SHARD, str(data), "0", "1", "--once", "--batch-size", "2"], tmp_path / "replica1.log", ENV,
-        lambda: committed(replica, SOURCE), total, kills=3, pause=0.3, rng=random.Random(1))
+        lambda: committed(replica, SOURCE), total, kills=3, pause=0.1, rng=random.Random(1))
     assert landed >= 1
     assert committed(replica, SOURCE) == committed(layout.index(data, 0, 0), SOURCE) == total
     assert shard_contents(data, 0, 1) == shard_contents(data, 0, 0) == expected(one_index, 2, 2)[0]
