@@ -21,7 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import uvicorn
 
 from indexer.store import Index
@@ -29,7 +28,7 @@ from unicorn.aggregator import Aggregator
 from unicorn.engine import Engine
 from unicorn.errors import QueryError
 from unicorn.shard import LocalShard
-from unicorn.shard_http import ARGS, MSGPACK, HttpShard, carried, decode_args, encode
+from unicorn.shard_http import ARGS, MSGPACK, HttpShard, carried, decode_args, encode, wait_ready
 from vocabulary.shards import Layout
 
 KEEP_ALIVE_S = 300  # an idle aggregator connection stays open this long
@@ -127,7 +126,7 @@ class Replicas:
                     if n % layout.replicas == 0:
                         self.urls.append([])
                     self.urls[-1].append(f"http://127.0.0.1:{port}")
-            self.wait_ready()
+            wait_ready(list(zip((u for urls in self.urls for u in urls), self.processes)))
         except BaseException:
             self.stop()
             raise
@@ -154,21 +153,6 @@ class Replicas:
             for n, process in enumerate(self.processes):
                 if process.poll() is not None and not self._stopping.is_set():
                     self.processes[n] = subprocess.Popen(self._commands[n])
-
-    def wait_ready(self, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        for url, process in zip((u for urls in self.urls for u in urls), self.processes):
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"the shard server for {url} exited with {process.returncode}")
-                try:
-                    if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the shard server for {url} was not ready in {timeout_s:g} s")
-                time.sleep(0.05)
 
     def env(self) -> str:
         return json.dumps({"partitions": self.layout.partitions, "replicas": self.urls})

@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import click
-import httpx
 
 from bench import workload
 from bench.machine import machine, versions
@@ -45,7 +44,7 @@ from slipstream.changes import Recorder, apply_changes
 from unicorn.aggregator import Aggregator
 from unicorn.engine import Engine
 from unicorn.shard import LocalShard
-from unicorn.shard_http import HttpShard
+from unicorn.shard_http import HttpShard, wait_ready
 from vocabulary.shards import Layout
 
 PARTITIONS = 8  # of the changes stream: enough for the largest N measured by default
@@ -130,15 +129,7 @@ class ShardServers:
                 self.processes.append(subprocess.Popen([sys.executable, "-m", "api.shard_server", "--index",
                                                         str(layout.index(data, s)), "--port", str(port)]))
                 self.urls.append(f"http://127.0.0.1:{port}")
-            for url, process in zip(self.urls, self.processes):
-                while True:
-                    if process.poll() is not None:
-                        raise RuntimeError(f"the shard server for {url} exited with {process.returncode}")
-                    try:
-                        if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        time.sleep(0.05)
+            wait_ready(list(zip(self.urls, self.processes)))
         except BaseException:
             self.stop()
             raise

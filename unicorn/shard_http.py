@@ -11,10 +11,13 @@ replica.
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import msgspec
 
 from unicorn.aggregator import Unavailable
@@ -165,3 +168,21 @@ class HttpShard:
         if name not in CALLS:
             raise AttributeError(name)
         return lambda *args: self._call(name, *args)
+
+
+def wait_ready(servers: list[tuple[str, subprocess.Popen]], timeout_s: float = 60.0) -> None:
+    """Return once every shard server (url, its process) answers `/ready`; RuntimeError when one exits
+    first, TimeoutError past `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    for url, process in servers:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the shard server for {url} exited with {process.returncode}")
+            try:
+                if httpx.get(f"{url}/ready", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the shard server for {url} was not ready in {timeout_s:g} s")
+            time.sleep(0.05)
