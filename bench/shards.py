@@ -3,16 +3,21 @@ index shards, in-process (unicorn.shard.LocalShard) and as shard server processe
 for each N; answers compared with the one index's, query by query.
 
     python -m bench.shards [--scale S] [--shards 1,2,4] [--queries 1000] [--out FILE] [--profile DIR]
+    python -m bench.shards --deployment DATA [--queries 1000] [--out FILE]
 
 The platform of the generator at (scale, seed) goes through Slipstream once into one index, and its
 per-document changes (slipstream.changes) into the shards of every N, as `unicorn index --shards`
 writes them: one changes stream of PARTITIONS partitions, shard s of N owning the partitions p % N == s
 (vocabulary.shards). Everything is built under DATA (a fresh temporary directory unless `--data`) and
-reused when present. The workload is the harness's (bench/workload.py: typing sessions for the typeahead
-classes), the same items for every mode; every 20th item runs once before measuring. Per mode: p50/p99
-per class, and the aggregator's overhead (its p50 minus the one index's). For the HTTP mode, the RSS of
-each shard server after the workload. `--profile DIR` writes a cProfile of the main thread per mode
-(the aggregator's own work; its fan-out threads are not in it).
+reused when present. With `--deployment DATA`, nothing is built: the indexes of a sharded deployment
+that `unicorn index --shards N` (or `unicorn demo --shards N`) made are measured, its documents stage's
+index as the one index (it holds every document and posting) and replica 0 of each shard (the scale-L
+run of ARCHITECTURE.md). The workload is the harness's (bench/workload.py: typing sessions for the
+typeahead classes, a new viewer per cold session), the same items for every mode; every 20th item (not
+a cold session's) runs once before measuring. Per mode: p50/p99 per class, and the aggregator's overhead (its
+p50 minus the one index's). For the HTTP mode, the RSS of each shard server after the workload.
+`--profile DIR` writes a cProfile of the main thread per mode (the aggregator's own work; its fan-out
+threads are not in it).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pathlib import Path
 import click
 
 from bench import workload
+from bench.dataset import dataset_stats
 from bench.machine import machine, versions
 from bench.options import COMMA_INTS
 from bench.scenarios import CLASSES, ours
@@ -45,7 +51,8 @@ from unicorn.aggregator import Aggregator
 from unicorn.engine import Engine
 from unicorn.shard import LocalShard
 from unicorn.shard_http import HttpShard, wait_ready
-from vocabulary.shards import Layout
+from vocabulary import paths
+from vocabulary.shards import Layout, find_layout
 
 PARTITIONS = 8  # of the changes stream: enough for the largest N measured by default
 BATCH = 20_000  # events per index transaction
@@ -98,14 +105,15 @@ def measure(searcher, items: list[workload.Item], expected: dict[int, list[str]]
             profile: Path | None = None) -> tuple[dict, dict[int, list[str]], int]:
     """Per class p50/p99; the answers by item; how many differ from `expected`."""
     for item in items[::20]:
-        ours(searcher, item)
+        if item.cls not in workload.COLD_SESSIONS:  # a cold session's viewer stays new to the searcher
+            ours(searcher, item)
     samples: dict[str, list[float]] = {}
     answers: dict[int, list[str]] = {}
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
     for n, item in enumerate(items):
-        answer, ms = ours(searcher, item)
+        answer, ms, _ = ours(searcher, item)  # wall ms: the aggregator's fan-out threads have the CPU
         samples.setdefault(item.cls, []).append(ms)
         answers[n] = answer
     if profiler:
@@ -152,17 +160,30 @@ def rss(pid: int) -> int:
 
 def run(scale: str, data: Path, counts: tuple[int, ...], queries: int, seed: int = 0,
         classes: list[str] | None = None, modes: tuple[str, ...] = ("local", "http"),
-        profile: Path | None = None, log=print) -> dict:
-    partitions = max(PARTITIONS, *counts)
-    whole_path = build(data, scale, seed, counts, partitions)
+        profile: Path | None = None, log=print, deployment: Path | None = None) -> dict:
+    """With `deployment` (the DATA of `unicorn index --shards`), its documents stage's index is the one index
+    and its shards (replica 0) the shards: nothing is built, and `scale`, `data` and `counts` are not used."""
+    if deployment is not None:
+        layout = find_layout(deployment)
+        if layout is None:
+            raise click.ClickException(f"{deployment} holds no sharded deployment (no shards/layout.json)")
+        partitions, whole_path, setups = layout.partitions, paths.index(deployment), [(layout, deployment)]
+    else:
+        partitions = max(PARTITIONS, *counts)
+        whole_path = build(data, scale, seed, counts, partitions)
+        setups = [(Layout(n, 1, partitions, "embedded"), data / f"N{n}") for n in counts]
     index = Index(whole_path, readonly=True)
     rng = random.Random(seed)
+    chosen = list(classes or CLASSES)
+    sessions = -(-queries // len(workload.PREFIX_LENGTHS)) if set(chosen) & set(workload.COLD_SESSIONS) else 0
     with index.reader() as view:
-        inputs = workload.sample_inputs(view, rng)
-    items = workload.items(inputs, list(classes or CLASSES), queries, rng)
+        inputs = workload.sample_inputs(view, rng, fresh=sessions)  # a new viewer per cold session
+    documents = dataset_stats(index)
+    items = workload.items(inputs, chosen, queries, rng)
     if profile:
         profile.mkdir(parents=True, exist_ok=True)
     report: dict = {"scale": scale, "seed": seed, "queries_per_class": queries, "partitions": partitions,
+                    "deployment": deployment and str(deployment), "dataset": documents,
                     "machine": machine(), "versions": versions(), "modes": {}}
     engine = Engine(index)
     engine.warm()
@@ -170,10 +191,10 @@ def run(scale: str, data: Path, counts: tuple[int, ...], queries: int, seed: int
     one, expected, _ = measure(engine, items, None, profile and profile / "one.prof")
     report["modes"]["one"] = one
     index.close()
-    for n in counts:
-        layout = Layout(n, 1, partitions, "embedded")
+    for layout, shards_data in setups:
+        n = layout.shards
         if "local" in modes:
-            shard_indexes = [Index(layout.index(data / f"N{n}", s), readonly=True) for s in range(n)]
+            shard_indexes = [Index(layout.index(shards_data, s), readonly=True) for s in range(n)]
             engines = [Engine(i) for i in shard_indexes]
             for e in engines:
                 e.warm()
@@ -187,7 +208,7 @@ def run(scale: str, data: Path, counts: tuple[int, ...], queries: int, seed: int
                     i.close()
             report["modes"][f"local{n}"] = figures | {"mismatches": mismatches}
         if "http" in modes:
-            servers = ShardServers(data / f"N{n}", layout)
+            servers = ShardServers(shards_data, layout)
             clients = [HttpShard(url) for url in servers.urls]
             aggregator = Aggregator([[client] for client in clients], partitions)
             log(f"aggregator over {n} shard servers (HTTP)")
@@ -210,7 +231,9 @@ def run(scale: str, data: Path, counts: tuple[int, ...], queries: int, seed: int
 def print_report(report: dict) -> None:
     modes = report["modes"]
     classes = [c for c in modes["one"]]
-    click.echo(f"scale {report['scale']}, {report['queries_per_class']} queries per class, "
+    where = f"deployment {report['deployment']}" if report["deployment"] else f"scale {report['scale']}"
+    click.echo(f"{where}: {report['dataset']}")
+    click.echo(f"{report['queries_per_class']} queries per class, "
                f"{report['partitions']} partitions; p50 / p99 ms")
     click.echo(f"  {'class':<19}" + "".join(f"{name:>17}" for name in modes))
     for cls in classes:
@@ -234,14 +257,17 @@ def print_report(report: dict) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON here.")
 @click.option("--profile", type=click.Path(file_okay=False, path_type=Path),
               help="Write a cProfile of each mode's main thread into this directory.")
+@click.option("--deployment", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Measure this sharded deployment's indexes instead of building (--scale, --data, --shards unused).")
 def main(scale: str, data: Path | None, counts: tuple[int, ...], queries: int, classes: str | None, modes: str,
-         seed: int, out: Path | None, profile: Path | None) -> None:
+         seed: int, out: Path | None, profile: Path | None, deployment: Path | None) -> None:
     """One index beside the aggregator over N shards (in-process and over HTTP): p50/p99 per query class."""
     chosen = classes.split(",") if classes else None
     if chosen and set(chosen) - set(CLASSES):
         raise click.BadParameter(f"unknown {sorted(set(chosen) - set(CLASSES))}", param_hint="--classes")
     with tempfile.TemporaryDirectory(prefix="bench-shards-") as tmp:
-        report = run(scale, data or Path(tmp), counts, queries, seed, chosen, tuple(modes.split(",")), profile)
+        report = run(scale, data or Path(tmp), counts, queries, seed, chosen, tuple(modes.split(",")), profile,
+                     deployment=deployment)
     report["command"] = f"python -m bench.shards {shlex.join(sys.argv[1:])}"
     print_report(report)
     if profile:
