@@ -12,9 +12,11 @@ Hypothesis profiles (chosen with `HYPOTHESIS_PROFILE`, default `ci`):
 
 At the end of the session the suite checks that it leaked nothing: no child process of the
 test run is still alive (also daemons that left the process tree but run inside the suite's
-temporary directory), and no temporary file or directory made by a test is left. Every test
-runs with `TMPDIR` (and `tempfile.tempdir`) pointing at one directory per session; pytest's
-own `tmp_path` base is made before that and is not counted.
+temporary directory or pytest's `tmp_path` base), and no temporary file or directory made by a
+test is left. Every test runs with `TMPDIR` (and `tempfile.tempdir`) pointing at one directory per
+session; pytest's own `tmp_path` base is made before that, and pytest removes the `tmp_path` of
+every test that passed (`tmp_path_retention_policy = "failed"` in pyproject.toml): a green run
+leaves nothing behind, a failed test keeps its directory for a look.
 
 The real-server fixtures (`postgres`, `pg_dsn`, `tansu`) come from tests/pg.py and tests/brokers.py.
 """
@@ -129,8 +131,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session_tmp, saved_tmpdir = session.config.stash[SESSION_TMP]
     problems = [f"child process left running: {pid} {cmd}" for pid, cmd in descendants(os.getpid())
                 if not own_resource_tracker(pid, cmd)]
-    problems += [f"process left running in the suite's temp dir: {pid} {cmd}"
-                 for pid, cmd in processes_mentioning(session_tmp)]
+    for where in (session_tmp, str(session.config._tmp_path_factory.getbasetemp())):
+        problems += [f"process left running in the suite's temp dir: {pid} {cmd}"
+                     for pid, cmd in processes_mentioning(where)]
     problems += [f"temporary path left behind: {path}" for path in sorted(Path(session_tmp).iterdir())]
     tempfile.tempdir = None
     if saved_tmpdir is None:

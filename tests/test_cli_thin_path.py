@@ -100,8 +100,11 @@ def test_backup_while_indexing_then_restore(tmp_path: Path) -> None:
                                  "--data", str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         copied = unicorn(data, "backup", str(backup))
-    finally:
         indexing.wait(120)
+    finally:
+        if indexing.poll() is None:
+            indexing.kill()
+            indexing.wait()
     assert indexing.returncode == 0 and "copied generation" in copied.stderr
     assert unicorn(data, "backup", str(backup), check=False).returncode != 0  # never over a non-empty directory
     full = search(data, "(term name:jo)", "user", "--limit", "1000")

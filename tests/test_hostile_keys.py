@@ -241,7 +241,7 @@ def test_cli_query_prints_one_line_error(tmp_path, args):
 _TEXT = st.text(alphabet="aé😀ж\ud800", max_size=700)  # a lone surrogate comes from a command line
 
 
-@settings(max_examples=40, derandomize=True)
+@settings(max_examples=40)
 @given(st.lists(st.tuples(_TEXT, st.integers(0, 9)), max_size=12), st.lists(_TEXT, max_size=4))
 def test_postings_and_hashtag_ids_of_any_length(tmp_path_factory, stored, probes):
     model: dict[str, set[int]] = {}

@@ -28,12 +28,23 @@ def fill(data: Path, count: int = EVENTS) -> None:
 
 
 def unicorn(data: Path, *args: str) -> subprocess.Popen:
+    """A command that ends by itself, its output piped for `finish` to read."""
     return subprocess.Popen([sys.executable, "-m", "console.cli", *args, "--data", str(data)], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def holding(data: Path, log: Path) -> subprocess.Popen:
+    """`unicorn index` following the firehose until stopped, its output in `log` (no pipe to fill)."""
+    with log.open("w") as out:
+        return subprocess.Popen([sys.executable, "-m", "console.cli", "index", "--data", str(data)], env=ENV,
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
 def finish(proc: subprocess.Popen) -> tuple[int, str]:
-    _, err = proc.communicate(timeout=300)
+    try:
+        _, err = proc.communicate(timeout=300)
+    finally:
+        stop(proc)
     return proc.returncode, err
 
 
@@ -47,19 +58,19 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def wait_for_holder(data: Path, holder: subprocess.Popen) -> None:
+def wait_for_holder(data: Path, holder: subprocess.Popen, log: Path) -> None:
     lock = data / "index" / "writer.lock"
     deadline = time.monotonic() + 120
     while not (lock.exists() and f'"pid":{holder.pid}' in lock.read_text()):
-        assert time.monotonic() < deadline and holder.poll() is None, holder.stderr.read() if holder.poll() is not None else ""
+        assert time.monotonic() < deadline and holder.poll() is None, log.read_text()
         time.sleep(0.05)
 
 
 def test_a_second_indexer_refuses_and_names_the_holder(tmp_path: Path) -> None:
     fill(tmp_path, 100)
-    holder = unicorn(tmp_path, "index")  # follows the firehose until stopped
+    holder = holding(tmp_path, tmp_path / "holder.log")
     try:
-        wait_for_holder(tmp_path, holder)
+        wait_for_holder(tmp_path, holder, tmp_path / "holder.log")
         code, err = finish(unicorn(tmp_path, "index", "--once"))
         assert code == 1
         assert "another indexer is writing the index" in err and f"pid {holder.pid}" in err

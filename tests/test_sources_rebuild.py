@@ -5,6 +5,10 @@ term posting (the model, tests/model/platform.py, shares no code with Slipstream
 from __future__ import annotations
 
 import functools
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,8 @@ from tests.test_sources_postgres import outbox
 from vocabulary.schema import VERTICALS
 
 SMALL = Scale(users=200, follows=2_000, media=400, likes=1_500, places=15, blocks=20, hashtags=60, changes=1_200)
+TINY = Scale(users=60, follows=400, media=100, likes=300, places=5, blocks=5, hashtags=20, changes=300)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def named_ids(model: Platform) -> dict[str, set[int]]:
@@ -76,6 +82,44 @@ def test_rebuild_then_tail_equals_replay_from_start(pg_dsn: str, tmp_path: Path)
     finally:
         rebuilt.close()
     assert not (data / "index.rebuilding").exists()
+
+
+def unicorn(*args: str) -> str:
+    """Run the console script, require success, return its stderr."""
+    done = subprocess.run([sys.executable, "-m", "console.cli", *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+@pytest.mark.usefixtures("memoized_model_text")
+def test_the_rebuild_command_then_index_once_equals_the_model(pg_dsn: str, tmp_path: Path) -> None:
+    """The commands a user runs (docs/operations.md): `unicorn rebuild --from-postgres`, the relay
+    publishing what the platform wrote meanwhile, then `unicorn index --once` from the rebuild's offsets."""
+    events = list(generate(TINY, 6))
+    snapshot = sum(1 for _ in generate(TINY, 6, changes=False))
+    cut = snapshot + (len(events) - snapshot) // 2
+    data = tmp_path / "data"
+    EmbeddedLog(data / "firehose", partitions=1)
+    with PlatformDB(pg_dsn) as db:
+        db.bulk_load(events[:snapshot])
+        for e in events[snapshot:cut]:
+            db.apply(e)
+        unicorn("rebuild", "--data", str(data), "--from-postgres", pg_dsn)
+        for e in events[cut:]:
+            db.apply(e)
+    with EmbeddedLog(data / "firehose").producer() as producer, OutboxRelay(pg_dsn, producer) as relay:
+        relay.drain()
+    tailed = unicorn("index", "--once", "--data", str(data))
+    assert int(re.search(r"applied (\d+) events", tailed).group(1)) == len(events) - cut
+    platform = Platform()
+    for _, e in outbox(pg_dsn):
+        platform.apply(e)
+    rebuilt = Index(data / "index", readonly=True)
+    try:
+        assert_index_equals_model(rebuilt, platform, named_ids(platform))
+    finally:
+        rebuilt.close()
 
 
 def test_rebuild_refuses_an_existing_index(pg_dsn: str, tmp_path: Path) -> None:
