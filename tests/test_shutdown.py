@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.servers import free_port
+from tests.processes import wait_for_line
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "data" / "thin_path.jsonl"
@@ -51,7 +51,9 @@ def alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"
 
 
-def wait_healthy(proc: subprocess.Popen, port: int) -> None:
+def wait_healthy(proc: subprocess.Popen, log: Path) -> None:
+    """Wait until the server it started on port 0 (the port uvicorn logs) answers /healthz."""
+    port = wait_for_line(log, r"Uvicorn running on http://127\.0\.0\.1:(\d+)", proc, START_SECONDS).group(1)
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"exited with {proc.returncode}"
@@ -72,11 +74,11 @@ def kill_all(pids: set[int]) -> None:
             pass
 
 
-def stop_and_collect_survivors(proc: subprocess.Popen, port: int, signum: int) -> tuple[set[int], set[int]]:
+def stop_and_collect_survivors(proc: subprocess.Popen, log: Path, signum: int) -> tuple[set[int], set[int]]:
     """Wait until it serves, note its process tree, send `signum`; the tree and what outlived the stop."""
     tree: set[int] = set()
     try:
-        wait_healthy(proc, port)
+        wait_healthy(proc, log)
         tree = descendants(proc.pid)
         proc.send_signal(signum)
         proc.wait(EXIT_SECONDS)
@@ -89,6 +91,13 @@ def stop_and_collect_survivors(proc: subprocess.Popen, port: int, signum: int) -
             proc.kill()
             proc.wait()
         kill_all({pid for pid in tree if alive(pid)})
+
+
+def serving(args: list[str], log: Path) -> subprocess.Popen:
+    """`unicorn ARGS`, its output in `log`."""
+    with log.open("w") as out:
+        return subprocess.Popen([sys.executable, "-m", "console.cli", *args], env=ENV, stdout=out,
+                                stderr=subprocess.STDOUT)
 
 
 @pytest.fixture(scope="module")
@@ -110,22 +119,18 @@ def demo_data(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_serve_with_indexer_stops_everything_it_started(indexed_data: Path, signum: int) -> None:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "console.cli", "serve", "--with-indexer", "--port", str(port),
-                             "--data", str(indexed_data)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    tree, survivors = stop_and_collect_survivors(proc, port, signum)
+def test_serve_with_indexer_stops_everything_it_started(indexed_data: Path, signum: int, tmp_path: Path) -> None:
+    proc = serving(["serve", "--with-indexer", "--port", "0", "--data", str(indexed_data)], tmp_path / "serve.log")
+    tree, survivors = stop_and_collect_survivors(proc, tmp_path / "serve.log", signum)
     assert tree  # the indexer child was seen
     assert survivors == set()
     assert proc.returncode == -signum  # it died of the signal, as uvicorn alone would
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_demo_stops_everything_it_started(demo_data: Path, signum: int) -> None:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "console.cli", "demo", "--port", str(port), "--data", str(demo_data)],
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    tree, survivors = stop_and_collect_survivors(proc, port, signum)
+def test_demo_stops_everything_it_started(demo_data: Path, signum: int, tmp_path: Path) -> None:
+    proc = serving(["demo", "--port", "0", "--data", str(demo_data)], tmp_path / "demo.log")
+    tree, survivors = stop_and_collect_survivors(proc, tmp_path / "demo.log", signum)
     assert tree
     assert survivors == set()
     assert proc.returncode == -signum
