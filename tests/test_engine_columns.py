@@ -17,7 +17,7 @@ from slipstream import Slipstream
 from tests.model.platform import Platform
 from tests.model.queries import QueryModel
 from tests.strategies import USER_IDS, events
-from tests.test_query_model import query
+from tests.test_query_model import assert_why_holds, query
 from unicorn.engine import Engine
 
 FIELDS = {"owner": 0, "place": 1, "hashtag": 2, "mention": 3}
@@ -59,11 +59,13 @@ def test_columns_follow_every_batch(columns_mode, steps):
                     assert_columns_match_documents(view, columns_mode)
                 for (vertical, q), viewer in searches:
                     got = engine.search(vertical, q, viewer, limit=5, explain=True, timeout_ms=60_000)
-                    ids, total, _ = QueryModel(platform, viewer, 5).search(vertical, q)
+                    model = QueryModel(platform, viewer, 5)
+                    ids, total, _ = model.search(vertical, q)
                     context = f"{vertical} {q} viewer={viewer} ({columns_mode})"
                     assert [r["id"] for r in got.results] == [str(i) for i in ids], context
                     assert got.total == total, context
-                    assert all(r["why"] for r in got.results), context
+                    for r, ident in zip(got.results, ids):
+                        assert_why_holds(model, vertical, ident, r["why"], context)
         finally:
             index.close()
 

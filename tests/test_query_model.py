@@ -109,23 +109,47 @@ def external(vertical: str, doc: dict) -> dict:
 EXTRACT_FIELD = {"owner": "owner", "mention": "mentions", "place": "place", "hashtag": "hashtags"}
 
 
+def split_reasons(text: str) -> list[str]:
+    """`a, b <- [c, d], e` -> the top-level reasons `a`, `b <- [c, d]`, `e`."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return [part for part in parts if part]
+
+
 def assert_why_holds(model: QueryModel, vertical: str, ident, reasons: list[str], context: str) -> None:
-    """Each reason is true of the result: a term it matches, an apply path whose term it matches, or
-    an extract path from a visible media pointing to it (SPEC §6 `explain`)."""
+    """Each reason is true of the result, its path whole (SPEC §6 `explain`): a term it matches; an apply
+    path `apply P: P:x <- [...]` whose term it matches, x visible in the inner vertical and each inner
+    reason true of x; an extract path `extract F: media m <- [...]` from a visible media m pointing to
+    it, each inner reason true of m."""
     assert reasons, context
     for reason in reasons:
-        head = reason.split(" <- ", 1)[0]
+        head, arrow, tail = reason.partition(" <- ")
+        if arrow:
+            assert tail.startswith("[") and tail.endswith("]"), (context, reason)
+            inner_reasons = split_reasons(tail[1:-1])
         if head.startswith("apply "):
-            term = head.split(" ", 2)[2]
+            prefix, term = head[len("apply "):].split(": ", 1)
             assert ident in model.term(vertical, term), (context, reason)
+            inner_vertical = APPLY_INNER[prefix]
+            value = term.partition(":")[2]
+            inner = value if inner_vertical == "hashtag" else int(value)
+            assert arrow and inner in model.visible(inner_vertical), (context, reason)
+            assert_why_holds(model, inner_vertical, inner, inner_reasons, context)
         elif head.startswith("extract "):
             field, _, media = head[len("extract "):].partition(" media ")
             doc = model.p.document("media", int(media))
             assert int(media) in model.visible("media"), (context, reason)
             pointed = doc[EXTRACT_FIELD[field.rstrip(":")]]
             assert ident in (pointed if isinstance(pointed, list) else [pointed]), (context, reason)
+            assert arrow, (context, reason)
+            assert_why_holds(model, "media", int(media), inner_reasons, context)
         else:
-            assert ident in model.term(vertical, head), (context, reason)
+            assert not arrow and ident in model.term(vertical, head), (context, reason)
 
 
 searches = st.lists(

@@ -15,7 +15,7 @@ from indexer.store import LinkColumns
 from tests.indexed import indexed
 from tests.model.queries import QueryModel
 from tests.strategies import USER_IDS, events
-from tests.test_query_model import APPLY, APPLY_INNER, query
+from tests.test_query_model import APPLY, APPLY_INNER, assert_why_holds, query
 from unicorn.engine import Engine
 from unicorn.query.operators import apply
 
@@ -52,9 +52,11 @@ def test_and_apply_matches_model_by_either_strategy(strategy, history, searches)
             for explain in (False, True):
                 got = engine.search(vertical, q, viewer, limit=5, explain=explain, timeout_ms=60_000,
                                     apply_fanout_max=fanout)
-                ids, total, truncated = QueryModel(platform, viewer, 5, fanout).search(vertical, q)
+                model = QueryModel(platform, viewer, 5, fanout)
+                ids, total, truncated = model.search(vertical, q)
                 context = f"{vertical} {q} viewer={viewer} fanout={fanout} ({strategy})"
                 assert [r["id"] for r in got.results] == [str(i) for i in ids], context
                 assert got.total == total, context
-                assert not explain or all(r["why"] for r in got.results), context
+                for r, ident in zip(got.results, ids) if explain else ():
+                    assert_why_holds(model, vertical, ident, r["why"], context)
                 assert truncated or not got.truncated, context
