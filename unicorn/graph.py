@@ -9,7 +9,7 @@
 The weight of a user c followed by some of F is the sum, over the users f of F who follow c, of
 f's share `share(|followees(f)|)` = ceil(SHARE_UNIT / |followees(f)|), an integer (resource allocation,
 docs/http-api.md: a user who follows few people says more about each of them). |followees(f)| is
-the length of f's row, f's live followees: its document's `following_count` (SPEC §1). The shares
+the length of f's row, f's live followees: its document's `following_count` (docs/http-api.md). The shares
 are whole numbers at most 2^20 and a sum has at most 2^32 of them, so every sum is exact (below
 2^53) in float64 as in int64.
 
