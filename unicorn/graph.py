@@ -203,22 +203,21 @@ class Snapshot:
             gathered = np.concatenate([gathered, *rows]) if rows else gathered
         if not len(gathered):
             return Hop(EMPTY, COUNTS, WEIGHTS, EMPTY)
-        given = np.repeat(shares(lengths).astype(np.float64), lengths)  # each gathered entry's share
-        if len(gathered) <= followers_max:  # sort (followed, follower) pairs packed in one uint64
-            pairs = np.sort((gathered.astype(np.uint64) << np.uint64(32)) | np.repeat(owners, lengths).astype(np.uint64))
+        share = shares(lengths)
+        if len(gathered) <= followers_max or len(gathered) * UNIQUE_SHARE < self.base.users:
+            # sort (followed, follower's place in owners) pairs packed in one uint64
+            places = np.repeat(np.arange(len(owners), dtype=np.uint64), lengths)
+            pairs = np.sort((gathered.astype(np.uint64) << np.uint64(32)) | places)
             followed = (pairs >> np.uint64(32)).astype(np.uint32)
             first = np.flatnonzero(np.concatenate(([True], followed[1:] != followed[:-1])))
             counts = np.diff(np.append(first, len(followed))).astype(np.uint32)
-            ids = followed[first]
-            weights = np.bincount(np.searchsorted(ids, gathered), weights=given, minlength=len(ids))
-            return Hop(ids, counts, weights.astype(np.int64), pairs.astype(np.uint32))
-        if len(gathered) * UNIQUE_SHARE < self.base.users:
-            ids, at, counts = np.unique(gathered, return_inverse=True, return_counts=True)
-            weights = np.bincount(at.reshape(-1), weights=given, minlength=len(ids))
-            return Hop(ids, counts.astype(np.uint32), weights.astype(np.int64), None)
+            by = pairs.astype(np.uint32)  # the low half: each pair's follower, as its place in owners
+            weights = np.add.reduceat(share[by], first)
+            followers = owners.astype(np.uint32)[by] if len(gathered) <= followers_max else None
+            return Hop(followed[first], counts, weights, followers)
         counts = np.bincount(gathered)
         ids = np.flatnonzero(counts)
-        weights = np.bincount(gathered, weights=given, minlength=len(counts))[ids]
+        weights = np.bincount(gathered, weights=np.repeat(share.astype(np.float64), lengths))[ids]
         return Hop(ids.astype(np.uint32), counts[ids].astype(np.uint32), weights.astype(np.int64), None)
 
     def _base_rows(self, users: AbstractBitMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
