@@ -59,7 +59,7 @@ Seen = tuple[int, dict[int, np.ndarray]]
 ROWS_MIN = 1024  # rows read for changed users, handed from snapshot to snapshot, before a compaction
 ROWS_SHARE = 16  # or one per this many users when more
 READ_AHEAD = 64  # rows of changed users read when a newer generation is first asked for
-UNIQUE_SHARE = 2  # counting by sorting (np.unique) below one gathered entry per this many users, else np.bincount
+UNIQUE_SHARE = 2  # counting by sorting below one gathered entry per this many users, else np.bincount
 SHARE_UNIT = 1 << 20  # a followee's share of a weight is ceil(SHARE_UNIT / its followee count)
 WEIGHTS = np.zeros(0, np.int64)
 
