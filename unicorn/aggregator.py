@@ -6,7 +6,8 @@
 
 A request runs in rounds (ARCHITECTURE.md "Shards: the read side"):
 0. the viewer's context (unicorn.context): every shard gives its users among the viewer's followees (with
-   what the other shards need of each: privacy flag, names, follower and followee counts) and blocks, then, when the request looks at hashtags, its share of the hashtag facts;
+   what the other shards need of each: privacy flag, names, follower and followee counts) and blocks,
+   then, when the request looks at hashtags, its share of the hashtag facts;
 1. the query tree is cut where a step needs the whole platform, innermost first: an `apply` gathers its
    inner query's best `apply_fanout_max` ids from every shard in the inner vertical's static order (marking
    the answer truncated when there were more), drops those whose edge terms the viewer may not see (their

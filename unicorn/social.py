@@ -16,10 +16,11 @@ The score, the scale typeahead blends verticals on (docs/http-api.md), never inc
   + 3 - 2 / (1 + weight(c) / 2^20)   when weight(c) > 0, in (1, 3)
   + popularity(followers_count)      when weight(c) = 0, in [0, 1)
 
-(each step a correctly rounded float operation that never decreases with the weight, so equal keys up to
-the weight never get increasing scores). Ranking touches only F & M, the 2-hop set & M, the exact
-matches and the best strangers by static order (which the generation's `popular` list usually
-supplies), never a whole large match set M.
+Each step of the weight's term is a correctly rounded float operation that never decreases with the
+weight, and the term is above any popularity, so a later user never scores more than an earlier one;
+users of one weight above 0 score the same and their key orders them. Ranking touches only F & M,
+the 2-hop set & M, the exact matches and the best strangers by static order (which the generation's
+`popular` list usually supplies), never a whole large match set M.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from unicorn.query import rank
 from vocabulary import terms
 
 EXACT, FOLLOWED = 8.0, 4.0
-MUTUAL_TOP, MUTUAL_SPAN = 3.0, 2.0  # a weighed user's term: MUTUAL_TOP - MUTUAL_SPAN / (1 + weight / SHARE_UNIT)
+MUTUAL_TOP, MUTUAL_SPAN = 3.0, 2.0  # for a weight above 0: MUTUAL_TOP - MUTUAL_SPAN / (1 + weight / SHARE_UNIT)
 TYPO = 0.0005  # hashtags and places: what a typo match scores less than an exact one (unicorn.typeahead)
 POPULAR = 2048  # best users by static order, kept per generation
 CAP = 0.999
