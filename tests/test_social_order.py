@@ -77,3 +77,23 @@ def test_mutual_weights_through_shards_equal_one_index(history, order, counts):
             assert [r["id"] for r in searched.results] == order
         finally:
             through.close()
+
+
+def test_weights_past_32_bits_keep_their_order():
+    """4,100 followees who follow only 10 weigh 4,100 * 2^20 > 2^32 together: 10 comes before 11, whom five
+    followees who follow only 11 weigh 5 * 2^20, one index and through shards."""
+    many = range(1_000, 5_100)
+    events = [_user(VIEWER, "vera"), _user(10, "jo10", "Jo Ten"), _user(11, "jo11", "Jo Eleven")]
+    events += [_user(f, f"f{f}") for f in [*many, *range(20, 25)]]
+    events += [_follow(VIEWER, f) for f in [*many, *range(20, 25)]]
+    events += [_follow(f, 10) for f in many] + [_follow(f, 11) for f in range(20, 25)]
+    history = [validate(e) for e in events]
+    with sharded(history) as (whole, shards, _):
+        one, through = Engine(whole), aggregator(shards)
+        try:
+            for engine in (one, through):
+                found = engine.typeahead("jo", VIEWER, limit=10, verticals=("user",), timeout_ms=60_000).results
+                assert [r["id"] for r in found] == ["10", "11"]
+                assert [r["social"]["followed_by_count"] for r in found] == [len(many), 5]
+        finally:
+            through.close()

@@ -42,8 +42,8 @@ class Circle:
         self.followee_ids = rank.as_array(self.followees)
         self._graph = graph
         snapshot = graph.at(view)
-        self.hop_ids, self.hop_counts, self.hop_weights, self._followers = snapshot.hop(view, self.followees,
-                                                                                         FOLLOWERS_MAX)
+        self.hop_ids, self.hop_counts, weights, self._followers = snapshot.hop(view, self.followees, FOLLOWERS_MAX)
+        self.hop_weights = _narrowed(weights)
         self._starts = np.cumsum(self.hop_counts, dtype=np.int64) - self.hop_counts  # of each id's in _followers
         self.hop = bitmap(self.hop_ids)
         self._seen = snapshot.seen(view, self.followees)  # the graph rows counted
@@ -123,7 +123,8 @@ class ShardCircle:
         self.hop_ids = np.fromiter(sorted(self._via), np.uint32, len(self._via))
         self.hop_counts = np.array([len(self._via[c]) for c in self.hop_ids.tolist()], np.uint32)
         share = dict(zip(self._by_id, shares([f.following_count for f in self._by_id.values()]).tolist()))
-        self.hop_weights = np.array([sum(share[f] for f in self._via[c]) for c in self.hop_ids.tolist()], np.int64)
+        self.hop_weights = _narrowed(np.array([sum(share[f] for f in self._via[c]) for c in self.hop_ids.tolist()],
+                                               np.int64))
         self.hop = bitmap(self.hop_ids)
 
     mutuals, mutual_weights, _of_hop = Circle.mutuals, Circle.mutual_weights, Circle._of_hop
@@ -137,6 +138,11 @@ class ShardCircle:
                           "followed_by": [{"id": str(f.id), "username": f.username, "full_name": f.full_name}
                                           for f in via[:SHOWN]]})
         return found
+
+
+def _narrowed(weights: np.ndarray) -> np.ndarray:
+    """Mutual weights as uint32 when they all fit (they do unless shares of thousands of followees add up)."""
+    return weights.astype(np.uint32) if not len(weights) or int(weights.max()) <= np.iinfo(np.uint32).max else weights
 
 
 def _followees(view, viewer: int | None, visible_users: AbstractBitMap) -> FrozenBitMap:
