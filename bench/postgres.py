@@ -256,26 +256,24 @@ rest AS (SELECT id FROM candidates WHERE id NOT IN (SELECT id FROM a) AND id NOT
 SELECT c.id FROM candidates c WHERE c.id IN (SELECT id FROM a UNION ALL SELECT id FROM b UNION ALL SELECT id FROM rest)
 ORDER BY c.followers_count DESC, c.id""",
 
-    # unicorn.typeahead's user ranking (unicorn.social): 8 * (username equals the typed text)
-    # + 4 * followed + 3 * m / (1 + m) + min(log10(1 + followers) / 7, 0.999) * w(m), m = how many of
-    # the viewer's visible followees follow the user, w(0) = 1, w(m) = 3 / ((1 + m) (2 + m));
-    # ties by the static order. The same float operations in the same order as numpy does them.
+    # unicorn.typeahead's user ranking (docs/http-api.md "Typeahead"): the exact username, then followed,
+    # then the mutual weight w (the sum of ceil(2^20 / following_count) over the viewer's visible followees
+    # who follow the user; following_count counts live followees), then the static order. A share is computed
+    # in float8 (floor((2^20 + n - 1) / n) is exact for n below 2^32) and their sums are exact integers.
     "social": f"""
 WITH {HIDDEN},
 followees AS (SELECT x.id FROM follows f JOIN users x ON x.id = f.followee
               WHERE f.follower = %(v)s AND x.id NOT IN (SELECT id FROM hidden)),
-hop AS (SELECT g.followee AS id, count(*)::float8 AS m FROM follows g JOIN followees e ON g.follower = e.id
+shares AS (SELECT e.id, floor((1048576 + count(*) - 1) / count(*)::float8) AS share
+           FROM followees e JOIN follows g ON g.follower = e.id JOIN users z ON z.id = g.followee GROUP BY e.id),
+hop AS (SELECT g.followee AS id, sum(s.share) AS w FROM follows g JOIN shares s ON g.follower = s.id
         GROUP BY g.followee),
 scored AS (
-  SELECT u.id, u.followers_count,
-         ((8.0::float8 * (u.username_norm = %(exact)s)::int + 4.0::float8 * (u.id IN (SELECT id FROM followees))::int)
-          + 3.0::float8 * coalesce(h.m, 0) / (1.0::float8 + coalesce(h.m, 0)))
-         + least(log(1.0::float8 + u.followers_count) / 7.0::float8, 0.999::float8)
-           * CASE WHEN h.m > 0 THEN 3.0::float8 / ((1.0::float8 + h.m) * (2.0::float8 + h.m)) ELSE 1.0::float8 END
-           AS score
+  SELECT u.id, u.followers_count, (u.username_norm = %(exact)s)::int AS named,
+         (u.id IN (SELECT id FROM followees))::int AS followed, coalesce(h.w, 0) AS w
   FROM users u LEFT JOIN hop h ON h.id = u.id
   WHERE {NAME_MATCH} AND u.id NOT IN (SELECT id FROM hidden))
-SELECT id FROM scored ORDER BY score DESC, followers_count DESC, id LIMIT %(k)s""",
+SELECT id FROM scored ORDER BY named DESC, followed DESC, w DESC, followers_count DESC, id LIMIT %(k)s""",
 }
 
 

@@ -217,8 +217,8 @@ def _memory() -> dict:
 
 
 def _circle_bytes(circle) -> int:
-    """What one cached circle holds: followee and 2-hop ids and counts, and their bitmaps."""
-    return (circle.followee_ids.nbytes + circle.hop_ids.nbytes + circle.hop_counts.nbytes
+    """What one cached circle holds: followee and 2-hop ids, counts and weights, and their bitmaps."""
+    return (circle.followee_ids.nbytes + circle.hop_ids.nbytes + circle.hop_counts.nbytes + circle.hop_weights.nbytes
             + len(circle.hop.serialize()) + len(circle.followees.serialize()))
 
 

@@ -42,11 +42,13 @@ def _window(engine: Engine, view, viewer: int, typed: str) -> list[dict]:
     circle = engine.viewers.resolve(view, viewer).circle
     snapshot = engine.viewers.circles.graph.at(view)
     out = []
-    for r, key in zip(found.results, found.keys):
+    followers = view.rank("user").count
+    for r in found.results:
+        iid = view.iid("user", int(r["id"]))
         via = rank.as_array(view.posting("user", terms.follower(int(r["id"]))) & circle.followees).tolist()
         ra = sum(1.0 / max(1, len(snapshot.followees(view, f))) for f in via)
         out.append({"id": r["id"], "score": r["score"], "following": r["social"]["following"],
-                    "m": r["social"]["followed_by_count"], "followers": -key[4], "ra": ra})
+                    "m": r["social"]["followed_by_count"], "followers": int(followers[iid]), "ra": ra})
     return out
 
 

@@ -3,7 +3,7 @@
 After random batches of follows, unfollows, user creations and deletions (at varying event times),
 events that change documents but no follow and batches that change no user, one batch per generation, every user's row of
 the graph and the 2-hop counts of random sets of users must equal what the index's postings give
-naively: rows of users changed since the base, read from the index when needed and handed on to
+naively, and their weights what the followers' documents give (ceil(2^20 / following_count) each): rows of users changed since the base, read from the index when needed and handed on to
 the next snapshots; after compactions into a new base (a small `rows_max` forces one after
 nearly every batch); and for a view older than the latest snapshot (made from an older base, or
 built from the index).
@@ -82,6 +82,11 @@ def naive_hops(rows: dict[int, list[int]], users: list[int]) -> dict[int, int]:
     return dict(Counter(followee for user in users for followee in rows.get(user, [])))
 
 
+def naive_weights(view, rows: dict[int, list[int]], users: list[int]) -> dict[int, int]:
+    share = {u: -(-(1 << 20) // view.doc("user", u)["following_count"]) for u in users if rows[u]}
+    return {c: sum(share[u] for u in users if c in rows[u]) for u in users for c in rows[u]}
+
+
 def check(graph: FollowGraph, view, subsets: list[list[int]]) -> None:
     """Hop counts first: they read the changed rows they need, and the rows must not depend on it."""
     rows = naive_rows(view)
@@ -92,8 +97,11 @@ def check(graph: FollowGraph, view, subsets: list[list[int]]) -> None:
         ids, counts = snapshot.hop_counts(view, BitMap(users))
         assert ids.dtype == np.uint32 and np.all(np.diff(ids.astype(np.int64)) > 0)
         assert dict(zip(ids.tolist(), counts.tolist())) == naive_hops(rows, users)
-        hop_ids, hop_counts, followers = snapshot.hop(view, BitMap(users), followers_max=1 << 20)
+        weights = naive_weights(view, rows, users)
+        assert dict(zip(ids.tolist(), snapshot.hop(view, BitMap(users)).weights.tolist())) == weights
+        hop_ids, hop_counts, hop_weights, followers = snapshot.hop(view, BitMap(users), followers_max=1 << 20)
         assert hop_ids.tolist() == ids.tolist() and hop_counts.tolist() == counts.tolist()
+        assert dict(zip(ids.tolist(), hop_weights.tolist())) == weights
         starts = np.cumsum(counts, dtype=np.int64) - counts
         assert {c: sorted(followers[s:s + n].tolist()) for c, s, n in zip(ids.tolist(), starts.tolist(), counts.tolist())} \
             == {c: [u for u in users if c in rows[u]] for c in ids.tolist()}

@@ -5,9 +5,10 @@ The contract says exactly which results match and what each says, but only part 
 so the model computes each vertical's matches exactly and checks the answer against the ordering
 rules the contract states, not against scores:
 
-- SPEC §6 and docs/http-api.md: users are ranked by social proximity to the viewer: an exact
-  username first, then the people the viewer follows, then those followed by the viewer's
-  followees (more of them first), then everyone else by popularity (followers, SPEC §1).
+- SPEC §6 and docs/http-api.md: users are ranked by social proximity to the viewer, in the total
+  order of docs/http-api.md (tests/model/social.py): an exact username first, then the people the
+  viewer follows, then by mutual weight (the shares ceil(2^20 / following_count) of the viewer's
+  followees who follow them, more first), then by followers, an exact match before a typo match, then id.
 - SPEC §6 and docs/http-api.md: social proximity leads the order (a followee found through a typo
   comes before a stranger found exactly); among otherwise equal results (equal by every rule above, and for a
   hashtag or a place an equal `media_count`) the exact match comes first.
@@ -25,14 +26,11 @@ rules the contract states, not against scores:
   `limit` verticals with good matches whose own best result scores best; a result beyond its
   vertical's share never sits above a better result left out.
 
-The contract does not order users within the exact-username group or the followees, hashtags
-or places among themselves (beyond the typo rule), or the verticals against each other beyond
-the blending rule, and does not say which followees `social` names: the model checks none of
-these, and no score beyond their order.
+The contract does not order hashtags or places among themselves (beyond the typo rule), or the
+verticals against each other beyond the blending rule, and does not say which followees `social`
+names: the model checks none of these, and no score beyond their order.
 `test_social_order_over_dense_graphs` draws graphs where most users match the typed text and
-follow each other densely, so every group, follower count and typo meet; with at most ten users
-they never reach the follower counts at which "more of them first" and popularity could pull in
-different directions.
+follow each other densely, so every group, weight, follower count and typo meet.
 """
 
 from __future__ import annotations
@@ -49,6 +47,7 @@ from slipstream import Slipstream
 from tests.indexed import indexed
 from tests.model.platform import Platform
 from tests.model.queries import QueryModel
+from tests.model.social import mutual_weight, user_key
 from tests.model.text import hashtag_name, normalize, tokens
 from tests.model.typos import match
 from tests.strategies import USER_IDS, events
@@ -70,7 +69,7 @@ class Candidate:
     result: dict
     typo: bool
     group: int = EVERYONE_ELSE  # users only
-    followees_following: int = 0  # users only
+    weight: int = 0  # users only: mutual weight (tests/model/social.py)
     popularity: int = 0  # followers (users) or media_count (hashtags, places)
     followed: bool = False  # users: the viewer follows them
     followed_by: frozenset = frozenset()  # users: the viewer's visible followees who follow them
@@ -79,21 +78,16 @@ class Candidate:
     def key(self) -> tuple[str, str]:
         return self.result["vertical"], self.result["id"]
 
-    def rank(self) -> tuple:
-        """What the rules compare; equal ranks make two results "otherwise equal"."""
-        return self.group, self.followees_following, self.popularity
+    def user_key(self) -> tuple:
+        return user_key(self.group == EXACT_USERNAME, self.followed, self.weight, self.popularity, self.typo,
+                        int(self.result["id"]))
 
 
 def precedes(a: Candidate, b: Candidate) -> bool:
     """Whether the contract puts `a` before `b` (two results of one vertical)."""
     if a.result["vertical"] == "user":
-        if a.group != b.group:
-            return a.group < b.group
-        if a.group == SECOND_HOP and a.followees_following != b.followees_following:
-            return a.followees_following > b.followees_following
-        if a.group == EVERYONE_ELSE and a.popularity != b.popularity:
-            return a.popularity > b.popularity
-    return a.rank() == b.rank() and not a.typo and b.typo
+        return a.user_key() < b.user_key()
+    return a.popularity == b.popularity and not a.typo and b.typo
 
 
 def model_candidates(p: Platform, typed: str, viewer: int | None, verticals, typos: bool = True) -> list[Candidate]:
@@ -101,6 +95,7 @@ def model_candidates(p: Platform, typed: str, viewer: int | None, verticals, typ
     qm = QueryModel(p, viewer)
     users = qm.visible("user")
     followees = {f for f in p.following(viewer) if f in users} if viewer is not None else set()
+    following_counts = _LazyCounts(p)
     typed = typed.strip()
     found = []
     if "user" in verticals and not typed.startswith("#"):
@@ -121,7 +116,8 @@ def model_candidates(p: Platform, typed: str, viewer: int | None, verticals, typ
                       "verified": doc["is_verified"]}
             if how == "typo":
                 result["typo"] = True
-            found.append(Candidate(result, how == "typo", group, len(via), doc["followers_count"], u in followees, via))
+            found.append(Candidate(result, how == "typo", group, mutual_weight(following_counts, via),
+                                   doc["followers_count"], u in followees, via))
     if "hashtag" in verticals and not typed.startswith("@"):
         prefix = hashtag_name(typed[1:].strip() if typed.startswith("#") else typed)
         if prefix and not any(c.isspace() for c in prefix):
@@ -148,6 +144,18 @@ def model_candidates(p: Platform, typed: str, viewer: int | None, verticals, typ
                 result["typo"] = True
             found.append(Candidate(result, how == "typo", popularity=doc["media_count"]))
     return found
+
+
+class _LazyCounts(dict):
+    """User -> its document's following_count, read when first asked for."""
+
+    def __init__(self, p: Platform) -> None:
+        super().__init__()
+        self.p = p
+
+    def __missing__(self, uid: int) -> int:
+        count = self[uid] = self.p.document("user", uid)["following_count"]
+        return count
 
 
 def check(p: Platform, got: list[dict], candidates: list[Candidate], viewer: int | None, limit: int,

@@ -5,8 +5,9 @@
     searcher.search("user", "(apply following: (term name:jo))", viewer=7)
 
 A request runs in rounds (ARCHITECTURE.md "Shards: the read side"):
-0. the viewer's context (unicorn.context): every shard gives its users among the viewer's followees and
-   blocks, then, when the request looks at hashtags, its share of the hashtag facts;
+0. the viewer's context (unicorn.context): every shard gives its users among the viewer's followees (with
+   what the other shards need of each: privacy flag, names, follower and followee counts) and blocks,
+   then, when the request looks at hashtags, its share of the hashtag facts;
 1. the query tree is cut where a step needs the whole platform, innermost first: an `apply` gathers its
    inner query's best `apply_fanout_max` ids from every shard in the inner vertical's static order (marking
    the answer truncated when there were more), drops those whose edge terms the viewer may not see (their
@@ -38,6 +39,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
+import msgspec
 from cachetools import LRUCache
 
 from unicorn.context import Followee, Hashtags, ViewerContext
@@ -451,9 +453,7 @@ def _complete(missing: list[int]) -> None:
 
 
 def _fields(followee) -> tuple:
-    return tuple(followee) if not isinstance(followee, Followee) else (followee.id, followee.private,
-                                                                       followee.followers, followee.username,
-                                                                       followee.full_name)
+    return tuple(followee) if not isinstance(followee, Followee) else msgspec.structs.astuple(followee)
 
 
 def _keys(keys: list) -> list[tuple]:

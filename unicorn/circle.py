@@ -1,7 +1,8 @@
-"""A viewer's circle: their visible followees F and the 2-hop counts |follower:c & F|, as of one snapshot,
-and the docs/http-api.md `social` context of a user result (who of F follow it).
+"""A viewer's circle: their visible followees F, the 2-hop counts |follower:c & F| and the mutual weights
+(the sum of the shares of the users of F who follow c, unicorn.graph), as of one snapshot, and the
+docs/http-api.md `social` context of a user result (who of F follow it).
 
-The 2-hop counts are counted over all of F in the in-memory follow graph (unicorn.graph): one
+The 2-hop counts and weights are counted over all of F in the in-memory follow graph (unicorn.graph): one
 gather of F's rows and one count; unless F follow more than FOLLOWERS_MAX users in all, the circle also
 keeps who of F follow each 2-hop user, which names them in a result's context without an index read. A newer snapshot renews a circle when F and the graph rows of F
 are unchanged, and rebuilds it otherwise, so a live indexer committing many generations does not make
@@ -9,8 +10,8 @@ every viewer pay a rebuild. `Circles` keeps the latest circle per viewer, least 
 
 On an index shard the followees are the viewer's context's (unicorn.context), most on other shards.
 The posting `following:f` of a followee f holds, on each shard, the local users f follows, so a
-`ShardCircle` counts the 2-hop counts of its local users from F's postings alone, and names who of F
-follow a result from the context.
+`ShardCircle` counts the 2-hop counts of its local users from F's postings alone, weighs them with
+F's followee counts from the context, and names who of F follow a result from the context.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from cachetools import LRUCache
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 from unicorn.context import ViewerContext
-from unicorn.graph import EMPTY, FollowGraph, bitmap
+from unicorn.graph import EMPTY, FollowGraph, bitmap, shares
 from unicorn.query import rank
 from vocabulary import terms
 
@@ -32,7 +33,7 @@ FOLLOWERS_MAX = 32_768  # follows by F (4 bytes each) up to which a circle keeps
 
 
 class Circle:
-    """Viewer V's visible followees F and the 2-hop counts |follower:c & F|, as of one snapshot."""
+    """Viewer V's visible followees F, the 2-hop counts |follower:c & F| and mutual weights, as of one snapshot."""
 
     def __init__(self, view, viewer: int | None, visible_users: AbstractBitMap, graph: FollowGraph) -> None:
         self.viewer = viewer
@@ -41,7 +42,8 @@ class Circle:
         self.followee_ids = rank.as_array(self.followees)
         self._graph = graph
         snapshot = graph.at(view)
-        self.hop_ids, self.hop_counts, self._followers = snapshot.hop(view, self.followees, FOLLOWERS_MAX)
+        self.hop_ids, self.hop_counts, weights, self._followers = snapshot.hop(view, self.followees, FOLLOWERS_MAX)
+        self.hop_weights = _narrowed(weights)
         self._starts = np.cumsum(self.hop_counts, dtype=np.int64) - self.hop_counts  # of each id's in _followers
         self.hop = bitmap(self.hop_ids)
         self._seen = snapshot.seen(view, self.followees)  # the graph rows counted
@@ -58,10 +60,17 @@ class Circle:
 
     def mutuals(self, ids: np.ndarray) -> np.ndarray:
         """The 2-hop count of each id (0 outside the 2-hop set)."""
+        return self._of_hop(ids, self.hop_counts)
+
+    def mutual_weights(self, ids: np.ndarray) -> np.ndarray:
+        """The mutual weight of each id, int64 (0 outside the 2-hop set)."""
+        return self._of_hop(ids, self.hop_weights)
+
+    def _of_hop(self, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
         if not len(self.hop_ids):
             return np.zeros(len(ids), np.int64)
         at = np.minimum(np.searchsorted(self.hop_ids, ids), len(self.hop_ids) - 1)
-        return np.where(self.hop_ids[at] == ids, self.hop_counts[at], 0)
+        return np.where(self.hop_ids[at] == ids, values[at], 0).astype(np.int64)
 
     def contexts(self, view, users: list[tuple[int, int]]) -> list[dict]:
         """docs/http-api.md `social` of user results, each given as (internal id, external id): whether V follows it, how
@@ -98,7 +107,8 @@ class Circle:
 
 class ShardCircle:
     """A circle on an index shard, from the viewer's context: F's local members, and for each local user
-    which of F follow it (read from F's `following:f` postings here)."""
+    which of F follow it (read from F's `following:f` postings here) and its mutual weight (from the
+    followee counts of those of F, in the context)."""
 
     def __init__(self, view, context: ViewerContext, visible_users: AbstractBitMap) -> None:
         self.viewer = context.viewer
@@ -112,9 +122,12 @@ class ShardCircle:
                 self._via.setdefault(c, []).append(f)
         self.hop_ids = np.fromiter(sorted(self._via), np.uint32, len(self._via))
         self.hop_counts = np.array([len(self._via[c]) for c in self.hop_ids.tolist()], np.uint32)
+        share = dict(zip(self._by_id, shares([f.following_count for f in self._by_id.values()]).tolist()))
+        self.hop_weights = _narrowed(np.array([sum(share[f] for f in self._via[c]) for c in self.hop_ids.tolist()],
+                                               np.int64))
         self.hop = bitmap(self.hop_ids)
 
-    mutuals = Circle.mutuals
+    mutuals, mutual_weights, _of_hop = Circle.mutuals, Circle.mutual_weights, Circle._of_hop
 
     def contexts(self, view, users: list[tuple[int, int]]) -> list[dict]:
         """Circle.contexts, from the viewer's context."""
@@ -125,6 +138,11 @@ class ShardCircle:
                           "followed_by": [{"id": str(f.id), "username": f.username, "full_name": f.full_name}
                                           for f in via[:SHOWN]]})
         return found
+
+
+def _narrowed(weights: np.ndarray) -> np.ndarray:
+    """Mutual weights as uint32 when they all fit (they do unless shares of thousands of followees add up)."""
+    return weights.astype(np.uint32) if not len(weights) or int(weights.max()) <= np.iinfo(np.uint32).max else weights
 
 
 def _followees(view, viewer: int | None, visible_users: AbstractBitMap) -> FrozenBitMap:

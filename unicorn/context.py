@@ -7,7 +7,8 @@ shards. With a `ViewerContext` a shard's engine decides privacy (docs/privacy.md
 context (docs/http-api.md) exactly as one index would:
 
 - `followees` (F): the viewer's live followees not hidden from the viewer, each with what a shard needs
-  of it: its privacy flag (whose private media the viewer sees), followers count and names (`social`);
+  of it: its privacy flag (whose private media the viewer sees), followers count and names (`social`),
+  and followee count (its share of the mutual weights that order the typeahead, unicorn.graph);
 - `hidden` (H): users blocking or blocked by the viewer;
 - `hashtags`: what hashtag visibility needs from media on other shards (None when the request does not
   look at hashtags).
@@ -32,6 +33,7 @@ class Followee(msgspec.Struct, frozen=True, array_like=True):
     followers: int
     username: str
     full_name: str
+    following_count: int
 
 
 class Hashtags(msgspec.Struct, frozen=True):

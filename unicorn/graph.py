@@ -4,7 +4,14 @@
     snapshot = graph.at(view)                    # the graph as of view.gen
     snapshot.followees(view, iid)                # internal ids, ascending
     ids, counts = snapshot.hop_counts(view, F)   # how many of the users F follow each user
-    ids, counts, followers = snapshot.hop(view, F, followers_max)  # and who of F follow each
+    ids, counts, weights, followers = snapshot.hop(view, F, followers_max)  # their weight, who of F follow each
+
+The weight of a user c followed by some of F is the sum, over the users f of F who follow c, of
+f's share `share(|followees(f)|)` = ceil(SHARE_UNIT / |followees(f)|), an integer (resource allocation,
+docs/http-api.md: a user who follows few people says more about each of them). |followees(f)| is
+the length of f's row, f's live followees: its document's `following_count` (docs/http-api.md). The shares
+are whole numbers at most 2^20 and a sum has at most 2^32 of them, so every sum is exact (below
+2^53) in float64 as in int64.
 
 Rows hold live followees only: for every live user u, `followees(u)` is exactly the posting
 `following:u` & `_live` of the snapshot; a user who does not exist has none. That is what the
@@ -37,6 +44,7 @@ import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 from pyroaring import AbstractBitMap, FrozenBitMap
@@ -51,7 +59,26 @@ Seen = tuple[int, dict[int, np.ndarray]]
 ROWS_MIN = 1024  # rows read for changed users, handed from snapshot to snapshot, before a compaction
 ROWS_SHARE = 16  # or one per this many users when more
 READ_AHEAD = 64  # rows of changed users read when a newer generation is first asked for
-UNIQUE_SHARE = 2  # counting by sorting (np.unique) below one gathered entry per this many users, else np.bincount
+UNIQUE_SHARE = 2  # counting by sorting below one gathered entry per this many users, else np.bincount
+SHARE_UNIT = 1 << 20  # a followee's share of a weight is ceil(SHARE_UNIT / its followee count)
+WEIGHTS = np.zeros(0, np.int64)
+
+
+class Hop(NamedTuple):
+    """The users followed by some of a set of users: ids ascending, by how many of them (counts), their
+    weights (the sum of those followers' shares), and when kept, who of them follow each id:
+    ids[j]'s are followers[o:o + counts[j]], o = counts[:j].sum() (else None)."""
+
+    ids: np.ndarray
+    counts: np.ndarray
+    weights: np.ndarray
+    followers: np.ndarray | None
+
+
+def shares(followee_counts: np.ndarray) -> np.ndarray:
+    """Each user's share of the weights of the users they follow, from their followee counts (int64):
+    ceil(SHARE_UNIT / count), SHARE_UNIT for a count of 0 (whose user gives no share to anyone)."""
+    return -(-SHARE_UNIT // np.maximum(np.asarray(followee_counts, np.int64), 1))
 
 
 def bitmap(ids: np.ndarray) -> FrozenBitMap:
@@ -161,13 +188,12 @@ class Snapshot:
 
     def hop_counts(self, view, users: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
         """(ids, counts): every user followed by some of `users`, ascending, and by how many of them."""
-        ids, counts, _ = self.hop(view, users)
-        return ids, counts
+        found = self.hop(view, users)
+        return found.ids, found.counts
 
-    def hop(self, view, users: AbstractBitMap, followers_max: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(ids, counts, followers): `hop_counts`, and when `users` follow at most `followers_max` users in all
-        (counted once per follower), who of them follow each id: ids[j]'s are followers[o:o + counts[j]],
-        o = counts[:j].sum() (else None)."""
+    def hop(self, view, users: AbstractBitMap, followers_max: int = 0) -> Hop:
+        """Every user followed by some of `users` (Hop), with who of them follow each when `users` follow at
+        most `followers_max` users in all (counted once per follower)."""
         owners, lengths, gathered = self._base_rows(users)
         if self.changed:
             changed = users & self.changed
@@ -176,19 +202,23 @@ class Snapshot:
             lengths = np.concatenate([lengths, [len(row) for row in rows]]).astype(np.int64)
             gathered = np.concatenate([gathered, *rows]) if rows else gathered
         if not len(gathered):
-            return EMPTY, COUNTS, EMPTY
-        if len(gathered) <= followers_max:  # sort (followed, follower) pairs packed in one uint64
-            pairs = np.sort((gathered.astype(np.uint64) << np.uint64(32)) | np.repeat(owners, lengths).astype(np.uint64))
+            return Hop(EMPTY, COUNTS, WEIGHTS, EMPTY)
+        share = shares(lengths)
+        if len(gathered) <= followers_max or len(gathered) * UNIQUE_SHARE < self.base.users:
+            # sort (followed, follower's place in owners) pairs packed in one uint64
+            places = np.repeat(np.arange(len(owners), dtype=np.uint64), lengths)
+            pairs = np.sort((gathered.astype(np.uint64) << np.uint64(32)) | places)
             followed = (pairs >> np.uint64(32)).astype(np.uint32)
             first = np.flatnonzero(np.concatenate(([True], followed[1:] != followed[:-1])))
             counts = np.diff(np.append(first, len(followed))).astype(np.uint32)
-            return followed[first], counts, pairs.astype(np.uint32)
-        if len(gathered) * UNIQUE_SHARE < self.base.users:
-            ids, counts = np.unique(gathered, return_counts=True)
-            return ids, counts.astype(np.uint32), None
+            by = pairs.astype(np.uint32)  # the low half: each pair's follower, as its place in owners
+            weights = np.add.reduceat(share[by], first)
+            followers = owners.astype(np.uint32)[by] if len(gathered) <= followers_max else None
+            return Hop(followed[first], counts, weights, followers)
         counts = np.bincount(gathered)
         ids = np.flatnonzero(counts)
-        return ids.astype(np.uint32), counts[ids].astype(np.uint32), None
+        weights = np.bincount(gathered, weights=np.repeat(share.astype(np.float64), lengths))[ids]
+        return Hop(ids.astype(np.uint32), counts[ids].astype(np.uint32), weights.astype(np.int64), None)
 
     def _base_rows(self, users: AbstractBitMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ids, lengths, gathered): the users of `users` not in `changed`, ascending, their row lengths, and

@@ -129,7 +129,7 @@ class LocalShard:
         for iid in view.posting("user", terms.following(viewer)) & live:
             doc = view.doc("user", iid)
             followees.append(Followee(doc["id"], iid in private, doc["followers_count"], doc["username"],
-                                      doc["full_name"]))
+                                      doc["full_name"], doc["following_count"]))
         hidden = view.posting("user", terms.blocks(viewer)) | view.posting("user", terms.blocked_by(viewer))
         return {"followees": followees, "hidden": [view.ext("user", i) for i in hidden]}
 

@@ -1,22 +1,26 @@
-"""The social score of users: the typeahead order and the engine's `order: "social"` ranker.
+"""The social order of users: the typeahead order and the engine's `order: "social"` ranker.
 
 For viewer V, with F the live followees of V that are not hidden from V (docs/privacy.md; V's circle,
-unicorn/circle.py), a user c scores
+unicorn/circle.py), the users come in the order of their sort key
+
+    (-(c's username equals the typed text), -(V follows c), -weight(c), -followers_count, typo, id)
+
+where weight(c), c's mutual weight, is the sum over the users f of F who follow c of
+ceil(2^20 / f's following_count) (unicorn.graph: resource allocation, an integer, so equal weights
+are exactly equal here, on every shard and in the model), the username term counts in typeahead only,
+and typo is 1 for a result found only through a typo. Every part is an integer: the order is exact.
+The score, the scale typeahead blends verticals on (docs/http-api.md), never increases along that order:
 
     8 * (c's username equals the typed text)            -- typeahead only
   + 4 * (V follows c)
-  + 3 * m / (1 + m)      m = how many of F follow c
-  + popularity(followers_count) * w(m)                  popularity in [0, 1)
-      w(0) = 1, w(m) = 3 / ((1 + m) (2 + m)): the step from m to m + 1, so popularity orders only
-      users of one m
+  + 3 - 2 / (1 + weight(c) / 2^20)   when weight(c) > 0, in (1, 3)
+  + popularity(followers_count)      when weight(c) = 0, in [0, 1)
 
-so an exact username beats everyone, a followee beats every non-followee, more mutuals beat fewer
-(docs/http-api.md: "more of them first"), popularity orders the rest. A result found only
-through a typo scores the same and comes after an otherwise equal exact match.
-Ties break by the static order (followers desc, id asc): a result's sort key is
-(-score, typo, -followers_count, id). Ranking touches only F & M, the 2-hop set & M, the exact matches
-and the best strangers by static order (which the generation's `popular` list usually
-supplies), never a whole large match set M.
+Each step of the weight's term is a correctly rounded float operation that never decreases with the
+weight, and the term is above any popularity, so a later user never scores more than an earlier one;
+users of one weight above 0 score the same and their key orders them. Ranking touches only F & M,
+the 2-hop set & M, the exact matches and the best strangers by static order (which the generation's
+`popular` list usually supplies), never a whole large match set M.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ import numpy as np
 from pyroaring import AbstractBitMap, FrozenBitMap
 
 from unicorn.circle import Circle
+from unicorn.graph import SHARE_UNIT
 from unicorn.query import rank
 from vocabulary import terms
 
-EXACT, FOLLOWED, MUTUAL = 8.0, 4.0, 3.0
+EXACT, FOLLOWED = 8.0, 4.0
+MUTUAL_TOP, MUTUAL_SPAN = 3.0, 2.0  # for a weight above 0: MUTUAL_TOP - MUTUAL_SPAN / (1 + weight / SHARE_UNIT)
 TYPO = 0.0005  # hashtags and places: what a typo match scores less than an exact one (unicorn.typeahead)
 POPULAR = 2048  # best users by static order, kept per generation
 CAP = 0.999
@@ -43,6 +49,12 @@ def popularity(count: int) -> float:
 
 def _popularities(counts: np.ndarray) -> np.ndarray:
     return np.minimum(np.log10(1.0 + counts.astype(np.float64)) / 7.0, CAP)
+
+
+def _scores(named: np.ndarray, followed: np.ndarray, weight: np.ndarray, followers: np.ndarray) -> np.ndarray:
+    """The module's score of users from their key's parts, its terms added left to right."""
+    mutual = MUTUAL_TOP - MUTUAL_SPAN / (1.0 + weight / SHARE_UNIT)
+    return EXACT * named + FOLLOWED * followed + np.where(weight > 0, mutual, _popularities(followers))
 
 
 def _member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
@@ -87,8 +99,8 @@ class Social:
 
     def rank(self, view, circle: Circle, matches: AbstractBitMap, limit: int, exact: AbstractBitMap = FrozenBitMap(),
              typo: AbstractBitMap = FrozenBitMap()) -> list[tuple[int, float, tuple]]:
-        """The best `limit` of `matches` (visible users) by social score, best first, as (internal id, score
-        rounded to 4 places, sort key)."""
+        """The best `limit` of `matches` (visible users) by sort key, best first, as (internal id, score rounded
+        to 4 places, sort key)."""
         close = (matches & circle.followees) | (matches & circle.hop) | (matches & exact)
         rest = matches - close
         parts = [rank.as_array(close)]  # disjoint parts: the sort key below orders them
@@ -101,40 +113,20 @@ class Social:
             return []
         cols = view.rank("user")
         followers = cols.count[ids]
-        score = self._scores(ids, followers, circle, exact)
-        if len(ids) > limit > 0:  # the best `limit` score at least the limit-th best score: sort only those
+        named = _member(ids, rank.as_array(exact)).astype(np.int64) if exact else np.zeros(len(ids), np.int64)
+        followed = _member(ids, circle.followee_ids).astype(np.int64)
+        weight = circle.mutual_weights(ids)
+        score = _scores(named, followed, weight, followers)
+        if len(ids) > limit > 0:  # the best `limit` by key score at least the limit-th best score: sort only those
             kept = score >= -np.partition(-score, limit - 1)[limit - 1]
-            ids, followers, score = ids[kept], followers[kept], score[kept]
+            ids, followers, score, named, followed, weight = (
+                a[kept] for a in (ids, followers, score, named, followed, weight))
         ext = cols.ext_id[ids]
-        if typo:
-            typos = _member(ids, rank.as_array(typo)).astype(np.int64)
-            order = np.lexsort((ext, -followers, typos, -score))[:limit]
-            flags = typos[order].tolist()
-        else:
-            order = np.lexsort((ext, -followers, -score))[:limit]
-            flags = [0] * len(order)
-        best, best_score = ids[order], score[order]
-        keys = zip((-best_score).tolist(), flags, (-followers[order]).tolist(), ext[order].tolist())
-        return [(i, round(s, 4), key) for i, s, key in zip(best.tolist(), best_score.tolist(), keys)]
-
-    @staticmethod
-    def _scores(ids: np.ndarray, followers: np.ndarray, circle: Circle, exact: AbstractBitMap) -> np.ndarray:
-        """The module's score, its terms added left to right; a term that is 0 for every id is left out (adding
-        0.0 changes no float)."""
-        popular = _popularities(followers)
-        terms_ = []
-        if exact:
-            terms_.append(EXACT * _member(ids, rank.as_array(exact)))
-        if len(circle.followee_ids):
-            terms_.append(FOLLOWED * _member(ids, circle.followee_ids))
-        if len(circle.hop_ids):
-            mutual = circle.mutuals(ids)
-            terms_.append(MUTUAL * mutual / (1.0 + mutual))
-            popular = popular * np.where(mutual > 0, MUTUAL / ((1.0 + mutual) * (2.0 + mutual)), 1.0)
-        score = terms_[0] if terms_ else None
-        for term in terms_[1:]:
-            score = score + term
-        return popular if score is None else score + popular
+        typos = _member(ids, rank.as_array(typo)).astype(np.int64) if typo else np.zeros(len(ids), np.int64)
+        key = (-named, -followed, -weight, -followers, typos, ext)
+        order = np.lexsort(key[::-1])[:limit]
+        keys = zip(*(part[order].tolist() for part in key))
+        return [(i, round(s, 4), k) for i, s, k in zip(ids[order].tolist(), score[order].tolist(), keys)]
 
     def _strangers(self, view, rest: AbstractBitMap, k: int) -> np.ndarray:
         """The best `k` of `rest` by static order, in no particular order: from its popular ones when there are
