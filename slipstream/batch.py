@@ -39,3 +39,12 @@ class Batch(Protocol):
         """The event time stored under an edge or tombstone key."""
 
     def set_time(self, key: bytes, ts: int | None) -> None: ...
+
+    def stamp_time(self, key: bytes, ts: int) -> None:
+        """Set the time under an edge key unless a time as new or newer is stored."""
+
+    def cut_time(self, key: bytes, ts: int) -> bool:
+        """Remove the time under an edge key when it is older than `ts` (none stored counts as
+        older); whether it was older."""
+
+    def remove_many(self, vertical: str, term: str, iids: list[int]) -> None: ...
