@@ -80,8 +80,7 @@ class Slipstream:
     def _retag(self, vertical: str, iid: int, old: set[str], new: set[str]) -> None:
         for gone in old - new:
             self.batch.remove(vertical, gone, iid)
-        for added in new - old:
-            self.batch.add(vertical, added, iid)
+        self.batch.add_terms(vertical, new - old if old else new, iid)
 
     def _bump(self, vertical: str, iid: int, field: str, delta: int) -> None:
         b = self.batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from pyroaring import BitMap
@@ -18,6 +19,9 @@ class Batch(Protocol):
         """The term's posting list as of this batch (read-only for the caller)."""
 
     def add(self, vertical: str, term: str, iid: int) -> None: ...
+
+    def add_terms(self, vertical: str, terms: Iterable[str], iid: int) -> None:
+        """`add` of `iid` to each of `terms`."""
 
     def remove(self, vertical: str, term: str, iid: int) -> None: ...
 

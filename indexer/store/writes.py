@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 import lmdb
@@ -143,6 +145,15 @@ class WriteBatch:
         bitmap = self._postings.get(key)
         (bitmap if bitmap is not None else self.posting(vertical, term)).add(iid)
         self._dirty_postings.add(key)
+
+    def add_terms(self, vertical: str, terms: Iterable[str], iid: int) -> None:
+        """`add` of `iid` to each of `terms`."""
+        postings, dirty = self._postings, self._dirty_postings
+        for term in terms:
+            key = (vertical, term)
+            bitmap = postings.get(key)
+            (bitmap if bitmap is not None else self.posting(vertical, term)).add(iid)
+            dirty.add(key)
 
     def remove(self, vertical: str, term: str, iid: int) -> None:
         key = (vertical, term)
@@ -397,7 +408,7 @@ class WriteBatch:
                     puts.setdefault(self._dbs[vertical, "rank"], []).append((key, rank))
             rank_changed.setdefault(vertical, BitMap()).add(iid)
         for db, items in puts.items():
-            items.sort()
+            items.sort(key=itemgetter(0))
             txn.cursor(db=db).putmulti(items)
         for db, key in deletes:
             txn.delete(key, db=db)
