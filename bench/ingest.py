@@ -32,7 +32,14 @@ import numpy as np
 
 import indexer
 from firehose.endpoint import DEFAULT_TOPIC, Endpoint
-from firehose.events import FOLLOW_ADD, LIKE_ADD, USER_DELETE, USER_UPSERT, Event, validate
+from firehose.events import (
+    FOLLOW_ADD,
+    LIKE_ADD,
+    USER_DELETE,
+    USER_UPSERT,
+    Event,
+    validate,
+)
 from firehose.sources.generator import MEDIA_ID0, SCALES, generate, user_id
 from firehose.transport import Producer
 from indexer.store import Index, StoreError
