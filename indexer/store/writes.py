@@ -118,7 +118,7 @@ class WriteBatch:
         return ext_from_bytes(vertical, self._get(IID.pack(iid), self._dbs[vertical, "ext"]))
 
     def _get(self, key: bytes, db: Any) -> bytes | None:
-        """The value under `key` in `db` (a buffer valid within the transaction); StoreError on failure."""
+        """The value under `key` in `db`, None when there is none; StoreError when LMDB fails."""
         try:
             return self._txn.get(key, db=db)
         except lmdb.Error as exc:
