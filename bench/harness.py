@@ -79,7 +79,8 @@ def run(scale: str = "S", scenarios: tuple[str, ...] = SCENARIOS, out_dir: str |
     log(f"index for scale {scale} in {data / 'index'}")
     index, build_s = build_index(data, scale, seed)
     stats = dataset_stats(index)
-    result["dataset"] = stats | {"index_build_s": build_s}
+    result["dataset"] = stats | {"index_build_s": build_s,
+                                 "index_bytes_per_edge": round(index.size_bytes() / max(stats["follows"] + stats["likes"], 1), 1)}
     rng = random.Random(seed)
     per_repeat = -(-sessions // repeats)
     with index.reader() as view:

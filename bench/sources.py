@@ -1,4 +1,4 @@
-"""Data-source figures: generator events/s, COPY load, relay events/s, rebuild time (goal at M: <= 120 s).
+"""Data-source figures: generator events/s, COPY load, relay events/s, rebuild time (goal at M: <= 60 s).
 
 `python -m bench.sources [--scale M]` starts an embedded PostgreSQL (bench.servers), prints the
 figures and returns them as a dict from `run`.

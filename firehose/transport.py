@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from firehose.events import Event, partition_key, to_msgpack
 
@@ -25,8 +25,9 @@ def partition_for(key: int, partitions: int) -> int:
     return zlib.crc32(key_bytes(key)) % partitions
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
+    """One record of a partition (a tuple: made for every record a consumer reads)."""
+
     partition: int
     offset: int
     payload: bytes

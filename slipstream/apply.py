@@ -80,8 +80,7 @@ class Slipstream:
     def _retag(self, vertical: str, iid: int, old: set[str], new: set[str]) -> None:
         for gone in old - new:
             self.batch.remove(vertical, gone, iid)
-        for added in new - old:
-            self.batch.add(vertical, added, iid)
+        self.batch.add_terms(vertical, new - old if old else new, iid)
 
     def _bump(self, vertical: str, iid: int, field: str, delta: int) -> None:
         b = self.batch
@@ -98,18 +97,11 @@ class Slipstream:
 
     # event time
 
-    def _edge_time(self, kind: bytes, a: int, z: int) -> int:
-        ts = self.batch.time(_EDGE_KEY.pack(kind, a, z))
-        return NEVER if ts is None else ts
-
     def _stamp_edge(self, kind: bytes, a: int, z: int, ts: int) -> None:
         """A stored edge keeps the newest `ts` among its adds; none stored reads as NEVER, so a
         snapshot's edge stores nothing."""
         if ts > NEVER:
-            key = _EDGE_KEY.pack(kind, a, z)
-            stored = self.batch.time(key)
-            if stored is None or stored < ts:
-                self.batch.set_time(key, ts)
+            self.batch.stamp_time(_EDGE_KEY.pack(kind, a, z), ts)
 
     def _forget_edge(self, kind: bytes, a: int, z: int) -> None:
         self.batch.set_time(_EDGE_KEY.pack(kind, a, z), None)
@@ -131,11 +123,6 @@ class Slipstream:
         deleted = self._tombstone(*z)
         return deleted is not None and ts < deleted
 
-    def _removed_by(self, kind: bytes, a: int, z: int, ts: int) -> bool:
-        """Whether a delete at `ts` removes the stored edge: it is older than the delete. An edge of
-        the same `ts` survives whichever arrives first, so ties never depend on partition order."""
-        return self._edge_time(kind, a, z) < ts
-
     def _cut(self, kind: bytes, vertical: str, iid: int, ts: int, others: BitMap, outgoing: bool,
              other_vertical: str, reverse: Callable[[int | str], str], field: str | None) -> list[int]:
         """Remove, at the other end, the edges of `kind` between `iid` (being deleted at `ts`) and
@@ -143,17 +130,25 @@ class Slipstream:
         ends (not of `iid` itself, whose document goes). The caller removes the returned others from
         its own posting."""
         b = self.batch
+        if ts == NEVER:  # no edge is older
+            return []
         live = b.posting(other_vertical, term.LIVE)
+        counted = live if field is not None else BitMap()
+        if other_vertical == vertical:
+            counted = counted - BitMap([iid])
+        cut_time, remove, ext, doc, put_doc, pack = b.cut_time, b.remove, b.ext, b.doc, b.put_doc, _EDGE_KEY.pack
         gone = []
         for other in BitMap(others):
-            ends = (iid, other) if outgoing else (other, iid)
-            if not self._removed_by(kind, *ends, ts):
+            # an edge older than the delete goes (a tie survives, whichever arrives first)
+            if not cut_time(pack(kind, iid, other) if outgoing else pack(kind, other, iid), ts):
                 continue
             gone.append(other)
-            b.remove(vertical, reverse(b.ext(other_vertical, other)), iid)
-            self._forget_edge(kind, *ends)
-            if field is not None and other in live and (other_vertical, other) != (vertical, iid):
-                self._bump(other_vertical, other, field, -1)
+            remove(vertical, reverse(ext(other_vertical, other)), iid)
+            if other in counted:
+                counts = doc(other_vertical, other)
+                if counts is not None:
+                    counts[field] -= 1
+                    put_doc(other_vertical, other, counts)
         return gone
 
     # caption mentions
@@ -266,9 +261,9 @@ class Slipstream:
             (LIKE, term.liker(uid), "media", term.liked, "like_count", True),
         ):
             own_vertical = "media" if kind == LIKE else "user"
-            for other in self._cut(kind, "user", iid, ts, b.posting(own_vertical, own), outgoing, other_vertical,
-                                   reverse, field if counted else None):
-                b.remove(own_vertical, own, other)
+            gone = self._cut(kind, "user", iid, ts, b.posting(own_vertical, own), outgoing, other_vertical,
+                             reverse, field if counted else None)
+            b.remove_many(own_vertical, own, gone)
         for media in list(self._live("media", b.posting("media", term.owner(uid)))):
             self._delete_media(b.ext("media", media), media, ts)
         old = b.doc("user", iid)
@@ -486,8 +481,8 @@ class Slipstream:
         b = self.batch
         self._bury("media", iid, ts)
         liked = term.liked(mid)
-        for liker in self._cut(LIKE, "media", iid, ts, b.posting("user", liked), False, "user", term.liker, None):
-            b.remove("user", liked, liker)
+        b.remove_many("user", liked, self._cut(LIKE, "media", iid, ts, b.posting("user", liked), False, "user",
+                                               term.liker, None))
         old = b.doc("media", iid)
         if old is None:
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from pyroaring import BitMap
@@ -18,6 +19,9 @@ class Batch(Protocol):
         """The term's posting list as of this batch (read-only for the caller)."""
 
     def add(self, vertical: str, term: str, iid: int) -> None: ...
+
+    def add_terms(self, vertical: str, terms: Iterable[str], iid: int) -> None:
+        """`add` of `iid` to each of `terms`."""
 
     def remove(self, vertical: str, term: str, iid: int) -> None: ...
 
@@ -39,3 +43,12 @@ class Batch(Protocol):
         """The event time stored under an edge or tombstone key."""
 
     def set_time(self, key: bytes, ts: int | None) -> None: ...
+
+    def stamp_time(self, key: bytes, ts: int) -> None:
+        """Set the time under an edge key unless a time as new or newer is stored."""
+
+    def cut_time(self, key: bytes, ts: int) -> bool:
+        """Remove the time under an edge key when it is older than `ts` (none stored counts as
+        older); whether it was older."""
+
+    def remove_many(self, vertical: str, term: str, iids: list[int]) -> None: ...

@@ -53,6 +53,7 @@ class Recorder:
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
         self._add, self._remove, self._add_many = batch.add, batch.remove, batch.add_many
+        self._remove_many, self._add_terms = batch.remove_many, batch.add_terms
         self._put_doc, self._delete_doc, self._set_links = batch.put_doc, batch.delete_doc, batch.set_links
         self._put_aux, self._delete_aux = batch.put_aux, batch.delete_aux
         self._postings: dict[tuple[str, str, int], bool] = {}  # present after the batch
@@ -74,6 +75,11 @@ class Recorder:
         self._add(vertical, term, iid)
         self._postings[vertical, term, iid] = True
 
+    def add_terms(self, vertical: str, terms: Iterable[str], iid: int) -> None:
+        terms = list(terms)
+        self._add_terms(vertical, terms, iid)
+        self._postings.update(dict.fromkeys([(vertical, term, iid) for term in terms], True))
+
     def remove(self, vertical: str, term: str, iid: int) -> None:
         self._remove(vertical, term, iid)
         self._postings[vertical, term, iid] = False
@@ -81,6 +87,12 @@ class Recorder:
     def add_many(self, vertical: str, term: str, iids: BitMap) -> None:
         self._add_many(vertical, term, iids)
         self._postings.update(dict.fromkeys([(vertical, term, iid) for iid in iids], True))
+
+    def remove_many(self, vertical: str, term: str, iids: list[int]) -> None:
+        if not iids:
+            return
+        self._remove_many(vertical, term, iids)
+        self._postings.update(dict.fromkeys([(vertical, term, iid) for iid in iids], False))
 
     def put_doc(self, vertical: str, iid: int, doc: dict) -> None:
         self._put_doc(vertical, iid, doc)

@@ -54,3 +54,25 @@ def test_the_collector_resumes_only_once_no_thread_applies_a_batch():
         release.set()
         thread.join(30)
     assert gc.isenabled()
+
+
+def test_cycles_frozen_by_batches_are_collected_at_the_next_full_collection(monkeypatch):
+    import weakref
+
+    import indexer.batches
+
+    class Node:
+        pass
+
+    monkeypatch.setattr(indexer.batches, "_full_collection_at", float("inf"))
+    with collector_paused():
+        node = Node()
+        node.self = node  # a cycle that outlives the batch
+    gone = weakref.ref(node)
+    del node
+    assert gone() is not None  # frozen with what outlived the batch
+    monkeypatch.setattr(indexer.batches, "_full_collection_at", 0.0)
+    with collector_paused():
+        pass
+    assert gone() is None
+    assert indexer.batches._full_collection_at < float("inf")

@@ -103,3 +103,50 @@ def test_query_and_backup_where_only_the_writer_lock_is_say_there_is_no_index(tm
         refused = unicorn(tmp_path, *args)
         assert refused.returncode == 1 and "no index under" in refused.stderr and "Traceback" not in refused.stderr
     assert not Index.exists(paths.index(tmp_path))
+
+
+def test_edge_times_are_stamped_newest_first_and_cut_only_when_older(tmp_path):
+    edge = b"f" + (1).to_bytes(4, "big")  # a follow group: kind and source
+    index = Index(tmp_path / "index")
+    try:
+        with index.writer() as batch:
+            assert batch.cut_time(edge + (2).to_bytes(4, "big"), 5)  # none stored: older than any delete
+            batch.stamp_time(edge + (2).to_bytes(4, "big"), 10)
+            batch.stamp_time(edge + (2).to_bytes(4, "big"), 7)  # older than the stored: kept as 10
+            batch.stamp_time(edge + (3).to_bytes(4, "big"), 20)
+        with index.writer() as batch:
+            assert batch.time(edge + (2).to_bytes(4, "big")) == 10
+            assert not batch.cut_time(edge + (2).to_bytes(4, "big"), 10)  # a tie survives
+            assert batch.cut_time(edge + (2).to_bytes(4, "big"), 11)
+            assert batch.time(edge + (2).to_bytes(4, "big")) is None
+        with index.writer() as batch:
+            assert batch.time(edge + (2).to_bytes(4, "big")) is None
+            assert batch.time(edge + (3).to_bytes(4, "big")) == 20
+            assert batch.time(b"b" + (1).to_bytes(4, "big") + (3).to_bytes(4, "big")) is None  # a kind never stored
+    finally:
+        index.close()
+
+
+def test_a_batch_that_changes_no_rank_keeps_the_stored_rank_and_marks_the_document(tmp_path):
+    index = Index(tmp_path / "index")
+    user = {"id": 7, "username": "u", "full_name": "", "is_private": False, "is_verified": False,
+            "followers_count": 3, "following_count": 1, "media_count": 0}
+    try:
+        with index.writer() as batch:
+            batch.put_doc("user", batch.intern("user", 7), dict(user))
+        with index.reader() as view:
+            iid = view.iid("user", 7)
+            rank = view.rank("user").count[iid]
+        with index.writer() as batch:
+            doc = batch.doc("user", iid)
+            doc["following_count"] += 1  # not a field of the rank
+            batch.put_doc("user", iid, doc)
+            gen = batch.gen
+        with index.reader() as view:
+            assert view.doc("user", iid)["following_count"] == 2
+            assert view.rank("user").count[iid] == rank == 3
+        with index._env.lmdb.begin() as txn:
+            dirty = txn.get(gen.to_bytes(8, "big"), db=index._env.dbs["user", "rankdirty"])
+        assert iid in BitMap.deserialize(dirty)
+    finally:
+        index.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
+import lmdb
 from pyroaring import BitMap
 
 from indexer.keys import ext_bytes, ext_from_bytes, ext_key, text_key
@@ -31,7 +34,7 @@ from indexer.store.codec import (
     unpack,
 )
 from indexer.store.environment import Environment
-from indexer.store.errors import raises_store_errors
+from indexer.store.errors import raises_store_errors, translated
 from vocabulary.schema import VERTICALS
 from vocabulary.terms import LIVE
 
@@ -56,6 +59,7 @@ class WriteBatch:
         self._dirty_postings: set[tuple[str, str]] = set()
         self._docs: dict[tuple[str, int], dict | None] = {}
         self._dirty_docs: set[tuple[str, int]] = set()
+        self._stored_ranks: dict[tuple[str, int], bytes] = {}  # rank values of the documents read from the store
         self._next_id = {v: self.meta(next_id_key(v), 0) for v in VERTICALS}
         self._stored_ids = dict(self._next_id)  # internal ids from here on have nothing stored yet
         self._stored_postings = {v for v in VERTICALS if self._txn.stat(self._dbs[v, "post"])["entries"]}
@@ -87,9 +91,8 @@ class WriteBatch:
                 return self._stored_iid(vertical, ext)
         return iid
 
-    @raises_store_errors
     def _stored_iid(self, vertical: str, ext: int | str) -> int | None:
-        raw = self._txn.get(ext_key(vertical, ext), db=self._dbs[vertical, "ids"])
+        raw = self._get(ext_key(vertical, ext), self._dbs[vertical, "ids"])
         if raw is None:
             return None
         iid = self._env.ids[vertical, ext] = IID.unpack(raw)[0]
@@ -111,9 +114,15 @@ class WriteBatch:
         self._txn.put(IID.pack(iid), ext_bytes(vertical, ext), db=self._dbs[vertical, "ext"])
         return iid
 
-    @raises_store_errors
     def ext(self, vertical: str, iid: int) -> int | str:
-        return ext_from_bytes(vertical, self._txn.get(IID.pack(iid), db=self._dbs[vertical, "ext"]))
+        return ext_from_bytes(vertical, self._get(IID.pack(iid), self._dbs[vertical, "ext"]))
+
+    def _get(self, key: bytes, db: Any) -> bytes | None:
+        """The value under `key` in `db`, None when there is none; StoreError when LMDB fails."""
+        try:
+            return self._txn.get(key, db=db)
+        except lmdb.Error as exc:
+            raise translated(exc, self._env.path) from exc
 
     # postings
 
@@ -126,10 +135,9 @@ class WriteBatch:
             bitmap = self._postings[key] = self._stored_posting(vertical, term) if stored else BitMap()
         return bitmap
 
-    @raises_store_errors
     def _stored_posting(self, vertical: str, term: str) -> BitMap:
         key = text_key(term)
-        raw = self._txn.get(key, db=self._dbs[vertical, "post"])
+        raw = self._get(key, self._dbs[vertical, "post"])
         return decode_posting(posting_bitmap(key, raw), BitMap) if raw is not None else BitMap()
 
     def add(self, vertical: str, term: str, iid: int) -> None:
@@ -137,6 +145,15 @@ class WriteBatch:
         bitmap = self._postings.get(key)
         (bitmap if bitmap is not None else self.posting(vertical, term)).add(iid)
         self._dirty_postings.add(key)
+
+    def add_terms(self, vertical: str, terms: Iterable[str], iid: int) -> None:
+        """`add` of `iid` to each of `terms`."""
+        postings, dirty = self._postings, self._dirty_postings
+        for term in terms:
+            key = (vertical, term)
+            bitmap = postings.get(key)
+            (bitmap if bitmap is not None else self.posting(vertical, term)).add(iid)
+            dirty.add(key)
 
     def remove(self, vertical: str, term: str, iid: int) -> None:
         key = (vertical, term)
@@ -146,6 +163,12 @@ class WriteBatch:
 
     def add_many(self, vertical: str, term: str, iids: BitMap) -> None:
         self.posting(vertical, term).update(iids)
+        self._dirty_postings.add((vertical, term))
+
+    def remove_many(self, vertical: str, term: str, iids: list[int]) -> None:
+        if not iids:
+            return
+        self.posting(vertical, term).difference_update(BitMap(iids))
         self._dirty_postings.add((vertical, term))
 
     def is_live(self, vertical: str, iid: int) -> bool:
@@ -162,10 +185,13 @@ class WriteBatch:
             doc = self._docs[key] = self._stored_doc(vertical, iid) if iid < self._stored_ids[vertical] else None
             return doc
 
-    @raises_store_errors
     def _stored_doc(self, vertical: str, iid: int) -> dict | None:
-        raw = self._txn.get(IID.pack(iid), db=self._dbs[vertical, "docs"])
-        return document(vertical, raw) if raw is not None else None
+        raw = self._get(IID.pack(iid), self._dbs[vertical, "docs"])
+        if raw is None:
+            return None
+        doc = document(vertical, raw)
+        self._stored_ranks[vertical, iid] = rank_value(vertical, doc)
+        return doc
 
     def put_doc(self, vertical: str, iid: int, doc: dict) -> None:
         self._docs[vertical, iid] = doc
@@ -217,6 +243,8 @@ class WriteBatch:
         """The event time stored under `key` (slipstream's edge times and tombstones). A key of
         EDGE_GROUP + 4 bytes is an edge's (kind, source, target): kept with the other targets of
         its group in one `edgetimes` value."""
+        if key[:1] not in self._time_kinds:  # no time of this kind is stored or set
+            return None
         if len(key) == EDGE_GROUP + IID.size:
             times = self._edge_group(key[:EDGE_GROUP])
             target = IID.unpack_from(key, EDGE_GROUP)[0]
@@ -224,7 +252,7 @@ class WriteBatch:
         try:
             return self._times[key]
         except KeyError:
-            ts = self._times[key] = self._stored_time(key) if key[:1] in self._time_kinds else None
+            ts = self._times[key] = self._stored_time(key)
             return ts
 
     def _edge_group(self, group: bytes) -> bytes | dict[int, int]:
@@ -235,15 +263,47 @@ class WriteBatch:
             times = self._edge_groups[group] = self._stored_edge_group(group) if group[:1] in self._time_kinds else {}
             return times
 
-    @raises_store_errors
     def _stored_edge_group(self, group: bytes) -> bytes | dict[int, int]:
-        raw = self._txn.get(group, db=self._env.edge_times)
+        raw = self._get(group, self._env.edge_times)
         return raw if raw is not None else {}
 
-    @raises_store_errors
     def _stored_time(self, key: bytes) -> int | None:
-        raw = self._txn.get(key, db=self._env.times)
+        raw = self._get(key, self._env.times)
         return TIME.unpack(raw)[0] if raw is not None else None
+
+    def stamp_time(self, key: bytes, ts: int) -> None:
+        """Set the time under an edge key unless a time as new or newer is stored."""
+        if key[:1] in self._time_kinds:
+            stored = self.time(key)
+            if stored is not None and stored >= ts:
+                return
+        self.set_time(key, ts)
+
+    def cut_time(self, key: bytes, ts: int) -> bool:
+        """Remove the time under an edge key when it is older than `ts` (none stored counts as
+        older than any `ts`); whether it was older."""
+        if key[:1] not in self._time_kinds:
+            return True
+        group = key[:EDGE_GROUP]
+        times = self._edge_group(group)
+        target = IID.unpack_from(key, EDGE_GROUP)[0]
+        if isinstance(times, dict):
+            stored = times.get(target)
+            if stored is None:
+                return True
+            if stored >= ts:
+                return False
+            del times[target]
+        else:
+            stored = edge_time(times, target)
+            if stored is None:
+                return True
+            if stored >= ts:
+                return False
+            rest = edge_times_without(times, target)
+            self._edge_groups[group] = rest if rest is not None else {}
+        self._dirty_edge_groups.add(group)
+        return True
 
     @raises_store_errors
     def set_time(self, key: bytes, ts: int | None) -> None:
@@ -312,33 +372,46 @@ class WriteBatch:
         self._done = True
 
     def _write(self) -> None:
+        """Every changed value, put in key order per database (LMDB touches each page once)."""
         txn = self._txn
+        puts: dict[Any, list[tuple[bytes, bytes]]] = {}
+        deletes: list[tuple[Any, bytes]] = []
         for vertical, term in self._dirty_postings:
             bitmap = self._postings[vertical, term]
             db = self._dbs[vertical, "post"]
             key = text_key(term)
             if bitmap:
                 bitmap.run_optimize()
-                txn.put(key, posting_value(key, term, self._stamp, bitmap), db=db)
+                puts.setdefault(db, []).append((key, posting_value(key, term, self._stamp, bitmap)))
             else:
-                txn.delete(key, db=db)
+                deletes.append((db, key))
+        edge_times_db = self._env.edge_times
         for group in self._dirty_edge_groups:
             times = self._edge_groups[group]
             if times:
-                txn.put(group, times if isinstance(times, bytes) else edge_times_value(times), db=self._env.edge_times)
+                value = times if isinstance(times, bytes) else edge_times_value(times)
+                puts.setdefault(edge_times_db, []).append((group, value))
             else:
-                txn.delete(group, db=self._env.edge_times)
+                deletes.append((edge_times_db, group))
         rank_changed: dict[str, BitMap] = {}
+        stored_ranks = self._stored_ranks
         for vertical, iid in self._dirty_docs:
             doc = self._docs[vertical, iid]
             key = IID.pack(iid)
             if doc is None:
-                txn.delete(key, db=self._dbs[vertical, "docs"])
-                txn.delete(key, db=self._dbs[vertical, "rank"])
+                deletes.append((self._dbs[vertical, "docs"], key))
+                deletes.append((self._dbs[vertical, "rank"], key))
             else:
-                txn.put(key, doc_value(vertical, doc), db=self._dbs[vertical, "docs"])
-                txn.put(key, rank_value(vertical, doc), db=self._dbs[vertical, "rank"])
+                puts.setdefault(self._dbs[vertical, "docs"], []).append((key, doc_value(vertical, doc)))
+                rank = rank_value(vertical, doc)
+                if stored_ranks.get((vertical, iid)) != rank:
+                    puts.setdefault(self._dbs[vertical, "rank"], []).append((key, rank))
             rank_changed.setdefault(vertical, BitMap()).add(iid)
+        for db, items in puts.items():
+            items.sort(key=itemgetter(0))
+            txn.cursor(db=db).putmulti(items)
+        for db, key in deletes:
+            txn.delete(key, db=db)
         if self._relinked:
             rank_changed.setdefault("media", BitMap()).update(self._relinked)
         keep = columns.RANKDIRTY_KEEP
