@@ -7,6 +7,7 @@ import numpy as np
 from pyroaring import AbstractBitMap, BitMap
 
 RANKDIRTY_KEEP = 4096  # generations of document changes kept for incremental reader refresh
+UNIQUE_SHARE = 4  # target_counts sorts below one found id per this many possible ids, else counts them all
 
 
 class RankColumns:
@@ -49,6 +50,24 @@ class RankColumns:
         self.count[iids] = np.fromiter((r[0] for _, r in rows), dtype=np.int64, count=len(rows))
         self.taken_at[iids] = np.fromiter((r[1] for _, r in rows), dtype=np.int64, count=len(rows))
         self.ext_id[iids] = np.fromiter((r[2] for _, r in rows), dtype=np.uint64, count=len(rows))
+
+
+class NameColumn:
+    """Every id's external name by internal id, for hashtags (whose static order breaks ties by name): an
+    internal id's external id never changes, so each is read once, and the column only grows."""
+
+    def __init__(self) -> None:
+        self.gen = -1
+        self.name = np.zeros(0, dtype=object)
+
+    def extend(self, named: list[tuple[int, str]]) -> None:
+        """(internal id, name) of ids from len(self.name) on, ascending."""
+        if named:
+            name = np.full(named[-1][0] + 1, None, dtype=object)
+            name[: len(self.name)] = self.name
+            for iid, ext in named:
+                name[iid] = ext
+            self.name = name
 
 
 class LinkColumns:
@@ -139,6 +158,8 @@ class LinkColumns:
             found = np.concatenate([found, np.asarray(extra, dtype=np.int64)])
         if not len(found):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if len(found) * UNIQUE_SHARE < int(found.max()):  # few: sort them rather than count into every id
+            return np.unique(found, return_counts=True)
         counts = np.bincount(found)
         present = np.flatnonzero(counts)
         return present, counts[present]

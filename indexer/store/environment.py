@@ -11,7 +11,7 @@ import lmdb
 
 from indexer.store.caches import PostingCache
 from indexer.store.codec import pack, unpack
-from indexer.store.columns import LinkColumns, RankColumns
+from indexer.store.columns import LinkColumns, NameColumn, RankColumns
 from indexer.store.errors import IndexIncompatible, IndexNotFound, translated
 from vocabulary.schema import VERTICALS
 
@@ -29,7 +29,7 @@ class Environment:
     """Opens (read-only, or creating what is missing) the index at `path`; raises StoreError.
 
     Views share `postings` (decoded posting lists), `ids` (committed id map entries, which never
-    change) and the reader-side columns `ranks` and `links`, refreshed under `columns_lock`.
+    change) and the reader-side columns `ranks`, `links` and `hashtag_names`, refreshed under `columns_lock`.
     """
 
     def __init__(self, path: str | Path, *, readonly: bool, map_size: int, cache_bytes: int) -> None:
@@ -48,6 +48,7 @@ class Environment:
         self.ids: dict[tuple[str, int | str], int] = {}
         self.ranks = {vertical: RankColumns() for vertical in VERTICALS}
         self.links = LinkColumns()
+        self.hashtag_names = NameColumn()
         self.columns_lock = threading.Lock()
 
     def _open(self, readonly: bool, map_size: int) -> None:

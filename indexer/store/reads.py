@@ -7,6 +7,7 @@ from itertools import islice
 from typing import Any
 
 import lmdb
+import numpy as np
 from pyroaring import BitMap, FrozenBitMap
 
 from indexer.keys import ext_from_bytes, ext_key, head_bytes, text_key
@@ -26,7 +27,7 @@ from indexer.store.codec import (
     posting_term,
     unpack,
 )
-from indexer.store.columns import LinkColumns, RankColumns
+from indexer.store.columns import LinkColumns, NameColumn, RankColumns
 from indexer.store.environment import Environment
 from indexer.store.errors import raises_store_errors, translated
 
@@ -162,6 +163,26 @@ class ReadView:
         if current.gen < self.gen:
             self._refresh(vertical, "rank", current)
         return current
+
+    def hashtag_names(self) -> np.ndarray:
+        """Every hashtag's name by internal id (an object array, at least every id this view knows)."""
+        current = self._env.hashtag_names
+        if current.gen < self.gen:
+            self._read_names(current)
+        return current.name
+
+    @raises_store_errors
+    def _read_names(self, current: NameColumn) -> None:
+        """The names of the ids allocated since `current` was read: `hashtag.ext` from its length on."""
+        with self._env.columns_lock:
+            if current.gen >= self.gen:
+                return
+            cursor = self._txn.cursor(db=self._dbs["hashtag", "ext"])
+            named = []
+            if cursor.set_range(IID.pack(len(current.name))):
+                named = [(IID.unpack(key)[0], ext_from_bytes("hashtag", raw)) for key, raw in cursor.iternext()]
+            current.extend(named)
+            current.gen = self.gen
 
     def link_columns(self) -> LinkColumns:
         """Media link columns, refreshed to this view's generation when they are older."""

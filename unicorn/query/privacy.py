@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 from cachetools import LRUCache
 from pyroaring import BitMap, FrozenBitMap
 
 from unicorn.context import Hashtags, ViewerContext
+from unicorn.query import rank
 from vocabulary import terms
 
 
@@ -58,8 +60,9 @@ class _Sets:
 class _Viewer(_Sets):
     """The per-(generation, viewer) sets, shared by every request of that viewer at that generation."""
 
-    def __init__(self, view, viewer: int | None) -> None:
+    def __init__(self, view, viewer: int | None, private_carriers: _PrivateCarriers) -> None:
         self.viewer = viewer
+        self.private_carriers = private_carriers
         self.visible: dict[str, FrozenBitMap] = {}
         self.lock = threading.Lock()
         self.hidden_edges = FrozenBitMap()
@@ -101,13 +104,45 @@ class _Viewer(_Sets):
             only_hidden = tags[view.rank("hashtag").count[tags] == hidden_carriers]
             if len(only_hidden):
                 visible = visible - BitMap(only_hidden.tolist())
-        seen_private = _owners_media(view, self._allowed() - self.hidden) & private
+        owners = self._allowed() - self.hidden
+        if visible is public:  # private media can only add hashtags outside `_public`: their owners' media
+            owners &= self.private_carriers(view)
+        seen_private = _owners_media(view, owners) & private
         if seen_private:
             extra = BitMap(view.link_columns().targets("hashtag", seen_private)) - visible
             if extra:
                 visible = visible | extra
         self.public_hashtags_only = visible is public
         return visible
+
+
+class _PrivateCarriers:
+    """Per generation, shared by the viewers: the owners (user iids) of private media that carry a hashtag
+    outside `_public`. Only their private media can make visible a hashtag that `_public` does not hold."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at: tuple[int, FrozenBitMap] = (-1, FrozenBitMap())
+
+    def __call__(self, view) -> FrozenBitMap:
+        gen, owners = self._at
+        if gen != view.gen:
+            with self._lock:
+                gen, owners = self._at
+                if gen != view.gen:
+                    owners = _private_carriers(view)
+                    self._at = (view.gen, owners)
+        return owners
+
+
+def _private_carriers(view) -> FrozenBitMap:
+    """A hashtag outside `_public` that live media carry is live (slipstream keeps a hashtag exactly while
+    live media carry it): so the owners of the private carriers of `_live - _public`, read per such hashtag."""
+    private = view.posting("media", terms.PRIVATE_MEDIA)
+    unpublic = view.posting("hashtag", terms.LIVE) - view.posting("hashtag", terms.PUBLIC_MEDIA)
+    carriers = BitMap.union(BitMap(), *(view.posting("media", terms.hashtag(view.ext("hashtag", t))) for t in unpublic))
+    owners = view.link_columns().owner[rank.as_array(carriers & private)]
+    return FrozenBitMap(np.unique(owners[owners >= 0]).tolist())
 
 
 def _owners_media(view, user_iids) -> BitMap:
@@ -225,6 +260,7 @@ class Cache:
 
     def __init__(self, size: int = 1024) -> None:
         self._entries: LRUCache = LRUCache(size)  # (gen, viewer) -> _Viewer
+        self._carriers = _PrivateCarriers()
         self._lock = threading.Lock()
 
     def get(self, view, viewer: int | None, context: ViewerContext | None = None) -> Visibility:
@@ -233,7 +269,7 @@ class Cache:
         with self._lock:
             shared = self._entries.get(key)
         if shared is None:
-            shared = _Viewer(view, viewer) if context is None else _Shard(view, context)
+            shared = _Viewer(view, viewer, self._carriers) if context is None else _Shard(view, context)
             with self._lock:
                 self._entries[key] = shared
         return Visibility(shared, view)

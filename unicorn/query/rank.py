@@ -10,7 +10,7 @@ Each vertical's order is a list of levels, each an array over internal ids where
 better (descending keys are bit-inverted, which is monotone and cannot overflow). `top_k`
 partitions on the first level, keeps everything strictly better than the K-th key, and resolves
 only the boundary group (the ids equal to the K-th key) by the next level, recursively. Hashtag
-names, the last hashtag level, are read from the index for that boundary group only.
+names, the last hashtag level, come from the reader's name column (`ReadView.hashtag_names`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def levels(view, vertical: str) -> list[Level]:
     if vertical == "media":
         return [_desc(cols.count), _desc(cols.taken_at), _desc(cols.ext_id)]
     if vertical == "hashtag":
-        return [_desc(cols.count), lambda ids: np.array([view.ext("hashtag", int(i)) for i in ids], dtype=object)]
+        return [_desc(cols.count), view.hashtag_names().__getitem__]
     return [_desc(cols.count), cols.ext_id.__getitem__]
 
 
@@ -48,7 +48,7 @@ def sort_keys(view, vertical: str, ids: np.ndarray) -> list[tuple]:
     if vertical == "media":
         return list(zip(counts, [-t for t in cols.taken_at[ids].tolist()], [-e for e in cols.ext_id[ids].tolist()]))
     if vertical == "hashtag":
-        return list(zip(counts, (view.ext("hashtag", i) for i in ids.tolist())))
+        return list(zip(counts, view.hashtag_names()[ids].tolist()))
     return list(zip(counts, cols.ext_id[ids].tolist()))
 
 
