@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 from pyroaring import AbstractBitMap, BitMap
 
@@ -53,21 +55,43 @@ class RankColumns:
 
 
 class NameColumn:
-    """Every id's external name by internal id, for hashtags (whose static order breaks ties by name): an
-    internal id's external id never changes, so each is read once, and the column only grows."""
+    """Every id's external name by internal id, and each name's place in name order (`order`: the
+    vertical's names' ranks, ascending by name), for hashtags, whose static order breaks ties by name. An
+    internal id's external id never changes, so each is read once and the columns only grow; a new name
+    shifts the ranks after its own (a new array: readers holding the old one keep a consistent order)."""
+
+    REORDER_SHARE = 64  # new names inserted one by one up to one per this many known, else all ranked again
 
     def __init__(self) -> None:
         self.gen = -1
         self.name = np.zeros(0, dtype=object)
+        self.order = np.zeros(0, dtype=np.int64)
+        self._sorted: list[str] = []
 
     def extend(self, named: list[tuple[int, str]]) -> None:
         """(internal id, name) of ids from len(self.name) on, ascending."""
-        if named:
-            name = np.full(named[-1][0] + 1, None, dtype=object)
-            name[: len(self.name)] = self.name
+        if not named:
+            return
+        size = named[-1][0] + 1
+        name = np.full(size, None, dtype=object)
+        name[: len(self.name)] = self.name
+        order = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)  # ids without a name: never ranked
+        order[: len(self.order)] = self.order
+        if len(named) * self.REORDER_SHARE > len(self._sorted):
             for iid, ext in named:
                 name[iid] = ext
-            self.name = name
+            known = np.flatnonzero(name != None)  # noqa: E711 (elementwise)
+            by_name = known[np.argsort(name[known], kind="stable")]
+            order[by_name] = np.arange(len(by_name))
+            self._sorted = name[by_name].tolist()
+        else:
+            for iid, ext in named:
+                name[iid] = ext
+                at = bisect.bisect_left(self._sorted, ext)
+                self._sorted.insert(at, ext)
+                order[order >= at] += 1
+                order[iid] = at
+        self.name, self.order = name, order
 
 
 class LinkColumns:

@@ -7,7 +7,6 @@ from itertools import islice
 from typing import Any
 
 import lmdb
-import numpy as np
 from pyroaring import BitMap, FrozenBitMap
 
 from indexer.keys import ext_from_bytes, ext_key, head_bytes, text_key
@@ -59,14 +58,22 @@ class ReadView:
     # The hottest reads translate LMDB's errors in place: a decorator's call costs more than their look-up.
 
     def posting(self, vertical: str, term: str) -> FrozenBitMap:
+        memo = self._env.memo
+        hit = memo.get(self.gen, (vertical, term))
+        if hit is not None:
+            return hit
         key = text_key(term)
         try:
             raw = self._txn.get(key, db=self._dbs[vertical, "post"])
         except lmdb.Error as exc:
             raise translated(exc, self._env.path) from exc
         if raw is None:
+            memo.put(self.gen, (vertical, term), EMPTY, 0)
             return EMPTY
-        return self._env.postings.get((vertical, key), posting_stamp(raw), posting_bitmap(key, raw))
+        payload = posting_bitmap(key, raw)
+        bitmap = self._env.postings.get((vertical, key), posting_stamp(raw), payload)
+        memo.put(self.gen, (vertical, term), bitmap, len(payload))
+        return bitmap
 
     @raises_store_errors
     def terms(self, vertical: str, prefix: str) -> Iterator[str]:
@@ -164,12 +171,12 @@ class ReadView:
             self._refresh(vertical, "rank", current)
         return current
 
-    def hashtag_names(self) -> np.ndarray:
-        """Every hashtag's name by internal id (an object array, at least every id this view knows)."""
+    def hashtag_names(self) -> NameColumn:
+        """Every hashtag's name and place in name order by internal id (at least every id this view knows)."""
         current = self._env.hashtag_names
         if current.gen < self.gen:
             self._read_names(current)
-        return current.name
+        return current
 
     @raises_store_errors
     def _read_names(self, current: NameColumn) -> None:

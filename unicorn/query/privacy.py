@@ -29,6 +29,7 @@ decide (it asks X's shard whether X is private); a shard empties only those of X
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 
 import numpy as np
 from cachetools import LRUCache
@@ -42,30 +43,34 @@ from vocabulary import terms
 class _Sets:
     """A viewer's visible documents per vertical, from what a subclass knows of them: `viewer`, `hidden` (the
     user iids of H), `owners_seen_private(view)` (owners whose private media the viewer sees) and
-    `hidden_owners(view)` (H), both as external ids, and `_hashtags(view, live)`."""
+    `hidden_owners(view)` (H), both as external ids, `_hashtags(view, live)`, and `generation` (the sets
+    the viewers of one generation share)."""
 
     def compute(self, view, vertical: str) -> FrozenBitMap:
         live = view.posting(vertical, terms.LIVE)
         if self.viewer is None or vertical == "place":
             return live
         if vertical == "user":
-            return FrozenBitMap(BitMap(live) - self.hidden)
+            return live - self.hidden if self.hidden else live
         if vertical == "hashtag":
             return self._hashtags(view, live)
         private = view.posting("media", terms.PRIVATE_MEDIA)
-        private_unseen = BitMap(private) - _media_of(view, self.owners_seen_private(view))
-        return FrozenBitMap(BitMap(live) - private_unseen - _media_of(view, self.hidden_owners(view)))
+        visible = self.generation.get(view, "unprivate media", lambda view: live - private)
+        seen_private = _media_of(view, self.owners_seen_private(view)) & private & live
+        if seen_private:
+            visible = visible | seen_private
+        hidden = _media_of(view, self.hidden_owners(view))
+        return visible - hidden if hidden else visible
 
 
 class _Viewer(_Sets):
     """The per-(generation, viewer) sets, shared by every request of that viewer at that generation."""
 
-    def __init__(self, view, viewer: int | None, private_carriers: _PrivateCarriers) -> None:
+    def __init__(self, view, viewer: int | None, generation: _Generation) -> None:
         self.viewer = viewer
-        self.private_carriers = private_carriers
+        self.generation = generation
         self.visible: dict[str, FrozenBitMap] = {}
         self.lock = threading.Lock()
-        self.hidden_edges = FrozenBitMap()
         self.public_hashtags_only = False  # whether the visible hashtags are exactly `_public`
         if viewer is None:
             return
@@ -73,14 +78,23 @@ class _Viewer(_Sets):
         self.private = view.posting("user", terms.PRIVATE_USER)
         self.hidden = BitMap(view.posting("user", terms.blocks(viewer))) | view.posting("user", terms.blocked_by(viewer))
         self.me = view.iid("user", viewer)
+
+    @cached_property
+    def hidden_edges(self) -> FrozenBitMap:
+        """User iids X whose edge terms the viewer may not see: private unless followed, or hidden; not the viewer
+        unless hidden."""
+        if self.viewer is None:
+            return FrozenBitMap()
         hidden_edges = (BitMap(self.private) - self.following) | self.hidden
         if self.me is not None and self.me not in self.hidden:
             hidden_edges.discard(self.me)
-        self.hidden_edges = FrozenBitMap(hidden_edges)
+        return FrozenBitMap(hidden_edges)
 
     def edge_term_visible(self, view, x: int) -> bool:
         iid = view.iid("user", x)
-        return iid is not None and iid not in self.hidden_edges
+        if iid is None or self.viewer is None:
+            return iid is not None
+        return iid not in self.hidden and (iid == self.me or iid not in self.private or iid in self.following)
 
     def owners_seen_private(self, view) -> list[int]:
         return [view.ext("user", x) for x in self._allowed()]
@@ -104,9 +118,13 @@ class _Viewer(_Sets):
             only_hidden = tags[view.rank("hashtag").count[tags] == hidden_carriers]
             if len(only_hidden):
                 visible = visible - BitMap(only_hidden.tolist())
-        owners = self._allowed() - self.hidden
         if visible is public:  # private media can only add hashtags outside `_public`: their owners' media
-            owners &= self.private_carriers(view)
+            carriers = self.generation.get(view, "private carriers", _private_carriers)
+            owners = BitMap(carriers & self.following & self.private) - self.hidden
+            if self.me is not None and self.me in carriers and self.me not in self.hidden:
+                owners.add(self.me)
+        else:
+            owners = self._allowed() - self.hidden
         seen_private = _owners_media(view, owners) & private
         if seen_private:
             extra = BitMap(view.link_columns().targets("hashtag", seen_private)) - visible
@@ -116,23 +134,31 @@ class _Viewer(_Sets):
         return visible
 
 
-class _PrivateCarriers:
-    """Per generation, shared by the viewers: the owners (user iids) of private media that carry a hashtag
-    outside `_public`. Only their private media can make visible a hashtag that `_public` does not hold."""
+class _Generation:
+    """What the viewers' sets share in one generation, the newest asked for, each made on first use: `get(view,
+    name, make)` is `make(view)`, kept for the other views of that generation (a view of an older one makes its
+    own). Held: the live media of no private owner, and `_private_carriers`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._at: tuple[int, FrozenBitMap] = (-1, FrozenBitMap())
+        self._at: tuple[int, dict] = (-1, {})
 
-    def __call__(self, view) -> FrozenBitMap:
-        gen, owners = self._at
+    def get(self, view, name: str, make):
+        gen, facts = self._at
         if gen != view.gen:
+            if gen > view.gen:
+                return make(view)
             with self._lock:
-                gen, owners = self._at
-                if gen != view.gen:
-                    owners = _private_carriers(view)
-                    self._at = (view.gen, owners)
-        return owners
+                if self._at[0] < view.gen:
+                    self._at = (view.gen, {})
+                gen, facts = self._at
+        hit = facts.get(name)
+        if hit is None:
+            with self._lock:
+                hit = facts.get(name)
+                if hit is None:
+                    hit = facts[name] = make(view)
+        return hit
 
 
 def _private_carriers(view) -> FrozenBitMap:
@@ -168,8 +194,9 @@ def local_ids(view, vertical: str, exts) -> BitMap:
 class _Shard(_Sets):
     """The per-(generation, context) sets of a shard, from the viewer's context (see the module's docstring)."""
 
-    def __init__(self, view, context: ViewerContext) -> None:
+    def __init__(self, view, context: ViewerContext, generation: _Generation) -> None:
         self.viewer = context.viewer
+        self.generation = generation
         self.context = context
         self.visible: dict[str, FrozenBitMap] = {}
         self.lock = threading.Lock()
@@ -240,7 +267,11 @@ class Visibility:
         self.viewer = shared.viewer
         self._shared = shared
         self.visible = _Visible(shared, view)
-        self.hidden_edges: FrozenBitMap = shared.hidden_edges  # user iids X whose edge terms are empty
+
+    @property
+    def hidden_edges(self) -> FrozenBitMap:
+        """User iids X whose edge terms are empty."""
+        return self._shared.hidden_edges
 
     def edge_term_visible(self, view, x: int) -> bool:
         """Whether the edge terms of user `x` (an external id) are visible to the viewer."""
@@ -260,7 +291,7 @@ class Cache:
 
     def __init__(self, size: int = 1024) -> None:
         self._entries: LRUCache = LRUCache(size)  # (gen, viewer) -> _Viewer
-        self._carriers = _PrivateCarriers()
+        self._generation = _Generation()
         self._lock = threading.Lock()
 
     def get(self, view, viewer: int | None, context: ViewerContext | None = None) -> Visibility:
@@ -269,7 +300,8 @@ class Cache:
         with self._lock:
             shared = self._entries.get(key)
         if shared is None:
-            shared = _Viewer(view, viewer, self._carriers) if context is None else _Shard(view, context)
+            shared = (_Viewer(view, viewer, self._generation) if context is None
+                      else _Shard(view, context, self._generation))
             with self._lock:
                 self._entries[key] = shared
         return Visibility(shared, view)
