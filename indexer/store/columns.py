@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import array
 import bisect
 
 import numpy as np
@@ -169,17 +170,27 @@ class LinkColumns:
 
     def targets(self, field: str, media: AbstractBitMap) -> list[int]:
         """The distinct internal ids that field `field` of the given media points to, ascending."""
-        return self.target_counts(field, media)[0].tolist()
+        return list(self.target_set(field, media))
 
-    def target_counts(self, field: str, media: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
-        """The distinct internal ids that field `field` of the given media points to, ascending,
-        and for each how many of the media point to it."""
+    def target_set(self, field: str, media: AbstractBitMap) -> BitMap:
+        """The internal ids that field `field` of the given media points to."""
+        found = self._found(field, media)
+        return BitMap(array.array("I", found.astype(np.uint32).tobytes())) if len(found) else BitMap()
+
+    def _found(self, field: str, media: AbstractBitMap) -> np.ndarray:
+        """What field `field` of each of the given media points to, every pointer (int64, unordered)."""
         ids = np.frombuffer(media.to_array(), dtype=np.uint32)
         column = getattr(self, field)[ids[ids < len(self.owner)]]
         found = column[column >= 0].astype(np.int64, copy=False)
         if column.ndim == 2 and self.overflowing[field]:
             extra = [i for m in media & self.overflowing[field] for i in self.overflow[field][m]]
             found = np.concatenate([found, np.asarray(extra, dtype=np.int64)])
+        return found
+
+    def target_counts(self, field: str, media: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct internal ids that field `field` of the given media points to, ascending,
+        and for each how many of the media point to it."""
+        found = self._found(field, media)
         if not len(found):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         if len(found) * UNIQUE_SHARE < int(found.max()):  # few: sort them rather than count into every id

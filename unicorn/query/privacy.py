@@ -127,7 +127,7 @@ class _Viewer(_Sets):
             owners = self._allowed() - self.hidden
         seen_private = _owners_media(view, owners) & private
         if seen_private:
-            extra = BitMap(view.link_columns().targets("hashtag", seen_private)) - visible
+            extra = view.link_columns().target_set("hashtag", seen_private) - visible
             if extra:
                 visible = visible | extra
         self.public_hashtags_only = visible is public
