@@ -11,9 +11,11 @@ not owned by someone in H. A hashtag has a visible public carrier iff its `media
 public carriers, docs/events.md) exceeds the number of its public carriers owned in H; the hashtags
 with a positive count are slipstream's `_public` posting. So visible hashtags are `_public`,
 minus those whose every public carrier is owned in H (counted over H's media only, when V has
-blocks), plus the hashtags of the private media of `F&P | {V}` outside H. Most viewers see
+blocks), plus the hashtags of the private media of `F&P | {V}` outside H. When nothing left
+`_public`, private media add only hashtags outside it, so only the owners of private carriers of
+`_live - _public` count (found once per generation, `_private_carriers`). Most viewers see
 exactly `_public` (no hashtag only hidden owners carry, none only private media carry), and
-share it.
+share it. Visible media are built from `_live - _private`, also made once per generation.
 
 `Cache` keeps these sets per (generation, viewer); each vertical's visible set is computed on
 first use (a people search never pays for media privacy) with the snapshot at hand, which has
