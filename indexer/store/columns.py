@@ -11,6 +11,7 @@ from pyroaring import AbstractBitMap, BitMap
 
 RANKDIRTY_KEEP = 4096  # generations of document changes kept for incremental reader refresh
 UNIQUE_SHARE = 4  # target_counts sorts below one found id per this many possible ids, else counts them all
+UNNAMED = 2**62  # NameColumn.order of an id without a name: after every name
 
 
 class RankColumns:
@@ -76,7 +77,7 @@ class NameColumn:
         size = named[-1][0] + 1
         name = np.full(size, None, dtype=object)
         name[: len(self.name)] = self.name
-        order = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)  # ids without a name: never ranked
+        order = np.full(size, UNNAMED, dtype=np.int64)
         order[: len(self.order)] = self.order
         if len(named) * self.REORDER_SHARE > len(self._sorted):
             for iid, ext in named:
@@ -90,7 +91,7 @@ class NameColumn:
                 name[iid] = ext
                 at = bisect.bisect_left(self._sorted, ext)
                 self._sorted.insert(at, ext)
-                order[order >= at] += 1
+                order[(order >= at) & (order != UNNAMED)] += 1
                 order[iid] = at
         self.name, self.order = name, order
 
