@@ -180,7 +180,7 @@ def _owners_media(view, user_iids) -> BitMap:
 
 def hashtag_part(view, context: ViewerContext) -> Hashtags:
     """One shard's share of the viewer context's hashtag facts (unicorn.context.Hashtags), from its media."""
-    return _Shard(view, context).hashtag_part(view)
+    return _Shard(view, context, _Generation()).hashtag_part(view)
 
 
 def _media_of(view, owners) -> BitMap:
