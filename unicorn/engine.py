@@ -16,9 +16,11 @@ resolve each request's viewer once, through the same privacy cache.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 
+from cachetools import LRUCache
 from pyroaring import AbstractBitMap
 
 from unicorn.context import ViewerContext
@@ -36,6 +38,7 @@ from unicorn.viewers import Viewer, Viewers
 from vocabulary.schema import VERTICALS
 
 MAX_LIMIT = 1000
+CHECKED_QUERIES = 4096  # checked trees of query texts kept
 
 Ranker = Callable[[object, str, AbstractBitMap, int, Viewer], list[tuple[int, float, SortKey]]]
 
@@ -51,6 +54,8 @@ class Engine:
         self.rankers: dict[str, Ranker] = {"static": _static, "social": self.social.ranker, **(rankers or {})}
         self._typeahead = Typeahead(index, self.viewers, self.social)
         self._trending = Trending(index, dsn=trending_dsn)
+        self._checked: LRUCache = LRUCache(CHECKED_QUERIES)  # (query text, vertical) -> checked tree
+        self._lock = threading.Lock()
 
     def warm(self) -> None:
         """Load what the first requests would otherwise load: rank columns, media links (hashtag privacy,
@@ -83,8 +88,21 @@ class Engine:
         if ranker is None:
             raise QueryError("bad_request", f"unknown order {order!r}; expected one of {', '.join(self.rankers)}")
         deadline = (time.perf_counter() if arrived is None else arrived) + timeout_ms / 1000.0
-        root = typecheck.check(parse.parse(query), vertical)
+        root = self.checked(query, vertical)
         return self.run(vertical, root, viewer, limit, ranker, explain, deadline, timeout_ms, apply_fanout_max, started)
+
+    def checked(self, query: str | dict, vertical: str):
+        """The parsed, type-checked tree of `query` as a query of `vertical`. Checked trees are only read after
+        checking, so those of query texts are kept (least recently used out) and shared by requests."""
+        if not isinstance(query, str):
+            return typecheck.check(parse.parse(query), vertical)
+        with self._lock:
+            root = self._checked.get((query, vertical))
+        if root is None:
+            root = typecheck.check(parse.parse(query), vertical)
+            with self._lock:
+                self._checked[query, vertical] = root
+        return root
 
     def run(self, vertical: str, root, viewer: int | None, limit: int, ranker: Ranker, explain: bool, deadline: float,
             timeout_ms: float, apply_fanout_max: int = APPLY_FANOUT_MAX, started: float | None = None,

@@ -35,3 +35,28 @@ class PostingCache:
             except ValueError:  # larger than the whole cache: not kept, nor its stale decoding
                 self._entries.pop(key, None)
         return bitmap
+
+
+class GenerationMemo:
+    """Posting lists by (vertical, term) as of one generation, the newest asked for: any view of that
+    generation reads the same lists, so a hit needs no LMDB read. At most `max_bytes` of serialized
+    bitmaps are kept; past that it starts over. A view of an older generation neither reads nor fills it."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._at: tuple[int, dict[tuple[str, str], FrozenBitMap], list[int]] = (-1, {}, [0])
+
+    def get(self, gen: int, key: tuple[str, str]) -> FrozenBitMap | None:
+        at, entries, _ = self._at
+        return entries.get(key) if at == gen else None
+
+    def put(self, gen: int, key: tuple[str, str], bitmap: FrozenBitMap, size: int) -> None:
+        at, entries, used = self._at
+        if at < gen or used[0] + size > self.max_bytes:
+            if at > gen:
+                return
+            at, entries, used = self._at = (gen, {}, [0])
+        elif at > gen:
+            return
+        entries[key] = bitmap
+        used[0] += size

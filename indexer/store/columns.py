@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import array
+import bisect
+
 import numpy as np
 from pyroaring import AbstractBitMap, BitMap
 
 RANKDIRTY_KEEP = 4096  # generations of document changes kept for incremental reader refresh
+UNIQUE_SHARE = 4  # target_counts sorts below one found id per this many possible ids, else counts them all
+UNNAMED = 2**62  # NameColumn.order of an id without a name: after every name
 
 
 class RankColumns:
@@ -49,6 +54,46 @@ class RankColumns:
         self.count[iids] = np.fromiter((r[0] for _, r in rows), dtype=np.int64, count=len(rows))
         self.taken_at[iids] = np.fromiter((r[1] for _, r in rows), dtype=np.int64, count=len(rows))
         self.ext_id[iids] = np.fromiter((r[2] for _, r in rows), dtype=np.uint64, count=len(rows))
+
+
+class NameColumn:
+    """Every id's external name by internal id, and each name's place in name order (`order`: the
+    vertical's names' ranks, ascending by name), for hashtags, whose static order breaks ties by name. An
+    internal id's external id never changes, so each is read once and the columns only grow; a new name
+    shifts the ranks after its own (a new array: readers holding the old one keep a consistent order)."""
+
+    REORDER_SHARE = 64  # new names inserted one by one up to one per this many known, else all ranked again
+
+    def __init__(self) -> None:
+        self.gen = -1
+        self.name = np.zeros(0, dtype=object)
+        self.order = np.zeros(0, dtype=np.int64)
+        self._sorted: list[str] = []
+
+    def extend(self, named: list[tuple[int, str]]) -> None:
+        """(internal id, name) of ids from len(self.name) on, ascending."""
+        if not named:
+            return
+        size = named[-1][0] + 1
+        name = np.full(size, None, dtype=object)
+        name[: len(self.name)] = self.name
+        order = np.full(size, UNNAMED, dtype=np.int64)
+        order[: len(self.order)] = self.order
+        if len(named) * self.REORDER_SHARE > len(self._sorted):
+            for iid, ext in named:
+                name[iid] = ext
+            known = np.flatnonzero(name != None)  # noqa: E711 (elementwise)
+            by_name = known[np.argsort(name[known], kind="stable")]
+            order[by_name] = np.arange(len(by_name))
+            self._sorted = name[by_name].tolist()
+        else:
+            for iid, ext in named:
+                name[iid] = ext
+                at = bisect.bisect_left(self._sorted, ext)
+                self._sorted.insert(at, ext)
+                order[(order >= at) & (order != UNNAMED)] += 1
+                order[iid] = at
+        self.name, self.order = name, order
 
 
 class LinkColumns:
@@ -126,19 +171,31 @@ class LinkColumns:
 
     def targets(self, field: str, media: AbstractBitMap) -> list[int]:
         """The distinct internal ids that field `field` of the given media points to, ascending."""
-        return self.target_counts(field, media)[0].tolist()
+        return list(self.target_set(field, media))
 
-    def target_counts(self, field: str, media: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
-        """The distinct internal ids that field `field` of the given media points to, ascending,
-        and for each how many of the media point to it."""
+    def target_set(self, field: str, media: AbstractBitMap) -> BitMap:
+        """The internal ids that field `field` of the given media points to."""
+        found = self._found(field, media)
+        return BitMap(array.array("I", found.astype(np.uint32).tobytes())) if len(found) else BitMap()
+
+    def _found(self, field: str, media: AbstractBitMap) -> np.ndarray:
+        """What field `field` of each of the given media points to, every pointer (int64, unordered)."""
         ids = np.frombuffer(media.to_array(), dtype=np.uint32)
         column = getattr(self, field)[ids[ids < len(self.owner)]]
         found = column[column >= 0].astype(np.int64, copy=False)
         if column.ndim == 2 and self.overflowing[field]:
             extra = [i for m in media & self.overflowing[field] for i in self.overflow[field][m]]
             found = np.concatenate([found, np.asarray(extra, dtype=np.int64)])
+        return found
+
+    def target_counts(self, field: str, media: AbstractBitMap) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct internal ids that field `field` of the given media points to, ascending,
+        and for each how many of the media point to it."""
+        found = self._found(field, media)
         if not len(found):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if len(found) * UNIQUE_SHARE < int(found.max()):  # few: sort them rather than count into every id
+            return np.unique(found, return_counts=True)
         counts = np.bincount(found)
         present = np.flatnonzero(counts)
         return present, counts[present]

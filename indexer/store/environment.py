@@ -9,9 +9,9 @@ from typing import Any
 
 import lmdb
 
-from indexer.store.caches import PostingCache
+from indexer.store.caches import GenerationMemo, PostingCache
 from indexer.store.codec import pack, unpack
-from indexer.store.columns import LinkColumns, RankColumns
+from indexer.store.columns import LinkColumns, NameColumn, RankColumns
 from indexer.store.errors import IndexIncompatible, IndexNotFound, translated
 from vocabulary.schema import VERTICALS
 
@@ -28,8 +28,9 @@ def exists(path: str | Path) -> bool:
 class Environment:
     """Opens (read-only, or creating what is missing) the index at `path`; raises StoreError.
 
-    Views share `postings` (decoded posting lists), `ids` (committed id map entries, which never
-    change) and the reader-side columns `ranks` and `links`, refreshed under `columns_lock`.
+    Views share `postings` (decoded posting lists), `memo` (those of the newest generation read), `ids`
+    (committed id map entries, which never change) and the reader-side columns `ranks`, `links` and
+    `hashtag_names`, refreshed under `columns_lock`.
     """
 
     def __init__(self, path: str | Path, *, readonly: bool, map_size: int, cache_bytes: int) -> None:
@@ -45,9 +46,11 @@ class Environment:
                 raise IndexNotFound(f"no index at {self.path}") from exc
             raise translated(exc, self.path) from exc
         self.postings = PostingCache(cache_bytes)
+        self.memo = GenerationMemo(cache_bytes // 4)
         self.ids: dict[tuple[str, int | str], int] = {}
         self.ranks = {vertical: RankColumns() for vertical in VERTICALS}
         self.links = LinkColumns()
+        self.hashtag_names = NameColumn()
         self.columns_lock = threading.Lock()
 
     def _open(self, readonly: bool, map_size: int) -> None:

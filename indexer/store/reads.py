@@ -26,7 +26,7 @@ from indexer.store.codec import (
     posting_term,
     unpack,
 )
-from indexer.store.columns import LinkColumns, RankColumns
+from indexer.store.columns import LinkColumns, NameColumn, RankColumns
 from indexer.store.environment import Environment
 from indexer.store.errors import raises_store_errors, translated
 
@@ -58,14 +58,22 @@ class ReadView:
     # The hottest reads translate LMDB's errors in place: a decorator's call costs more than their look-up.
 
     def posting(self, vertical: str, term: str) -> FrozenBitMap:
+        memo = self._env.memo
+        hit = memo.get(self.gen, (vertical, term))
+        if hit is not None:
+            return hit
         key = text_key(term)
         try:
             raw = self._txn.get(key, db=self._dbs[vertical, "post"])
         except lmdb.Error as exc:
             raise translated(exc, self._env.path) from exc
         if raw is None:
+            memo.put(self.gen, (vertical, term), EMPTY, 0)
             return EMPTY
-        return self._env.postings.get((vertical, key), posting_stamp(raw), posting_bitmap(key, raw))
+        payload = posting_bitmap(key, raw)
+        bitmap = self._env.postings.get((vertical, key), posting_stamp(raw), payload)
+        memo.put(self.gen, (vertical, term), bitmap, len(payload))
+        return bitmap
 
     @raises_store_errors
     def terms(self, vertical: str, prefix: str) -> Iterator[str]:
@@ -162,6 +170,26 @@ class ReadView:
         if current.gen < self.gen:
             self._refresh(vertical, "rank", current)
         return current
+
+    def hashtag_names(self) -> NameColumn:
+        """Every hashtag's name and place in name order by internal id (at least every id this view knows)."""
+        current = self._env.hashtag_names
+        if current.gen < self.gen:
+            self._read_names(current)
+        return current
+
+    @raises_store_errors
+    def _read_names(self, current: NameColumn) -> None:
+        """The names of the ids allocated since `current` was read: `hashtag.ext` from its length on."""
+        with self._env.columns_lock:
+            if current.gen >= self.gen:
+                return
+            cursor = self._txn.cursor(db=self._dbs["hashtag", "ext"])
+            named = []
+            if cursor.set_range(IID.pack(len(current.name))):
+                named = [(IID.unpack(key)[0], ext_from_bytes("hashtag", raw)) for key, raw in cursor.iternext()]
+            current.extend(named)
+            current.gen = self.gen
 
     def link_columns(self) -> LinkColumns:
         """Media link columns, refreshed to this view's generation when they are older."""

@@ -25,6 +25,7 @@ a JSON path (`$.and[1].term`) in JSON. Text over 16 KiB, nesting deeper than 32,
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import orjson
@@ -80,6 +81,9 @@ class _Word:
         self.pos, self.text, self.prefix, self.quoted = pos, text, prefix, quoted
 
 
+_PLAIN = re.compile("[^" + re.escape("".join(sorted(_DELIMITERS))) + "]*")  # a word's run up to a quote or delimiter
+
+
 def _lex(text: str) -> list[tuple[str, int, _Word | None]]:
     tokens: list[tuple[str, int, _Word | None]] = []
     i, n = 0, len(text)
@@ -90,6 +94,11 @@ def _lex(text: str) -> list[tuple[str, int, _Word | None]]:
             i += 1
         elif c.isspace():
             i += 1
+        elif (end := _PLAIN.match(text, i).end()) == n or text[end] != '"':  # no quoted part: sliced whole
+            word = text[i:end]
+            prefix, colon, rest = word.partition(":")
+            tokens.append(("word", i, _Word(i, rest, prefix, False) if colon else _Word(i, word, None, False)))
+            i = end
         else:
             start, parts, prefix, quoted = i, [], None, False
             while i < n and (text[i] == '"' or text[i] not in _DELIMITERS):

@@ -11,9 +11,11 @@ not owned by someone in H. A hashtag has a visible public carrier iff its `media
 public carriers, docs/events.md) exceeds the number of its public carriers owned in H; the hashtags
 with a positive count are slipstream's `_public` posting. So visible hashtags are `_public`,
 minus those whose every public carrier is owned in H (counted over H's media only, when V has
-blocks), plus the hashtags of the private media of `F&P | {V}` outside H. Most viewers see
+blocks), plus the hashtags of the private media of `F&P | {V}` outside H. When nothing left
+`_public`, private media add only hashtags outside it, so only the owners of private carriers of
+`_live - _public` count (found once per generation, `_private_carriers`). Most viewers see
 exactly `_public` (no hashtag only hidden owners carry, none only private media carry), and
-share it.
+share it. Visible media are built from `_live - _private`, also made once per generation.
 
 `Cache` keeps these sets per (generation, viewer); each vertical's visible set is computed on
 first use (a people search never pays for media privacy) with the snapshot at hand, which has
@@ -29,40 +31,48 @@ decide (it asks X's shard whether X is private); a shard empties only those of X
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 
+import numpy as np
 from cachetools import LRUCache
 from pyroaring import BitMap, FrozenBitMap
 
 from unicorn.context import Hashtags, ViewerContext
+from unicorn.query import rank
 from vocabulary import terms
 
 
 class _Sets:
     """A viewer's visible documents per vertical, from what a subclass knows of them: `viewer`, `hidden` (the
     user iids of H), `owners_seen_private(view)` (owners whose private media the viewer sees) and
-    `hidden_owners(view)` (H), both as external ids, and `_hashtags(view, live)`."""
+    `hidden_owners(view)` (H), both as external ids, `_hashtags(view, live)`, and `generation` (the sets
+    the viewers of one generation share)."""
 
     def compute(self, view, vertical: str) -> FrozenBitMap:
         live = view.posting(vertical, terms.LIVE)
         if self.viewer is None or vertical == "place":
             return live
         if vertical == "user":
-            return FrozenBitMap(BitMap(live) - self.hidden)
+            return live - self.hidden if self.hidden else live
         if vertical == "hashtag":
             return self._hashtags(view, live)
         private = view.posting("media", terms.PRIVATE_MEDIA)
-        private_unseen = BitMap(private) - _media_of(view, self.owners_seen_private(view))
-        return FrozenBitMap(BitMap(live) - private_unseen - _media_of(view, self.hidden_owners(view)))
+        visible = self.generation.get(view, "unprivate media", lambda view: live - private)
+        seen_private = _media_of(view, self.owners_seen_private(view)) & private & live
+        if seen_private:
+            visible = visible | seen_private
+        hidden = _media_of(view, self.hidden_owners(view))
+        return visible - hidden if hidden else visible
 
 
 class _Viewer(_Sets):
     """The per-(generation, viewer) sets, shared by every request of that viewer at that generation."""
 
-    def __init__(self, view, viewer: int | None) -> None:
+    def __init__(self, view, viewer: int | None, generation: _Generation) -> None:
         self.viewer = viewer
+        self.generation = generation
         self.visible: dict[str, FrozenBitMap] = {}
         self.lock = threading.Lock()
-        self.hidden_edges = FrozenBitMap()
         self.public_hashtags_only = False  # whether the visible hashtags are exactly `_public`
         if viewer is None:
             return
@@ -70,14 +80,23 @@ class _Viewer(_Sets):
         self.private = view.posting("user", terms.PRIVATE_USER)
         self.hidden = BitMap(view.posting("user", terms.blocks(viewer))) | view.posting("user", terms.blocked_by(viewer))
         self.me = view.iid("user", viewer)
+
+    @cached_property
+    def hidden_edges(self) -> FrozenBitMap:
+        """User iids X whose edge terms the viewer may not see: private unless followed, or hidden; not the viewer
+        unless hidden."""
+        if self.viewer is None:
+            return FrozenBitMap()
         hidden_edges = (BitMap(self.private) - self.following) | self.hidden
         if self.me is not None and self.me not in self.hidden:
             hidden_edges.discard(self.me)
-        self.hidden_edges = FrozenBitMap(hidden_edges)
+        return FrozenBitMap(hidden_edges)
 
     def edge_term_visible(self, view, x: int) -> bool:
         iid = view.iid("user", x)
-        return iid is not None and iid not in self.hidden_edges
+        if iid is None or self.viewer is None:
+            return iid is not None
+        return iid not in self.hidden and (iid == self.me or iid not in self.private or iid in self.following)
 
     def owners_seen_private(self, view) -> list[int]:
         return [view.ext("user", x) for x in self._allowed()]
@@ -101,13 +120,57 @@ class _Viewer(_Sets):
             only_hidden = tags[view.rank("hashtag").count[tags] == hidden_carriers]
             if len(only_hidden):
                 visible = visible - BitMap(only_hidden.tolist())
-        seen_private = _owners_media(view, self._allowed() - self.hidden) & private
+        if visible is public:  # private media can only add hashtags outside `_public`: their owners' media
+            carriers = self.generation.get(view, "private carriers", _private_carriers)
+            owners = BitMap(carriers & self.following & self.private) - self.hidden
+            if self.me is not None and self.me in carriers and self.me not in self.hidden:
+                owners.add(self.me)
+        else:
+            owners = self._allowed() - self.hidden
+        seen_private = _owners_media(view, owners) & private
         if seen_private:
-            extra = BitMap(view.link_columns().targets("hashtag", seen_private)) - visible
+            extra = view.link_columns().target_set("hashtag", seen_private) - visible
             if extra:
                 visible = visible | extra
         self.public_hashtags_only = visible is public
         return visible
+
+
+class _Generation:
+    """What the viewers' sets share in one generation, the newest asked for, each made on first use: `get(view,
+    name, make)` is `make(view)`, kept for the other views of that generation (a view of an older one makes its
+    own). Held: the live media of no private owner, and `_private_carriers`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at: tuple[int, dict] = (-1, {})
+
+    def get(self, view, name: str, make):
+        gen, facts = self._at
+        if gen != view.gen:
+            if gen > view.gen:
+                return make(view)
+            with self._lock:
+                if self._at[0] < view.gen:
+                    self._at = (view.gen, {})
+                gen, facts = self._at
+        hit = facts.get(name)
+        if hit is None:
+            with self._lock:
+                hit = facts.get(name)
+                if hit is None:
+                    hit = facts[name] = make(view)
+        return hit
+
+
+def _private_carriers(view) -> FrozenBitMap:
+    """A hashtag outside `_public` that live media carry is live (slipstream keeps a hashtag exactly while
+    live media carry it): so the owners of the private carriers of `_live - _public`, read per such hashtag."""
+    private = view.posting("media", terms.PRIVATE_MEDIA)
+    unpublic = view.posting("hashtag", terms.LIVE) - view.posting("hashtag", terms.PUBLIC_MEDIA)
+    carriers = BitMap.union(BitMap(), *(view.posting("media", terms.hashtag(view.ext("hashtag", t))) for t in unpublic))
+    owners = view.link_columns().owner[rank.as_array(carriers & private)]
+    return FrozenBitMap(np.unique(owners[owners >= 0]).tolist())
 
 
 def _owners_media(view, user_iids) -> BitMap:
@@ -117,7 +180,7 @@ def _owners_media(view, user_iids) -> BitMap:
 
 def hashtag_part(view, context: ViewerContext) -> Hashtags:
     """One shard's share of the viewer context's hashtag facts (unicorn.context.Hashtags), from its media."""
-    return _Shard(view, context).hashtag_part(view)
+    return _Shard(view, context, _Generation()).hashtag_part(view)
 
 
 def _media_of(view, owners) -> BitMap:
@@ -133,8 +196,9 @@ def local_ids(view, vertical: str, exts) -> BitMap:
 class _Shard(_Sets):
     """The per-(generation, context) sets of a shard, from the viewer's context (see the module's docstring)."""
 
-    def __init__(self, view, context: ViewerContext) -> None:
+    def __init__(self, view, context: ViewerContext, generation: _Generation) -> None:
         self.viewer = context.viewer
+        self.generation = generation
         self.context = context
         self.visible: dict[str, FrozenBitMap] = {}
         self.lock = threading.Lock()
@@ -205,7 +269,11 @@ class Visibility:
         self.viewer = shared.viewer
         self._shared = shared
         self.visible = _Visible(shared, view)
-        self.hidden_edges: FrozenBitMap = shared.hidden_edges  # user iids X whose edge terms are empty
+
+    @property
+    def hidden_edges(self) -> FrozenBitMap:
+        """User iids X whose edge terms are empty."""
+        return self._shared.hidden_edges
 
     def edge_term_visible(self, view, x: int) -> bool:
         """Whether the edge terms of user `x` (an external id) are visible to the viewer."""
@@ -225,6 +293,7 @@ class Cache:
 
     def __init__(self, size: int = 1024) -> None:
         self._entries: LRUCache = LRUCache(size)  # (gen, viewer) -> _Viewer
+        self._generation = _Generation()
         self._lock = threading.Lock()
 
     def get(self, view, viewer: int | None, context: ViewerContext | None = None) -> Visibility:
@@ -233,7 +302,8 @@ class Cache:
         with self._lock:
             shared = self._entries.get(key)
         if shared is None:
-            shared = _Viewer(view, viewer) if context is None else _Shard(view, context)
+            shared = (_Viewer(view, viewer, self._generation) if context is None
+                      else _Shard(view, context, self._generation))
             with self._lock:
                 self._entries[key] = shared
         return Visibility(shared, view)

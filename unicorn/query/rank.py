@@ -10,7 +10,7 @@ Each vertical's order is a list of levels, each an array over internal ids where
 better (descending keys are bit-inverted, which is monotone and cannot overflow). `top_k`
 partitions on the first level, keeps everything strictly better than the K-th key, and resolves
 only the boundary group (the ids equal to the K-th key) by the next level, recursively. Hashtag
-names, the last hashtag level, are read from the index for that boundary group only.
+names, the last hashtag level, are their places in name order (`ReadView.hashtag_names`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def levels(view, vertical: str) -> list[Level]:
     if vertical == "media":
         return [_desc(cols.count), _desc(cols.taken_at), _desc(cols.ext_id)]
     if vertical == "hashtag":
-        return [_desc(cols.count), lambda ids: np.array([view.ext("hashtag", int(i)) for i in ids], dtype=object)]
+        return [_desc(cols.count), view.hashtag_names().order.__getitem__]
     return [_desc(cols.count), cols.ext_id.__getitem__]
 
 
@@ -48,7 +48,7 @@ def sort_keys(view, vertical: str, ids: np.ndarray) -> list[tuple]:
     if vertical == "media":
         return list(zip(counts, [-t for t in cols.taken_at[ids].tolist()], [-e for e in cols.ext_id[ids].tolist()]))
     if vertical == "hashtag":
-        return list(zip(counts, (view.ext("hashtag", i) for i in ids.tolist())))
+        return list(zip(counts, view.hashtag_names().name[ids].tolist()))
     return list(zip(counts, cols.ext_id[ids].tolist()))
 
 
@@ -63,12 +63,7 @@ def _sorted(ids: np.ndarray, lv: list[Level]) -> np.ndarray:
     if len(ids) <= 1:
         return ids
     keys = [level(ids) for level in lv]
-    if keys[-1].dtype == object:  # hashtag names: a stable sort by name, then by count
-        by_name = np.array(sorted(range(len(ids)), key=keys[-1].__getitem__), dtype=np.intp)
-        order = by_name[np.argsort(keys[0][by_name], kind="stable")]
-    else:
-        order = np.lexsort(keys[::-1])
-    return ids[order]
+    return ids[np.lexsort(keys[::-1])]
 
 
 def select(ids: np.ndarray, lv: list[Level], k: int) -> np.ndarray:
@@ -77,8 +72,6 @@ def select(ids: np.ndarray, lv: list[Level], k: int) -> np.ndarray:
     if len(ids) <= k or len(lv) == 1:
         return _sorted(ids, lv)[:k]
     key = lv[0](ids)
-    if key.dtype == object:
-        return _sorted(ids, lv)[:k]
     kth = np.partition(key, k - 1)[k - 1]
     better = ids[key < kth]
     tied = ids[key == kth]

@@ -59,7 +59,7 @@ def plan(node: Extract, planner) -> Plan:
 def run(node: ExtractPlan, ctx) -> BitMap:
     media = ctx.run(node.inner)
     ctx.check_time()
-    return BitMap(ctx.view.link_columns().targets(node.field, media)) & ctx.vis.visible[node.vertical]
+    return ctx.view.link_columns().target_set(node.field, media) & ctx.vis.visible[node.vertical]
 
 
 def why(node: ExtractPlan, iid: int, explainer) -> list[str]:
