@@ -1,7 +1,7 @@
 """Micro-benchmarks of query primitives (pytest-benchmark; seconds in all). Not part of the test
 run (pyproject's `python_files` takes only test_*.py); run them by naming the file:
 
-    python3 -m pytest tests/bench_engine.py -q -n 0   # in one process: pytest-benchmark measures nothing under xdist
+    python3 -m pytest tests/bench_engine.py -q -n 0 --benchmark-enable   # in one process: pytest-benchmark measures nothing under xdist
 """
 
 from __future__ import annotations
